@@ -1,0 +1,199 @@
+/**
+ * The runtime config document of SPEC.md section 7: plans, rate limiter and auth settings.
+ * `parseConfig` validates it once at load; every message names the field and the fix, so a
+ * bad config fails `cdk synth` or `npm start` instead of a request at 3 a.m.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface PlanLimits {
+  /** Refill rate of the request bucket. */
+  readonly requestsPerMinute: number;
+  /** Capacity of the request bucket. */
+  readonly burst: number;
+  /** Refill rate of the LLM-token bucket; absent means tokens are not limited. */
+  readonly tokensPerMinute?: number;
+  /** Capacity of the LLM-token bucket; defaults to `tokensPerMinute`. */
+  readonly tokenBurst?: number;
+  /** Requests per UTC day; absent means no daily quota. */
+  readonly requestsPerDay?: number;
+}
+
+export type FailureMode = 'open' | 'closed';
+
+export interface AxonConfig {
+  readonly plans: Readonly<Record<string, PlanLimits>>;
+  readonly rateLimiter: {
+    /** `open`: decide with a per-instance in-memory bucket when Redis fails; `closed`: 503. */
+    readonly failureMode: FailureMode;
+    /** Longest a Redis decision may take before the failure mode applies. */
+    readonly redisTimeoutMs: number;
+  };
+  readonly auth: {
+    /** Lifetime of a cached principal; bounds how long a revoked key keeps working. */
+    readonly cacheTtlSeconds: number;
+    /** Failed authentications per client address per minute before 429. */
+    readonly failuresPerMinutePerAddress: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const PLAN_FIELDS = [
+  'requestsPerMinute',
+  'burst',
+  'tokensPerMinute',
+  'tokenBurst',
+  'requestsPerDay',
+];
+const PLAN_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+export const DEFAULT_RATE_LIMITER = { failureMode: 'open', redisTimeoutMs: 50 } as const;
+export const DEFAULT_AUTH = { cacheTtlSeconds: 30, failuresPerMinutePerAddress: 30 } as const;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function rejectUnknown(obj: Record<string, unknown>, known: readonly string[], where: string) {
+  for (const field of Object.keys(obj)) {
+    if (!known.includes(field)) {
+      throw new ConfigError(
+        `${where}.${field} is not a known field; use one of: ${known.join(', ')}`,
+      );
+    }
+  }
+}
+
+function positiveInteger(value: unknown, field: string, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new ConfigError(
+      `${field} must be a whole number from 1 to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+function optionalInteger(obj: Record<string, unknown>, name: string, where: string, max: number) {
+  return obj[name] === undefined ? undefined : positiveInteger(obj[name], `${where}.${name}`, max);
+}
+
+/** Validates one plan's numbers; also used for a key record's overrides. */
+export function parsePlanLimits(value: unknown, where: string): PlanLimits {
+  if (!isObject(value)) {
+    throw new ConfigError(`${where} must be an object like {"requestsPerMinute": 60, "burst": 10}`);
+  }
+  rejectUnknown(value, PLAN_FIELDS, where);
+  const requestsPerMinute = positiveInteger(
+    value.requestsPerMinute,
+    `${where}.requestsPerMinute`,
+    1e9,
+  );
+  const burst = positiveInteger(value.burst, `${where}.burst`, 1e9);
+  const tokensPerMinute = optionalInteger(value, 'tokensPerMinute', where, 1e12);
+  const tokenBurst = optionalInteger(value, 'tokenBurst', where, 1e12);
+  const requestsPerDay = optionalInteger(value, 'requestsPerDay', where, 1e12);
+  if (tokenBurst !== undefined && tokensPerMinute === undefined) {
+    throw new ConfigError(
+      `${where}.tokenBurst needs ${where}.tokensPerMinute; set both or remove tokenBurst`,
+    );
+  }
+  return {
+    requestsPerMinute,
+    burst,
+    ...(tokensPerMinute !== undefined && {
+      tokensPerMinute,
+      tokenBurst: tokenBurst ?? tokensPerMinute,
+    }),
+    ...(requestsPerDay !== undefined && { requestsPerDay }),
+  };
+}
+
+export function parseConfig(doc: unknown, source = 'config'): AxonConfig {
+  if (!isObject(doc)) throw new ConfigError(`${source} must be a JSON object with a "plans" field`);
+  rejectUnknown(doc, ['plans', 'rateLimiter', 'auth'], source);
+
+  if (!isObject(doc.plans) || Object.keys(doc.plans).length === 0) {
+    throw new ConfigError(
+      `${source}.plans must name at least one plan, e.g. {"free": {"requestsPerMinute": 60, "burst": 10}}`,
+    );
+  }
+  const plans: Record<string, PlanLimits> = {};
+  for (const [name, plan] of Object.entries(doc.plans)) {
+    if (!PLAN_NAME.test(name)) {
+      throw new ConfigError(
+        `${source}.plans: plan name ${JSON.stringify(name)} must be lowercase letters, digits, - or _ (at most 32)`,
+      );
+    }
+    plans[name] = parsePlanLimits(plan, `${source}.plans.${name}`);
+  }
+
+  const limiterDoc = doc.rateLimiter ?? {};
+  if (!isObject(limiterDoc)) throw new ConfigError(`${source}.rateLimiter must be an object`);
+  rejectUnknown(limiterDoc, ['failureMode', 'redisTimeoutMs'], `${source}.rateLimiter`);
+  const failureMode = limiterDoc.failureMode ?? DEFAULT_RATE_LIMITER.failureMode;
+  if (failureMode !== 'open' && failureMode !== 'closed') {
+    throw new ConfigError(
+      `${source}.rateLimiter.failureMode must be "open" or "closed", got ${JSON.stringify(failureMode)}`,
+    );
+  }
+  const redisTimeoutMs = positiveInteger(
+    limiterDoc.redisTimeoutMs ?? DEFAULT_RATE_LIMITER.redisTimeoutMs,
+    `${source}.rateLimiter.redisTimeoutMs`,
+    10_000,
+  );
+
+  const authDoc = doc.auth ?? {};
+  if (!isObject(authDoc)) throw new ConfigError(`${source}.auth must be an object`);
+  rejectUnknown(authDoc, ['cacheTtlSeconds', 'failuresPerMinutePerAddress'], `${source}.auth`);
+  const cacheTtlSeconds = positiveInteger(
+    authDoc.cacheTtlSeconds ?? DEFAULT_AUTH.cacheTtlSeconds,
+    `${source}.auth.cacheTtlSeconds`,
+    3600,
+  );
+  const failuresPerMinutePerAddress = positiveInteger(
+    authDoc.failuresPerMinutePerAddress ?? DEFAULT_AUTH.failuresPerMinutePerAddress,
+    `${source}.auth.failuresPerMinutePerAddress`,
+    1e6,
+  );
+
+  return {
+    plans,
+    rateLimiter: { failureMode, redisTimeoutMs },
+    auth: { cacheTtlSeconds, failuresPerMinutePerAddress },
+  };
+}
+
+/** Reads and validates a config file; JSON syntax errors name the file. */
+export function loadConfigFile(path: string): AxonConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseConfig(doc, path);
+}
+
+/** Looks a plan up by name; the error lists the plans that exist. */
+export function planLimits(config: AxonConfig, plan: string): PlanLimits {
+  const limits = Object.hasOwn(config.plans, plan) ? config.plans[plan] : undefined;
+  if (!limits) {
+    throw new ConfigError(
+      `unknown plan ${JSON.stringify(plan)}; valid plans: ${Object.keys(config.plans).join(', ')}`,
+    );
+  }
+  return limits;
+}
