@@ -197,3 +197,23 @@ export function planLimits(config: AxonConfig, plan: string): PlanLimits {
   }
   return limits;
 }
+
+/**
+ * The config of a running process: `AXON_CONFIG` holds either the JSON document itself (how the
+ * CDK app hands it to the Lambda) or the path of a file (how the local stack is pointed at one).
+ */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AxonConfig {
+  const value = env.AXON_CONFIG?.trim();
+  if (!value)
+    throw new ConfigError(
+      'AXON_CONFIG is not set: give it the config JSON or the path of a config file',
+    );
+  if (!value.startsWith('{')) return loadConfigFile(value);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(value);
+  } catch (err) {
+    throw new ConfigError(`AXON_CONFIG is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseConfig(doc, 'AXON_CONFIG');
+}

@@ -1,0 +1,140 @@
+/**
+ * What both stores share: input validation and turning the script's flat reply into a
+ * `Decision`. The in-memory store produces the same reply shape, so one function reads both.
+ */
+import type { PlanLimits } from '#shared/config';
+import type { BucketName, BucketState, DecideInput, Decision } from './types.ts';
+
+/**
+ * The flat reply of the Lua script (and of the in-memory store):
+ * [allowed, reqRemaining, reqRetryMs, reqResetMs, tokRemaining, tokRetryMs, tokResetMs,
+ *  dayRemaining, dayRetryMs, dayResetMs].
+ */
+export type Reply = readonly number[];
+
+/** A bucket identity: key ids and client addresses, never anything that breaks a hash tag. */
+const ID = /^[\x21-\x7a\x7c\x7e]{1,200}$/;
+
+export interface Charge {
+  readonly id: string;
+  readonly limits: PlanLimits;
+  readonly cost: number;
+  readonly tokenCost: number;
+  readonly peek: boolean;
+}
+
+/** Thrown for a call the limiter can never satisfy: a programming error, not a denial. */
+export class InvalidChargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidChargeError';
+  }
+}
+
+function wholeNumber(value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidChargeError(`${what} must be a whole number >= 0, got ${value}`);
+  }
+  return value;
+}
+
+export function checkId(id: string): string {
+  if (!ID.test(id)) {
+    throw new InvalidChargeError(
+      `bucket id must be 1-200 printable ASCII characters without braces, got ${JSON.stringify(id)}`,
+    );
+  }
+  return id;
+}
+
+/**
+ * Validates a decision request. A cost above a bucket's capacity could never be admitted, so it
+ * is an error here rather than a denial that would retry forever.
+ */
+export function toCharge(input: DecideInput): Charge {
+  const cost = wholeNumber(input.cost ?? 1, 'cost');
+  const tokenCost = wholeNumber(input.tokenCost ?? 0, 'tokenCost');
+  const { limits } = input;
+  if (cost > limits.burst) {
+    throw new InvalidChargeError(
+      `cost ${cost} exceeds the request bucket's capacity (burst ${limits.burst})`,
+    );
+  }
+  if (limits.requestsPerDay !== undefined && cost > limits.requestsPerDay) {
+    throw new InvalidChargeError(`cost ${cost} exceeds the daily quota ${limits.requestsPerDay}`);
+  }
+  const tokenBurst = limits.tokenBurst ?? limits.tokensPerMinute;
+  if (tokenBurst !== undefined && tokenCost > tokenBurst) {
+    throw new InvalidChargeError(
+      `tokenCost ${tokenCost} exceeds the token bucket's capacity (tokenBurst ${tokenBurst})`,
+    );
+  }
+  return { id: checkId(input.id), limits, cost, tokenCost, peek: input.peek ?? false };
+}
+
+export function settleAmount(tokens: number): number {
+  return wholeNumber(tokens, 'settled tokens');
+}
+
+/** The script's ARGV, in order: op, rpm, burst, cost, tpm, tokenBurst, tokenCost, perDay. */
+export type ScriptArgs = readonly [number, number, number, number, number, number, number, number];
+
+export function scriptArgs(
+  op: number,
+  limits: PlanLimits,
+  cost: number,
+  tokenCost: number,
+): ScriptArgs {
+  const tokensPerMinute = limits.tokensPerMinute ?? 0;
+  return [
+    op,
+    limits.requestsPerMinute,
+    limits.burst,
+    cost,
+    tokensPerMinute,
+    limits.tokenBurst ?? tokensPerMinute,
+    tokenCost,
+    limits.requestsPerDay ?? 0,
+  ];
+}
+
+function bucket(
+  limit: number,
+  remaining: number,
+  retryAfterMs: number,
+  resetMs: number,
+): BucketState {
+  return { limit, remaining, retryAfterMs, resetMs };
+}
+
+export function toDecision(reply: Reply, limits: PlanLimits, degraded: boolean): Decision {
+  const n = (i: number) => Number(reply[i] ?? 0);
+  const allowed = n(0) === 1;
+  const requests = bucket(limits.burst, n(1), n(2), n(3));
+  const tokens = limits.tokensPerMinute
+    ? bucket(limits.tokenBurst ?? limits.tokensPerMinute, n(4), n(5), n(6))
+    : undefined;
+  const day = limits.requestsPerDay ? bucket(limits.requestsPerDay, n(7), n(8), n(9)) : undefined;
+
+  let limitedBy: BucketName | undefined;
+  let retryAfterMs = 0;
+  if (!allowed) {
+    const candidates = { requests, tokens, day };
+    for (const name of ['requests', 'tokens', 'day'] as const) {
+      const wait = candidates[name]?.retryAfterMs ?? 0;
+      if (wait > retryAfterMs) {
+        retryAfterMs = wait;
+        limitedBy = name;
+      }
+    }
+  }
+  return {
+    allowed,
+    degraded,
+    retryAfterMs,
+    requests,
+    ...(limitedBy && { limitedBy }),
+    ...(tokens && { tokens }),
+    ...(day && { day }),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Buckets in Redis: a single node, a Redis Cluster or ElastiCache Serverless. Every decision is
+ * one EVALSHA; only the first call after a Redis restart (NOSCRIPT) falls back to EVAL, which
+ * also loads the script for the calls after it.
+ */
+import {
+  checkId,
+  type Reply,
+  type ScriptArgs,
+  scriptArgs,
+  settleAmount,
+  toCharge,
+  toDecision,
+} from './decision.ts';
+import { Op, TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from './lua.ts';
+import type { BucketStore, DecideInput, Decision, SettleInput } from './types.ts';
+
+/**
+ * All the limiter needs of a client. ioredis `Redis` and `Cluster` fit as they are, and so does
+ * `RedisConnection.scripts()`, which adds the re-authenticate-and-retry of a rotated token.
+ */
+export interface ScriptClient {
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+export interface RedisStoreOptions {
+  /** Prefix of every key this store writes. @default 'axon:rl' */
+  readonly prefix?: string;
+}
+
+export class RedisStore implements BucketStore {
+  private readonly prefix: string;
+
+  constructor(
+    private readonly redis: ScriptClient,
+    options: RedisStoreOptions = {},
+  ) {
+    this.prefix = options.prefix ?? 'axon:rl';
+  }
+
+  /** The three keys of one identity; the braces make them one cluster slot. */
+  keys(id: string): [string, string, string] {
+    const base = `${this.prefix}:{${checkId(id)}}`;
+    return [`${base}:req`, `${base}:tok`, `${base}:day`];
+  }
+
+  async decide(input: DecideInput): Promise<Decision> {
+    const charge = toCharge(input);
+    const op = charge.peek ? Op.peek : Op.decide;
+    const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost);
+    return toDecision(await this.run(this.keys(charge.id), args), charge.limits, false);
+  }
+
+  async settle(input: SettleInput): Promise<void> {
+    const tokens = settleAmount(input.tokens);
+    if (tokens === 0 || !input.limits.tokensPerMinute) return;
+    await this.run(this.keys(input.id), scriptArgs(Op.settle, input.limits, 0, tokens));
+  }
+
+  private async run(keys: string[], args: ScriptArgs): Promise<Reply> {
+    try {
+      return (await this.redis.evalsha(TOKEN_BUCKET_SHA, keys.length, ...keys, ...args)) as Reply;
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return (await this.redis.eval(TOKEN_BUCKET_LUA, keys.length, ...keys, ...args)) as Reply;
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Builds the limiter a process uses from its config and environment: Redis when one is
+ * configured (see `redisSettingsFromEnv`), otherwise the in-memory store alone.
+ */
+import type { AxonConfig } from '#shared/config';
+import type { Log } from '#shared/logger';
+import { RedisConnection, redisSettingsFromEnv } from '#shared/redis';
+import { secretReader } from '#shared/secrets';
+import { Limiter } from './limiter.ts';
+import { RedisStore } from './redis-store.ts';
+
+export interface LimiterSetup {
+  readonly limiter: Limiter;
+  /** Absent when no Redis is configured. */
+  readonly redis?: RedisConnection;
+}
+
+export async function limiterFromEnv(
+  config: AxonConfig,
+  log: Log,
+  env: NodeJS.ProcessEnv = process.env,
+  onRedisError?: (err: unknown) => void,
+): Promise<LimiterSetup> {
+  const { failureMode, redisTimeoutMs } = config.rateLimiter;
+  const settings = redisSettingsFromEnv(env, redisTimeoutMs, secretReader, log);
+  if (!settings) {
+    log.warn('no Redis configured: rate limits are kept in this process only');
+    return { limiter: new Limiter({ failureMode, timeoutMs: redisTimeoutMs, log }) };
+  }
+  const redis = await RedisConnection.open(settings);
+  const limiter = new Limiter({
+    primary: new RedisStore(redis.scripts()),
+    failureMode,
+    timeoutMs: redisTimeoutMs,
+    log,
+    ...(onRedisError && { onRedisError }),
+  });
+  return { limiter, redis };
+}
