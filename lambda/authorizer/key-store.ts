@@ -1,0 +1,293 @@
+/**
+ * The ApiKeys table on DynamoDB. The partition key is the SHA-256 of the key, so the hot path is
+ * one strongly consistent GetItem and the key itself is never stored. The GSIs serve the admin
+ * CLI only (find by public id, list by owner).
+ */
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+
+/** Env var naming the table for handlers (the CDK `bindTable` helper sets it). */
+export const KEYS_TABLE_ENV = 'AXON_KEYS_TABLE';
+/** Env var pointing handlers at a local DynamoDB (dynalite); unset in AWS. */
+export const DYNAMODB_ENDPOINT_ENV = 'AXON_DYNAMODB_ENDPOINT';
+/** Table name the local stack and tests use when none is given. */
+export const LOCAL_KEYS_TABLE = 'axon-local-api-keys';
+/** Partition key of the table: lowercase hex SHA-256 of the full key. */
+export const KEY_HASH_ATTRIBUTE = 'keyHash';
+/** GSI: partition `keyId`, projection ALL. */
+export const BY_KEY_ID_INDEX = 'byKeyId';
+/** GSI: partition `owner`, sort `createdAt`, projection ALL. */
+export const BY_OWNER_INDEX = 'byOwner';
+
+export type KeyStatus = 'active' | 'revoked';
+
+/** One item of the table, as stored. `limits` overrides the plan's numbers field by field. */
+export interface KeyRecord {
+  readonly keyHash: string;
+  readonly keyId: string;
+  readonly prefix: string;
+  readonly owner: string;
+  readonly plan: string;
+  readonly status: KeyStatus;
+  readonly createdAt: string;
+  readonly expiresAt?: string;
+  readonly revokedAt?: string;
+  readonly limits?: Readonly<Record<string, unknown>>;
+}
+
+/** An item that does not have the table's shape (written by hand, or by a future version). */
+export class KeyRecordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyRecordError';
+  }
+}
+
+/** What the authorizer needs from the store: one lookup by hash. */
+export interface KeyLookup {
+  getByHash(keyHash: string): Promise<KeyRecord | undefined>;
+}
+
+type DocumentSender = Pick<DynamoDBDocumentClient, 'send'>;
+
+const REQUIRED_STRINGS = ['keyHash', 'keyId', 'prefix', 'owner', 'plan', 'createdAt'] as const;
+
+/** Checks an item's shape; throws `KeyRecordError` naming the bad attribute. */
+export function toKeyRecord(item: Record<string, unknown>): KeyRecord {
+  for (const name of REQUIRED_STRINGS) {
+    if (typeof item[name] !== 'string' || item[name] === '') {
+      throw new KeyRecordError(`key record attribute ${name} must be a non-empty string`);
+    }
+  }
+  if (item.status !== 'active' && item.status !== 'revoked') {
+    throw new KeyRecordError('key record attribute status must be "active" or "revoked"');
+  }
+  for (const name of ['expiresAt', 'revokedAt'] as const) {
+    if (item[name] !== undefined && typeof item[name] !== 'string') {
+      throw new KeyRecordError(`key record attribute ${name} must be an ISO-8601 string`);
+    }
+  }
+  const limits = item.limits;
+  if (
+    limits !== undefined &&
+    (typeof limits !== 'object' || limits === null || Array.isArray(limits))
+  ) {
+    throw new KeyRecordError('key record attribute limits must be a map');
+  }
+  return {
+    keyHash: item.keyHash as string,
+    keyId: item.keyId as string,
+    prefix: item.prefix as string,
+    owner: item.owner as string,
+    plan: item.plan as string,
+    status: item.status,
+    createdAt: item.createdAt as string,
+    ...(item.expiresAt !== undefined && { expiresAt: item.expiresAt as string }),
+    ...(item.revokedAt !== undefined && { revokedAt: item.revokedAt as string }),
+    ...(limits !== undefined && { limits: limits as Record<string, unknown> }),
+  };
+}
+
+export class KeyStore implements KeyLookup {
+  constructor(
+    private readonly client: DocumentSender,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Strongly consistent, so a revocation is visible to the next cache miss at once; the cost
+   * (one read unit instead of half) is paid once per cache TTL per key.
+   */
+  async getByHash(keyHash: string): Promise<KeyRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { [KEY_HASH_ATTRIBUTE]: keyHash },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? toKeyRecord(Item) : undefined;
+  }
+
+  /** GSI reads are eventually consistent: a key created a moment ago may not be found yet. */
+  async getByKeyId(keyId: string): Promise<KeyRecord | undefined> {
+    const { Items = [] } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: BY_KEY_ID_INDEX,
+        KeyConditionExpression: 'keyId = :keyId',
+        ExpressionAttributeValues: { ':keyId': keyId },
+      }),
+    );
+    const item = Items[0];
+    return item ? toKeyRecord(item) : undefined;
+  }
+
+  /** Newest first. */
+  async listByOwner(owner: string): Promise<KeyRecord[]> {
+    const records: KeyRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: BY_OWNER_INDEX,
+          KeyConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+          ScanIndexForward: false,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) records.push(toKeyRecord(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return records;
+  }
+
+  /** Every key, newest first. A Scan: fine for an admin CLI, never on the request path. */
+  async listAll(): Promise<KeyRecord[]> {
+    const records: KeyRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: start }),
+      );
+      for (const item of page.Items ?? []) records.push(toKeyRecord(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return records.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  /** Writes a new record; refuses to overwrite an existing hash. */
+  async put(record: KeyRecord): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...record },
+        ConditionExpression: 'attribute_not_exists(keyHash)',
+      }),
+    );
+  }
+
+  /**
+   * Marks a key revoked. A concurrent revoke keeps the first `revokedAt`; a record that vanished
+   * or changed id in between fails the condition instead of being recreated.
+   */
+  async revoke(record: KeyRecord, revokedAt: string): Promise<KeyRecord> {
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [KEY_HASH_ATTRIBUTE]: record.keyHash },
+        UpdateExpression: 'SET #status = :revoked, revokedAt = if_not_exists(revokedAt, :at)',
+        ConditionExpression: 'attribute_exists(keyHash) AND keyId = :keyId',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':revoked': 'revoked',
+          ':at': revokedAt,
+          ':keyId': record.keyId,
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    if (!Attributes) throw new KeyRecordError(`revoking ${record.keyId} returned no record`);
+    return toKeyRecord(Attributes);
+  }
+}
+
+export interface DynamoClientOptions {
+  /** A local DynamoDB (dynalite, the local stack). Dummy credentials are used with it. */
+  readonly endpoint?: string;
+  readonly region?: string;
+  /** @default 3 (the SDK default) */
+  readonly maxAttempts?: number;
+}
+
+/**
+ * A document client with timeouts: without them a stalled connection would hold a request until
+ * the Lambda times out, instead of answering 503 `auth_unavailable`.
+ */
+export function createDocumentClient(options: DynamoClientOptions = {}): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(createDynamoClient(options), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+export function createDynamoClient(options: DynamoClientOptions = {}): DynamoDBClient {
+  const config: DynamoDBClientConfig = {
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
+    ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
+    ...(options.region !== undefined && { region: options.region }),
+  };
+  if (options.endpoint !== undefined) {
+    config.endpoint = options.endpoint;
+    config.region = options.region ?? 'us-east-1';
+    config.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  }
+  return new DynamoDBClient(config);
+}
+
+/**
+ * Creates the ApiKeys table with exactly the schema the CDK DataStack deploys, for dynalite in
+ * tests and for the local stack. An existing table is left as it is. Resolves once the table
+ * and its indexes are ACTIVE.
+ */
+export async function createKeyTable(
+  client: Pick<DynamoDBClient, 'send'>,
+  tableName: string,
+): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: KEY_HASH_ATTRIBUTE, AttributeType: 'S' },
+          { AttributeName: 'keyId', AttributeType: 'S' },
+          { AttributeName: 'owner', AttributeType: 'S' },
+          { AttributeName: 'createdAt', AttributeType: 'S' },
+        ],
+        KeySchema: [{ AttributeName: KEY_HASH_ATTRIBUTE, KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: BY_KEY_ID_INDEX,
+            KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }],
+            Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: BY_OWNER_INDEX,
+            KeySchema: [
+              { AttributeName: 'owner', KeyType: 'HASH' },
+              { AttributeName: 'createdAt', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+  }
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every(
+      (index) => index.IndexStatus === 'ACTIVE',
+    );
+    if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`table ${tableName} did not become ACTIVE within 30 s`);
+}
