@@ -1,0 +1,206 @@
+/**
+ * API key authentication as the gateway composes it (SPEC.md section 2). Order of checks:
+ * header shape → key shape and checksum → principal cache → failed-auth budget (peek) → key
+ * store. A valid cached key touches neither Redis nor DynamoDB; every rejection is charged to
+ * the caller's address, and an address out of budget gets 429 before any lookup.
+ */
+import type { AxonConfig, PlanLimits } from '#shared/config';
+import type { Log } from '#shared/logger';
+import type { BucketStore, Decision } from '#token-bucket/types';
+import { clientAddress, failureIdentity } from './client-address.ts';
+import { readCredential } from './credentials.ts';
+import { AuthenticationError, AuthUnavailableError, TooManyAuthFailuresError } from './errors.ts';
+import { displayPrefix, hashKey, keyShapeProblem } from './key-format.ts';
+import { type KeyLookup, KeyRecordError } from './key-store.ts';
+import { type Principal, type RejectReason, resolveRecord } from './principal.ts';
+import type { PrincipalCache, Rejection } from './principal-cache.ts';
+
+export type { Principal } from './principal.ts';
+
+export interface AuthenticateInput {
+  /** The `Authorization` header: absent, one value, or every value when it was sent twice. */
+  readonly authorization: string | readonly string[] | undefined;
+  /** `X-Forwarded-For` as received from the ALB; its last entry is the client. */
+  readonly forwardedFor?: string | readonly string[] | undefined;
+  /** The client address when the platform gives it directly (API Gateway `sourceIp`). Wins. */
+  readonly sourceAddress?: string | undefined;
+}
+
+export interface AuthorizerDeps {
+  readonly keys: KeyLookup;
+  readonly cache: PrincipalCache;
+  /** Buckets for failed authentications per address (the gateway's limiter, Redis-backed). */
+  readonly failures: BucketStore;
+  readonly config: AxonConfig;
+  readonly log: Log;
+  /** Milliseconds since the epoch; share it with the cache. @default Date.now */
+  readonly now?: () => number;
+}
+
+type Lookup = { ok: true; principal: Principal } | { ok: false; rejection: Rejection };
+
+interface FailureContext {
+  readonly reason: RejectReason;
+  readonly limiterId: string;
+  readonly address: string | undefined;
+  readonly keyId?: string | undefined;
+  readonly prefix?: string | undefined;
+}
+
+export class Authorizer {
+  readonly #deps: AuthorizerDeps;
+  readonly #now: () => number;
+  readonly #failureLimits: PlanLimits;
+  /** Concurrent misses for one key share one GetItem instead of stampeding the table. */
+  readonly #inFlight = new Map<string, Promise<Lookup>>();
+
+  constructor(deps: AuthorizerDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    const perMinute = deps.config.auth.failuresPerMinutePerAddress;
+    this.#failureLimits = { requestsPerMinute: perMinute, burst: perMinute };
+  }
+
+  /**
+   * Resolves the caller's principal, or throws `AuthenticationError` (401),
+   * `TooManyAuthFailuresError` (429) or `AuthUnavailableError` (503). Never anything else for
+   * bad input: whatever the header holds, the answer is one of those.
+   */
+  async authenticate(input: AuthenticateInput): Promise<Principal> {
+    const credential = readCredential(input.authorization);
+    if (credential.kind === 'missing') {
+      this.#deps.log.info('authentication failed', { event: 'auth_failed', reason: 'missing' });
+      throw new AuthenticationError(false);
+    }
+    const address = input.sourceAddress || clientAddress(input.forwardedFor);
+    const limiterId = failureIdentity(address);
+    if (credential.kind === 'malformed') {
+      return this.#reject({ reason: credential.reason, limiterId, address });
+    }
+    const token = credential.token;
+    const problem = keyShapeProblem(token);
+    if (problem) {
+      // Only a token with the right shape has a display prefix worth logging.
+      const prefix = problem === 'checksum' ? displayPrefix(token) : undefined;
+      return this.#reject({ reason: problem, limiterId, address, prefix });
+    }
+
+    const keyHash = hashKey(token);
+    const hit = this.#deps.cache.get(keyHash);
+    if (hit?.kind === 'principal') return hit.principal;
+    const prefix = displayPrefix(token);
+    if (hit?.kind === 'rejected') {
+      const { reason, keyId } = hit.rejection;
+      return this.#reject({ reason, limiterId, address, keyId, prefix });
+    }
+
+    await this.#requireFailureBudget(limiterId, address, prefix);
+    const lookup = await this.#lookup(keyHash, prefix);
+    if (lookup.ok) return lookup.principal;
+    const { reason, keyId } = lookup.rejection;
+    return this.#reject({ reason, limiterId, address, keyId, prefix });
+  }
+
+  async #lookup(keyHash: string, prefix: string): Promise<Lookup> {
+    const pending = this.#inFlight.get(keyHash);
+    if (pending) return pending;
+    const lookup = this.#load(keyHash, prefix).finally(() => this.#inFlight.delete(keyHash));
+    this.#inFlight.set(keyHash, lookup);
+    return lookup;
+  }
+
+  async #load(keyHash: string, prefix: string): Promise<Lookup> {
+    const { cache, config, keys, log } = this.#deps;
+    let record: Awaited<ReturnType<KeyLookup['getByHash']>>;
+    try {
+      record = await keys.getByHash(keyHash);
+    } catch (err) {
+      if (err instanceof KeyRecordError) {
+        log.error('key record is malformed', {
+          event: 'auth_bad_record',
+          prefix,
+          error: String(err),
+        });
+        const rejection: Rejection = { reason: 'bad_record' };
+        cache.setRejected(keyHash, rejection);
+        return { ok: false, rejection };
+      }
+      const error = err instanceof Error ? err.name : 'unknown';
+      log.error('key store unavailable', { event: 'auth_store_unavailable', prefix, error });
+      throw new AuthUnavailableError(err);
+    }
+    if (!record) {
+      const rejection: Rejection = { reason: 'unknown' };
+      cache.setRejected(keyHash, rejection);
+      return { ok: false, rejection };
+    }
+    const resolution = resolveRecord(record, config, this.#now());
+    if (!resolution.ok) {
+      if (resolution.detail) {
+        log.error('key record cannot be used', {
+          event: 'auth_bad_record',
+          keyId: record.keyId,
+          reason: resolution.reason,
+          detail: resolution.detail,
+        });
+      }
+      const rejection: Rejection = { reason: resolution.reason, keyId: record.keyId };
+      cache.setRejected(keyHash, rejection);
+      return { ok: false, rejection };
+    }
+    cache.setPrincipal(keyHash, resolution.principal, resolution.expiresAtMs);
+    log.debug('key loaded', { event: 'auth_key_loaded', keyId: record.keyId });
+    return { ok: true, principal: resolution.principal };
+  }
+
+  /** 429 before a key-store lookup when the address has no failures left. Charges nothing. */
+  async #requireFailureBudget(limiterId: string, address: string | undefined, prefix: string) {
+    const decision = await this.#ask(limiterId, true);
+    if (decision && !decision.allowed) {
+      this.#deps.log.warn('authentication refused: too many failures', {
+        event: 'auth_failures_exceeded',
+        address,
+        prefix,
+      });
+      throw new TooManyAuthFailuresError(decision.retryAfterMs);
+    }
+  }
+
+  /** Logs the real reason, charges one failure to the address, and throws 401 (or 429). */
+  async #reject(context: FailureContext): Promise<never> {
+    const { reason, limiterId, address, keyId, prefix } = context;
+    const decision = await this.#ask(limiterId, false);
+    const exceeded = decision !== undefined && !decision.allowed;
+    this.#deps.log.warn('authentication failed', {
+      event: exceeded ? 'auth_failures_exceeded' : 'auth_failed',
+      reason,
+      address,
+      ...(keyId !== undefined && { keyId }),
+      ...(prefix !== undefined && { prefix }),
+    });
+    if (exceeded) throw new TooManyAuthFailuresError(decision.retryAfterMs);
+    throw new AuthenticationError(true);
+  }
+
+  /**
+   * One call to the failure buckets. If the limiter itself fails, authentication goes on
+   * unlimited (with a warning): the limiter guards against guessing and table hammering, and
+   * must never turn a Redis outage into rejected valid keys. Returns `undefined` then.
+   */
+  async #ask(limiterId: string, peek: boolean): Promise<Decision | undefined> {
+    try {
+      return await this.#deps.failures.decide({
+        id: limiterId,
+        limits: this.#failureLimits,
+        cost: 1,
+        peek,
+      });
+    } catch (err) {
+      this.#deps.log.warn('failed-auth limiter unavailable; not limiting', {
+        event: 'auth_limiter_unavailable',
+        error: err instanceof Error ? err.name : 'unknown',
+      });
+      return undefined;
+    }
+  }
+}

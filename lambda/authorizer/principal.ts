@@ -1,0 +1,87 @@
+/**
+ * Turns a stored key record into the principal the gateway limits and forwards, or says why the
+ * record does not authenticate. Done once per cache fill, so a cache hit costs no work at all.
+ */
+import {
+  type AxonConfig,
+  ConfigError,
+  type PlanLimits,
+  parsePlanLimits,
+  planLimits,
+} from '#shared/config';
+import type { KeyRecord } from './key-store.ts';
+
+/** Who is calling: what the token bucket charges and what the session manager scopes by. */
+export interface Principal {
+  readonly keyId: string;
+  readonly plan: string;
+  readonly owner: string;
+  /** The plan's numbers with the key's own overrides applied. */
+  readonly limits: PlanLimits;
+}
+
+/** Why a key did not authenticate. Logged, never told to the caller. */
+export type RejectReason =
+  | 'unknown'
+  | 'revoked'
+  | 'expired'
+  | 'unknown_plan'
+  | 'bad_record'
+  | 'prefix'
+  | 'length'
+  | 'characters'
+  | 'checksum'
+  | 'multiple-headers'
+  | 'too-long'
+  | 'scheme'
+  | 'whitespace';
+
+export type Resolution =
+  | { readonly ok: true; readonly principal: Principal; readonly expiresAtMs?: number }
+  | { readonly ok: false; readonly reason: RejectReason; readonly detail?: string };
+
+/**
+ * A key's limits: the plan's numbers, field by field replaced by the record's `limits`, then
+ * validated as a whole with the config's own rules. Overriding `tokensPerMinute` without
+ * `tokenBurst` also resets the burst to the new rate (the config's default), so an override
+ * never inherits a burst sized for another rate.
+ */
+export function mergeLimits(
+  plan: PlanLimits,
+  overrides: Readonly<Record<string, unknown>> | undefined,
+  where: string,
+): PlanLimits {
+  if (!overrides) return plan;
+  const merged: Record<string, unknown> = { ...plan, ...overrides };
+  if (overrides.tokensPerMinute !== undefined && overrides.tokenBurst === undefined) {
+    delete merged.tokenBurst;
+  }
+  return parsePlanLimits(merged, where);
+}
+
+export function resolveRecord(record: KeyRecord, config: AxonConfig, nowMs: number): Resolution {
+  if (record.status === 'revoked') return { ok: false, reason: 'revoked' };
+  let expiresAtMs: number | undefined;
+  if (record.expiresAt !== undefined) {
+    expiresAtMs = Date.parse(record.expiresAt);
+    if (Number.isNaN(expiresAtMs)) {
+      return { ok: false, reason: 'bad_record', detail: 'expiresAt is not an ISO-8601 time' };
+    }
+    if (expiresAtMs <= nowMs) return { ok: false, reason: 'expired' };
+  }
+  let limits: PlanLimits;
+  try {
+    limits = mergeLimits(planLimits(config, record.plan), record.limits, 'key record limits');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const reason = Object.hasOwn(config.plans, record.plan) ? 'bad_record' : 'unknown_plan';
+    return { ok: false, reason, detail: err.message };
+  }
+  const principal: Principal = {
+    keyId: record.keyId,
+    plan: record.plan,
+    owner: record.owner,
+    limits,
+  };
+  return { ok: true, principal, ...(expiresAtMs !== undefined && { expiresAtMs }) };
+}
