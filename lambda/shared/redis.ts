@@ -99,16 +99,16 @@ export class RedisConnection {
   }
 
   /**
-   * Runs a command; when Redis rejects our credentials, re-reads the password, waits for the
-   * reconnect and runs it once more. Any other error goes to the caller.
+   * Runs a command. When Redis rejected our credentials (or a re-read is already under way),
+   * waits for the re-read and the reconnect, then runs it once more; other errors go to the
+   * caller at once, so a dead Redis costs no waiting.
    */
   async run<T>(command: (client: RedisClient) => Promise<T>): Promise<T> {
     try {
       return await command(this.client);
     } catch (err) {
-      if (!isAuthError(err) || !this.settings.password) throw err;
+      if (!this.settings.password || !(isAuthError(err) || this.refreshing)) throw err;
       await this.refreshPassword();
-      await this.ready(this.settings.commandTimeoutMs * 10);
       return command(this.client);
     }
   }
@@ -123,7 +123,10 @@ export class RedisConnection {
     };
   }
 
-  /** Re-reads the password at most once a second and reconnects with it. */
+  /**
+   * Re-reads the password (at most once a second), reconnects with it and resolves once the
+   * client is ready again or the wait runs out.
+   */
   refreshPassword(): Promise<void> {
     if (this.refreshing) return this.refreshing;
     const provider = this.settings.password;
@@ -131,10 +134,10 @@ export class RedisConnection {
     this.lastRefresh = Date.now();
     this.refreshing = (async () => {
       try {
-        const password = await provider();
-        this.setPassword(password);
+        this.setPassword(await provider());
         this.settings.log?.warn('redis rejected the AUTH token; re-read it and reconnecting');
         this.client.disconnect(true);
+        await this.ready(this.settings.commandTimeoutMs * 10);
       } catch (err) {
         this.settings.log?.error('could not re-read the redis AUTH token', {
           error: (err as Error).message,

@@ -128,6 +128,15 @@ export class RedisServer {
     await exited;
   }
 
+  /** SIGSTOP: the process keeps its sockets open but answers nothing, like a stalled node. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** Starts the same server again on the same port (empty: persistence is off). */
   async restart(): Promise<void> {
     await this.kill();
