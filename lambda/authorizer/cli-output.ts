@@ -1,0 +1,88 @@
+/**
+ * What `npm run keys` prints: short human text by default, one JSON value with `--json`, and a
+ * one-line message for every failure (never a stack trace, never the key).
+ */
+import { ConfigError } from '#shared/config';
+import type { CreatedKey, KeyView, RevokedKey } from './admin.ts';
+import { AdminError } from './admin.ts';
+
+function expiry(view: KeyView): string {
+  return view.expiresAt ? `expires ${view.expiresAt}` : 'never expires';
+}
+
+export function formatCreated(created: CreatedKey): string {
+  return [
+    `Created ${created.keyId} (plan ${created.plan}, owner ${created.owner}, ${expiry(created)}).`,
+    '',
+    `  ${created.key}`,
+    '',
+    'Store this key now: it is shown only once. Send it as "Authorization: Bearer <key>".',
+  ].join('\n');
+}
+
+const COLUMNS = ['KEY ID', 'PREFIX', 'OWNER', 'PLAN', 'STATUS', 'CREATED', 'EXPIRES'] as const;
+
+export function formatList(views: readonly KeyView[]): string {
+  if (views.length === 0) return 'No keys.';
+  const rows = views.map((view) => [
+    view.keyId,
+    view.prefix,
+    view.owner,
+    view.plan,
+    view.status,
+    view.createdAt,
+    view.expiresAt ?? '-',
+  ]);
+  const widths = COLUMNS.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => row[i]?.length ?? 0)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(COLUMNS), ...rows.map(line)].join('\n');
+}
+
+export function formatShown(view: KeyView): string {
+  const fields: [string, string | undefined][] = [
+    ['key id', view.keyId],
+    ['prefix', view.prefix],
+    ['owner', view.owner],
+    ['plan', view.plan],
+    ['status', view.status],
+    ['created', view.createdAt],
+    ['expires', view.expiresAt ?? 'never'],
+    ['revoked', view.revokedAt],
+    ['limits', view.limits ? JSON.stringify(view.limits) : undefined],
+  ];
+  return fields
+    .filter((field): field is [string, string] => field[1] !== undefined)
+    .map(([name, value]) => `${`${name}:`.padEnd(9)}${value}`)
+    .join('\n');
+}
+
+export function formatRevoked(revoked: RevokedKey, cacheTtlSeconds?: number): string {
+  if (revoked.alreadyRevoked)
+    return `${revoked.keyId} was already revoked at ${revoked.revokedAt}.`;
+  const within = cacheTtlSeconds === undefined ? 'the principal-cache TTL' : `${cacheTtlSeconds} s`;
+  return `Revoked ${revoked.keyId}. Gateways reject it within ${within} (their principal cache).`;
+}
+
+/** One line for stderr. `where` names the table's location for connection problems. */
+export function describeError(err: unknown, where: string): string {
+  if (err instanceof AdminError || err instanceof ConfigError) return err.message;
+  const name = err instanceof Error ? err.name : '';
+  const code = (err as { code?: string } | null)?.code;
+  if (name === 'ResourceNotFoundException') {
+    return `the key table does not exist at ${where}; check --table, or create it (npm start does locally)`;
+  }
+  if (name === 'CredentialsProviderError') {
+    return 'no AWS credentials found: set AWS_PROFILE or AWS credentials, or use --local/--endpoint';
+  }
+  if (code === 'ECONNREFUSED' || name === 'TimeoutError' || code === 'ETIMEDOUT') {
+    return `cannot reach DynamoDB at ${where}; is it running?`;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return `${name || 'error'}: ${message.split('\n')[0]}`;
+}

@@ -1,0 +1,147 @@
+/**
+ * Which key table `npm run keys` talks to: the running local stack (`--local`, from the
+ * `.axon/local.json` that `npm start` writes), any DynamoDB endpoint (`--endpoint`, e.g.
+ * dynalite), or the table of a deployed stage, found from its CloudFormation output.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { AdminError } from './admin.ts';
+import { createDocumentClient, LOCAL_KEYS_TABLE } from './key-store.ts';
+
+export interface Target {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** For messages: where the table lives. */
+  readonly where: string;
+}
+
+export interface TargetOptions {
+  readonly local?: boolean;
+  readonly endpoint?: string;
+  readonly table?: string;
+  readonly stage?: string;
+  readonly region?: string;
+  /** Where `.axon/local.json` is looked for. @default process.cwd() (npm runs scripts from the repo root) */
+  readonly root?: string;
+}
+
+/** The file `npm start` writes while the local stack runs. */
+export const LOCAL_STATE_FILE = join('.axon', 'local.json');
+/** The data stack's output naming the table (lib/ stacks export it under this key). */
+export const TABLE_OUTPUT = 'ApiKeysTableName';
+
+export function dataStackName(stage: string): string {
+  return `Axon-${stage}-Data`;
+}
+
+interface LocalState {
+  readonly dynamodbEndpoint: string;
+  readonly keysTable: string;
+  readonly region?: string;
+}
+
+function readLocalState(root: string): LocalState {
+  const path = join(root, LOCAL_STATE_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new AdminError('no local stack is running: start one with npm start, or pass --endpoint');
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new AdminError(`${path} is not valid JSON; restart the local stack with npm start`);
+  }
+  const state = doc as Partial<LocalState> | null;
+  if (typeof state?.dynamodbEndpoint !== 'string' || typeof state.keysTable !== 'string') {
+    throw new AdminError(
+      `${path} lacks dynamodbEndpoint or keysTable; restart the local stack with npm start`,
+    );
+  }
+  return {
+    dynamodbEndpoint: state.dynamodbEndpoint,
+    keysTable: state.keysTable,
+    ...(typeof state.region === 'string' && { region: state.region }),
+  };
+}
+
+function checkEndpoint(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new AdminError(
+      `--endpoint must be a URL such as http://127.0.0.1:4567, got ${JSON.stringify(endpoint)}`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AdminError(
+      `--endpoint must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`,
+    );
+  }
+  return endpoint;
+}
+
+export async function resolveTarget(options: TargetOptions): Promise<Target> {
+  if (options.local) {
+    const state = readLocalState(options.root ?? process.cwd());
+    return {
+      client: createDocumentClient({
+        endpoint: checkEndpoint(state.dynamodbEndpoint),
+        maxAttempts: 1,
+        ...(state.region && { region: state.region }),
+      }),
+      tableName: options.table ?? state.keysTable,
+      where: `the local stack (${state.dynamodbEndpoint})`,
+    };
+  }
+  if (options.endpoint !== undefined) {
+    return {
+      client: createDocumentClient({
+        endpoint: checkEndpoint(options.endpoint),
+        maxAttempts: 1,
+        ...(options.region && { region: options.region }),
+      }),
+      tableName: options.table ?? LOCAL_KEYS_TABLE,
+      where: options.endpoint,
+    };
+  }
+  const stage = options.stage ?? 'dev';
+  const region = options.region;
+  const tableName = options.table ?? (await tableFromStack(stage, region));
+  return {
+    client: createDocumentClient(region ? { region } : {}),
+    tableName,
+    where: `stage ${stage}${region ? ` in ${region}` : ''}`,
+  };
+}
+
+/** Loaded only here, so local use never pays for the CloudFormation client. */
+async function tableFromStack(stage: string, region: string | undefined): Promise<string> {
+  const { CloudFormationClient, DescribeStacksCommand } = await import(
+    '@aws-sdk/client-cloudformation'
+  );
+  const client = new CloudFormationClient(region ? { region } : {});
+  const stackName = dataStackName(stage);
+  try {
+    const { Stacks = [] } = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+    const output = Stacks[0]?.Outputs?.find((candidate) => candidate.OutputKey === TABLE_OUTPUT);
+    if (!output?.OutputValue) {
+      throw new AdminError(`stack ${stackName} has no ${TABLE_OUTPUT} output; pass --table <name>`);
+    }
+    return output.OutputValue;
+  } catch (err) {
+    if (err instanceof AdminError) throw err;
+    if (err instanceof Error && err.name === 'ValidationError') {
+      throw new AdminError(
+        `stack ${stackName} not found${region ? ` in ${region}` : ''}: deploy it, or pass --stage, --region or --table`,
+      );
+    }
+    throw err;
+  } finally {
+    client.destroy();
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * `npm run keys` run for real, as a subprocess (tsx), against dynalite on a free port. The keys
+ * it prints are then presented to a real Authorizer over the same table.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Authorizer } from '#authorizer/authorizer';
+import {
+  createDynamoClient,
+  createKeyTable,
+  KeyStore,
+  LOCAL_KEYS_TABLE,
+} from '#authorizer/key-store';
+import { PrincipalCache } from '#authorizer/principal-cache';
+import { loadConfigFile } from '#shared/config';
+import { AxonError } from '#shared/errors';
+import { MemoryStore } from '#token-bucket/memory-store';
+import { createTestTable, type Dynalite, LogCapture, startDynalite } from './support.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const CLI = join(ROOT, 'bin', 'keys.ts');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI from `cwd` (a scratch directory, as `.axon/local.json` is looked up there). */
+function keys(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      TSX,
+      [CLI, ...args],
+      { cwd: scratch, env: { ...process.env, AXON_CONFIG: '', ...env }, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+let db: Dynalite;
+let scratch: string;
+let table: Awaited<ReturnType<typeof createTestTable>>;
+let at: string[];
+const logs = new LogCapture();
+
+beforeAll(async () => {
+  db = await startDynalite();
+  table = await createTestTable(db.endpoint);
+  at = ['--endpoint', db.endpoint, '--table', table.tableName];
+  scratch = mkdtempSync(join(tmpdir(), 'axon-keys-cli-'));
+});
+afterAll(async () => {
+  rmSync(scratch, { recursive: true, force: true });
+  await db.stop();
+});
+
+async function authenticate(key: string) {
+  const config = loadConfigFile(join(ROOT, 'config', 'axon.json'));
+  const authorizer = new Authorizer({
+    keys: new KeyStore(table.client, table.tableName),
+    cache: new PrincipalCache({ ttlSeconds: 30 }),
+    failures: new MemoryStore(),
+    config,
+    log: logs.logger,
+  });
+  logs.start();
+  try {
+    return await authorizer.authenticate({ authorization: `Bearer ${key}` });
+  } catch (err) {
+    if (err instanceof AxonError) return err;
+    throw err;
+  } finally {
+    logs.stop();
+  }
+}
+
+describe('npm run keys', () => {
+  it('creates, lists, shows and revokes a key end to end with --json', async () => {
+    const create = await keys([
+      'create',
+      '--plan',
+      'pro',
+      '--owner',
+      'alice',
+      '--expires-in',
+      '30d',
+      '--json',
+      ...at,
+    ]);
+    expect(create.stderr).toBe('');
+    expect(create.code).toBe(0);
+    const created = JSON.parse(create.stdout);
+    expect(created).toMatchObject({ plan: 'pro', owner: 'alice', status: 'active' });
+    expect(created.key).toMatch(/^axon_[0-9A-Za-z]{36}$/);
+    expect(created.keyId).toMatch(/^key_[0-9A-Za-z]{16}$/);
+    expect(created.prefix).toBe(created.key.slice(0, 12));
+    expect(Date.parse(created.expiresAt) - Date.parse(created.createdAt)).toBe(30 * 86_400_000);
+    expect(await authenticate(created.key)).toMatchObject({
+      keyId: created.keyId,
+      plan: 'pro',
+      owner: 'alice',
+    });
+
+    const list = await keys(['list', '--owner', 'alice', '--json', ...at]);
+    expect(list.code).toBe(0);
+    const listed = JSON.parse(list.stdout);
+    expect(listed.map((k: { keyId: string }) => k.keyId)).toEqual([created.keyId]);
+    expect(list.stdout).not.toContain(created.key.slice(12));
+
+    const show = await keys(['show', created.keyId, '--json', ...at]);
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      keyId: created.keyId,
+      status: 'active',
+      owner: 'alice',
+    });
+
+    const revoke = await keys(['revoke', created.keyId, '--json', ...at]);
+    expect(revoke.code).toBe(0);
+    expect(JSON.parse(revoke.stdout)).toMatchObject({
+      keyId: created.keyId,
+      status: 'revoked',
+      alreadyRevoked: false,
+    });
+    expect(await authenticate(created.key)).toMatchObject({ status: 401, code: 'invalid_api_key' });
+
+    const again = await keys(['revoke', created.keyId, ...at]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/was already revoked at /);
+  });
+
+  it('prints a new key once in text mode, and never in listings', async () => {
+    const create = await keys(['create', '--plan', 'free', '--owner', 'bob', ...at]);
+    expect(create.code).toBe(0);
+    const key = /axon_[0-9A-Za-z]{36}/.exec(create.stdout)?.[0] ?? '';
+    expect(create.stdout.split(key)).toHaveLength(2);
+    expect(create.stdout).toMatch(/shown only once/);
+    const { items } = {
+      items: (await table.client.send(new ScanCommand({ TableName: table.tableName }))).Items,
+    };
+    expect(JSON.stringify(items)).not.toContain(key.slice(12));
+
+    const list = await keys(['list', ...at]);
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n')[0]).toMatch(
+      /^KEY ID\s+PREFIX\s+OWNER\s+PLAN\s+STATUS\s+CREATED\s+EXPIRES$/,
+    );
+    expect(list.stdout).toContain(key.slice(0, 12));
+    expect(list.stdout).not.toContain(key.slice(12));
+  });
+
+  it('fails with exit 1 and one line naming the valid plans for an unknown plan', async () => {
+    const run = await keys(['create', '--plan', 'gold', ...at]);
+    expect(run).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: unknown plan "gold"; valid plans: free, pro\n',
+    });
+  });
+
+  it('validates plans against --config, or the file AXON_CONFIG names', async () => {
+    const file = join(scratch, 'plans.json');
+    writeFileSync(file, JSON.stringify({ plans: { team: { requestsPerMinute: 10, burst: 5 } } }));
+    const viaFlag = await keys(['create', '--plan', 'team', '--config', file, '--json', ...at]);
+    expect(viaFlag.code).toBe(0);
+    expect(JSON.parse(viaFlag.stdout).plan).toBe('team');
+    const viaEnv = await keys(['create', '--plan', 'free', ...at], { AXON_CONFIG: file });
+    expect(viaEnv).toMatchObject({
+      code: 1,
+      stderr: 'error: unknown plan "free"; valid plans: team\n',
+    });
+  });
+
+  it('fails with exit 2 and the usage text on usage errors', async () => {
+    const cases = [
+      [],
+      ['rotate'],
+      ['create'],
+      ['show'],
+      ['list', '--bogus'],
+      ['revoke', 'a', 'b'],
+      ['list', '--plan', 'free'],
+      ['list', '--local', '--endpoint', 'http://x'],
+    ];
+    for (const args of cases) {
+      const run = await keys(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr, args.join(' ')).toMatch(/^error: .+\n\nUsage: npm run keys/);
+    }
+    const help = await keys(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: npm run keys/);
+  });
+
+  it('fails with one clear line for an unknown key id, a pasted key, or an unreachable endpoint', async () => {
+    const missing = await keys(['show', 'key_0000000000000000', ...at]);
+    expect(missing).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: no key with id key_0000000000000000\n',
+    });
+    const pastedKey = `axon_${'A'.repeat(36)}`;
+    const pasted = await keys(['revoke', pastedKey, ...at]);
+    expect(pasted.code).toBe(1);
+    expect(pasted.stderr).not.toContain('A'.repeat(10));
+    const down = await keys(['list', '--endpoint', 'http://127.0.0.1:1']);
+    expect(down).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: cannot reach DynamoDB at http://127.0.0.1:1; is it running?\n',
+    });
+  });
+
+  it('with --local, says how to start a stack when none runs, and uses the one .axon/local.json names', async () => {
+    const none = await keys(['list', '--local']);
+    expect(none).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: no local stack is running: start one with npm start, or pass --endpoint\n',
+    });
+
+    const local = await createTestTable(db.endpoint);
+    mkdirSync(join(scratch, '.axon'), { recursive: true });
+    writeFileSync(
+      join(scratch, '.axon', 'local.json'),
+      JSON.stringify({
+        dynamodbEndpoint: db.endpoint,
+        keysTable: local.tableName,
+        region: 'us-east-1',
+      }),
+    );
+    const create = await keys(['create', '--plan', 'free', '--local', '--json']);
+    expect(create.code).toBe(0);
+    const { keyId } = JSON.parse(create.stdout);
+    const listed = await new KeyStore(local.client, local.tableName).getByKeyId(keyId);
+    expect(listed?.plan).toBe('free');
+    rmSync(join(scratch, '.axon'), { recursive: true });
+  });
+
+  it('with --endpoint alone, uses the local table name', async () => {
+    const before = await keys(['list', '--endpoint', db.endpoint]);
+    expect(before).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: the key table does not exist at ${db.endpoint}; check --table, or create it (npm start does locally)\n`,
+    });
+    const base = createDynamoClient({ endpoint: db.endpoint, maxAttempts: 1 });
+    await createKeyTable(base, LOCAL_KEYS_TABLE);
+    base.destroy();
+    expect(await keys(['list', '--endpoint', db.endpoint])).toEqual({
+      code: 0,
+      stdout: 'No keys.\n',
+      stderr: '',
+    });
+  });
+
+  it('without --local or --endpoint, fails on missing AWS credentials with one line (no AWS here)', async () => {
+    const run = await keys(['list', '--stage', 'prod', '--region', 'eu-west-1'], {
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_PROFILE: '',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONFIG_FILE: join(scratch, 'none'),
+      AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'none'),
+    });
+    expect(run).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'error: no AWS credentials found: set AWS_PROFILE or AWS credentials, or use --local/--endpoint\n',
+    });
+  });
+});
