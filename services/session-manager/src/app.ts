@@ -1,0 +1,175 @@
+/**
+ * The session manager as a Fastify plugin (fastify/demo layout): external plugins, then app
+ * plugins, then routes. `buildApp` makes a ready instance from explicit options, so tests and
+ * the local stack can run it in-process on port 0; server.ts builds those options from the
+ * environment and only starts the process.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { AxonError } from './core/errors.ts';
+import { GatewaySecret } from './core/gateway-secret.ts';
+import { ModelCatalog, type ModelsConfig } from './core/models.ts';
+import { type ClusterNode, type RedisClient, RedisConnection } from './core/redis.ts';
+import { type SecretProvider, staticSecret } from './core/secrets.ts';
+import { SessionStore } from './core/session-store.ts';
+import { TritonClient } from './core/triton-client.ts';
+import errorHandler from './plugins/error-handler.ts';
+import metrics from './plugins/metrics.ts';
+import healthRoutes from './routes/health.ts';
+import v1Routes from './routes/v1/index.ts';
+
+export interface AppOptions {
+  /** A Redis or Cluster client the caller owns (and closes); else one of the next two. */
+  redis?: RedisClient;
+  /** `redis://` or `rediss://` URL. */
+  redisUrl?: string;
+  /** Redis Cluster seed nodes. */
+  redisClusterNodes?: readonly ClusterNode[];
+  /** TLS for a `redis://` URL or cluster nodes. @default false */
+  redisTls?: boolean;
+  /** AUTH token, or where to read it (again, after WRONGPASS/NOAUTH). */
+  redisPassword?: string | SecretProvider;
+  /** Upper bound for one Redis command. @default 2000 */
+  redisCommandTimeoutMs?: number;
+  /** Base URL of Triton's HTTP endpoint, e.g. `http://triton:8000`. */
+  tritonUrl: string;
+  /** Value of `x-axon-gateway-secret` (at least 16 characters), or where to read it. */
+  gatewaySecret: string | SecretProvider;
+  /** Idle TTL of sessions. @default 86400 */
+  sessionTtlSeconds?: number;
+  /** Generate timeout; for streams, until the first event and between events. @default 60000 */
+  inferenceTimeoutMs?: number;
+  /** Per-model chat template, context window and default max_tokens. @default {} */
+  models?: ModelsConfig;
+  /** How long Triton's model index is reused. @default 5000 */
+  modelsCacheMs?: number;
+  /** JSON logs to stdout (`true` is level info). @default false */
+  logger?: boolean | { level: string };
+  /** Extra Fastify server options (server.ts sets HTTP timeouts here). */
+  fastify?: Partial<FastifyServerOptions>;
+}
+
+export interface Services {
+  redis: RedisConnection;
+  triton: TritonClient;
+  catalog: ModelCatalog;
+  sessions: SessionStore;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The caller's `x-request-id` when it is sane, else a fresh UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const value = req.headers['x-request-id'];
+  return typeof value === 'string' && SANE_REQUEST_ID.test(value) ? value : randomUUID();
+}
+
+const asProvider = (value: string | SecretProvider): SecretProvider =>
+  typeof value === 'string' ? staticSecret(value) : value;
+
+export default async function serviceApp(fastify: FastifyInstance, opts: AppOptions) {
+  fastify.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  // External plugins
+  await fastify.register(metrics);
+
+  // App plugins
+  await fastify.register(errorHandler);
+  let closing = false;
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new AxonError(
+        503,
+        'api_error',
+        'shutting_down',
+        'This instance is shutting down; retry the request.',
+        {
+          'retry-after': '1',
+        },
+      );
+    }
+  });
+  fastify.addHook('preClose', async () => {
+    closing = true;
+  });
+
+  const secret = new GatewaySecret(asProvider(opts.gatewaySecret));
+  await secret.load();
+
+  const log = fastify.log;
+  const redis = opts.redis
+    ? RedisConnection.wrap(opts.redis, log)
+    : await RedisConnection.open({
+        ...(opts.redisUrl !== undefined ? { url: opts.redisUrl } : {}),
+        ...(opts.redisClusterNodes !== undefined ? { clusterNodes: opts.redisClusterNodes } : {}),
+        tls: opts.redisTls ?? false,
+        ...(opts.redisPassword !== undefined ? { password: asProvider(opts.redisPassword) } : {}),
+        ...(opts.redisCommandTimeoutMs !== undefined
+          ? { commandTimeoutMs: opts.redisCommandTimeoutMs }
+          : {}),
+        log,
+      });
+  const triton = new TritonClient({
+    url: opts.tritonUrl,
+    timeoutMs: opts.inferenceTimeoutMs ?? 60_000,
+  });
+  const services: Services = {
+    redis,
+    triton,
+    catalog: new ModelCatalog(triton, opts.models ?? {}, opts.modelsCacheMs ?? 5_000),
+    sessions: new SessionStore(redis.client, {
+      ttlSeconds: opts.sessionTtlSeconds ?? 86_400,
+      onAuthError: () => redis.refreshAuth(true),
+    }),
+  };
+  fastify.decorate('services', services);
+  fastify.addHook('onClose', async () => {
+    await Promise.allSettled([triton.close(), redis.close()]);
+  });
+
+  // Routes
+  await fastify.register(healthRoutes);
+  await fastify.register(v1Routes, { prefix: '/v1', secret });
+}
+
+export function serverOptions(opts: Pick<AppOptions, 'logger' | 'fastify'>): FastifyServerOptions {
+  return {
+    logger: opts.logger
+      ? {
+          level: typeof opts.logger === 'object' ? opts.logger.level : 'info',
+          redact: ['req.headers["x-axon-gateway-secret"]', 'req.headers.authorization'],
+        }
+      : false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    // Our own onRequest hook answers 503 in the envelope while closing.
+    return503OnClosing: false,
+    ...opts.fastify,
+  };
+}
+
+/** A ready instance (not listening): call `listen({ port: 0 })` or `inject()` on it. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(options));
+  try {
+    await app.register(fp(serviceApp, { name: 'axon-session-manager' }), options);
+    await app.ready();
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error;
+  }
+  return app;
+}

@@ -1,0 +1,77 @@
+/** OpenAI's response shapes for chat completions and their stream chunks. */
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export function usageOf(promptTokens: number, completionTokens: number): Usage {
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
+}
+
+export interface CompletionMeta {
+  id: string;
+  /** Unix seconds. */
+  created: number;
+  model: string;
+}
+
+export function chatCompletion(
+  meta: CompletionMeta,
+  text: string,
+  finish: FinishReason,
+  usage: Usage,
+) {
+  return {
+    id: meta.id,
+    object: 'chat.completion' as const,
+    created: meta.created,
+    model: meta.model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant' as const, content: text, refusal: null },
+        logprobs: null,
+        finish_reason: finish,
+      },
+    ],
+    usage,
+  };
+}
+
+export function chatChunk(
+  meta: CompletionMeta,
+  delta: { role?: 'assistant'; content?: string },
+  finish: FinishReason | null = null,
+) {
+  return {
+    id: meta.id,
+    object: 'chat.completion.chunk' as const,
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  };
+}
+
+/** The extra last chunk of `stream_options.include_usage`: no choices, only usage. */
+export function usageChunk(meta: CompletionMeta, usage: Usage) {
+  return {
+    id: meta.id,
+    object: 'chat.completion.chunk' as const,
+    created: meta.created,
+    model: meta.model,
+    choices: [],
+    usage,
+  };
+}
+
+export function sseData(payload: unknown): string {
+  return `data: ${typeof payload === 'string' ? payload : JSON.stringify(payload)}\n\n`;
+}

@@ -1,0 +1,54 @@
+/**
+ * Who is calling: the gateway has authenticated the API key and passes the principal in
+ * `x-axon-key-id` and `x-axon-plan`. Those headers are believed only next to the right
+ * `x-axon-gateway-secret`; without it, or without a key id, the answer is 401.
+ * Registered inside the /v1 scope only: health, readiness and metrics need no principal.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AuthenticationError } from '../core/errors.ts';
+import type { GatewaySecret } from '../core/gateway-secret.ts';
+
+export interface Principal {
+  keyId: string;
+  plan: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+/** Key ids become part of Redis key names, so only a plain charset is accepted. */
+const KEY_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const PLAN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export default fp(
+  async function principalPlugin(fastify: FastifyInstance, opts: { secret: GatewaySecret }) {
+    fastify.decorateRequest('principal', null as unknown as Principal);
+    fastify.addHook('onRequest', async (request) => {
+      if (!(await opts.secret.verify(header(request, 'x-axon-gateway-secret')))) {
+        throw new AuthenticationError(
+          'untrusted_caller',
+          'This service only accepts requests forwarded by the Axon gateway.',
+        );
+      }
+      const keyId = header(request, 'x-axon-key-id');
+      if (keyId === undefined || !KEY_ID.test(keyId)) {
+        throw new AuthenticationError(
+          'missing_principal',
+          'The request carries no valid API key id.',
+        );
+      }
+      const plan = header(request, 'x-axon-plan');
+      request.principal = { keyId, plan: plan !== undefined && PLAN.test(plan) ? plan : 'unknown' };
+    });
+  },
+  { name: 'axon-principal' },
+);

@@ -1,0 +1,201 @@
+/**
+ * The sessions API: conversations kept in Redis for the calling API key. A session that does
+ * not exist, has expired, or belongs to another key is the same 404.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ChatMessage } from '../../../core/chat-template.ts';
+import {
+  type CompletionResult,
+  completionSse,
+  openDeltas,
+  prepareCompletion,
+  runCompletion,
+} from '../../../core/completion.ts';
+import { NotFoundError } from '../../../core/errors.ts';
+import { isSessionId, newCompletionId } from '../../../core/ids.ts';
+import type { SessionMeta, StoredMessage } from '../../../core/session-store.ts';
+import { countTokens } from '../../../core/tokens.ts';
+import { stopList } from '../chat/completions.ts';
+import {
+  clientGoneSignal,
+  inferenceObserver,
+  nowSeconds,
+  sendSse,
+  streamErrorBody,
+} from '../respond.ts';
+import {
+  CreateSessionBody,
+  ListSessionsQuery,
+  SendMessageBody,
+  SessionList,
+  SessionObject,
+  SessionParams,
+  SessionWithMessages,
+  TurnReply,
+} from './schema.ts';
+
+const sessionNotFound = (id: string) =>
+  new NotFoundError(
+    'session_not_found',
+    `No session '${id.slice(0, 128)}' exists for this API key.`,
+  );
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+function toSessionObject(meta: SessionMeta): SessionObject {
+  return {
+    id: meta.id,
+    object: 'session',
+    model: meta.model,
+    created_at: seconds(meta.createdAt),
+    metadata: meta.metadata,
+    system: meta.system ?? null,
+  };
+}
+
+const toMessage = (m: StoredMessage) => ({
+  role: m.role,
+  content: m.content,
+  created_at: seconds(m.createdAt),
+});
+
+const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { sessions, catalog, triton } = fastify.services;
+
+  fastify.post(
+    '/sessions',
+    { schema: { body: CreateSessionBody, response: { 201: SessionObject } } },
+    async (request, reply) => {
+      const body = request.body;
+      const model = body.model ?? (await catalog.defaultModel());
+      await catalog.resolve(model);
+      const meta = await sessions.create(request.principal.keyId, {
+        model,
+        ...(body.system !== undefined ? { system: body.system } : {}),
+        ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
+      });
+      return reply.code(201).send(toSessionObject(meta));
+    },
+  );
+
+  fastify.get(
+    '/sessions',
+    { schema: { querystring: ListSessionsQuery, response: { 200: SessionList } } },
+    async (request) => {
+      const limit = request.query.limit ?? 20;
+      const after = request.query.after;
+      const page = await sessions.list(request.principal.keyId, {
+        limit,
+        ...(after !== undefined && isSessionId(after) ? { after } : {}),
+      });
+      const data = page.sessions.map(toSessionObject);
+      return {
+        object: 'list' as const,
+        data,
+        first_id: data[0]?.id ?? null,
+        last_id: data.at(-1)?.id ?? null,
+        has_more: page.hasMore,
+      };
+    },
+  );
+
+  fastify.get(
+    '/sessions/:id',
+    { schema: { params: SessionParams, response: { 200: SessionWithMessages } } },
+    async (request) => {
+      const { id } = request.params;
+      const session = isSessionId(id) ? await sessions.get(request.principal.keyId, id) : undefined;
+      if (!session) throw sessionNotFound(id);
+      return { ...toSessionObject(session), messages: session.messages.map(toMessage) };
+    },
+  );
+
+  fastify.delete('/sessions/:id', { schema: { params: SessionParams } }, async (request, reply) => {
+    const { id } = request.params;
+    if (!isSessionId(id) || !(await sessions.delete(request.principal.keyId, id))) {
+      throw sessionNotFound(id);
+    }
+    return reply.code(204).send();
+  });
+
+  fastify.post(
+    '/sessions/:id/messages',
+    { schema: { params: SessionParams, body: SendMessageBody, response: { 200: TurnReply } } },
+    async (request, reply) => {
+      const { id } = request.params;
+      const { keyId } = request.principal;
+      const body = request.body;
+      const session = isSessionId(id) ? await sessions.get(keyId, id) : undefined;
+      if (!session) throw sessionNotFound(id);
+
+      const { template } = await catalog.resolve(session.model);
+      const userTurn: ChatMessage = { role: 'user', content: body.content };
+      const history = [
+        ...(session.system !== undefined
+          ? [{ role: 'system' as const, content: session.system }]
+          : []),
+        ...session.messages.map((m) => ({
+          role: m.role,
+          content: m.content,
+          ...(m.tokens ? { tokens: m.tokens } : {}),
+        })),
+        userTurn,
+      ];
+      const prepared = await prepareCompletion(catalog, {
+        model: session.model,
+        messages: history,
+        ...(body.max_tokens !== undefined ? { maxTokens: body.max_tokens } : {}),
+        ...(typeof body.temperature === 'number' ? { temperature: body.temperature } : {}),
+        ...(typeof body.top_p === 'number' ? { topP: body.top_p } : {}),
+        stop: stopList(body.stop),
+        allowTrimming: true,
+        messagesField: 'content',
+        maxTokensField: 'max_tokens',
+      });
+      const userAt = Date.now();
+
+      /** Stores the user turn and the answer together; the session may be gone by now. */
+      const store = async (result: CompletionResult): Promise<StoredMessage> => {
+        const answer: StoredMessage = {
+          role: 'assistant',
+          content: result.text,
+          createdAt: Date.now(),
+          tokens: countTokens(template.renderMessage({ role: 'assistant', content: result.text })),
+        };
+        const user: StoredMessage = {
+          ...userTurn,
+          role: 'user',
+          createdAt: userAt,
+          tokens: countTokens(template.renderMessage(userTurn)),
+        };
+        if (!(await sessions.append(keyId, id, [user, answer]))) throw sessionNotFound(id);
+        return answer;
+      };
+
+      const signal = clientGoneSignal(reply);
+      const observe = inferenceObserver(request);
+      if (body.stream) {
+        const deltas = await openDeltas(triton, prepared, signal);
+        return sendSse(
+          reply,
+          completionSse({
+            meta: { id: newCompletionId(), created: nowSeconds(), model: session.model },
+            prepared,
+            deltas,
+            includeUsage: body.stream_options?.include_usage === true,
+            onComplete: async (result) => {
+              await store(result);
+            },
+            onError: streamErrorBody(request),
+            observe,
+          }),
+        );
+      }
+      const result = await runCompletion(triton, prepared, signal, observe);
+      const answer = await store(result);
+      return { message: toMessage(answer), usage: result.usage };
+    },
+  );
+};
+
+export default sessionRoutes;
