@@ -22,6 +22,7 @@ import { createLogger } from '#shared/logger';
 import { Limiter } from '#token-bucket/limiter';
 import { MemoryStore } from '#token-bucket/memory-store';
 import { RedisStore } from '#token-bucket/redis-store';
+import type { BucketStore } from '#token-bucket/types';
 import { createTestTable, type Dynalite, LogCapture, startDynalite, TestClock } from './support.ts';
 
 const CONFIG_DOC = {
@@ -65,8 +66,11 @@ describe('what the authorizer logs', () => {
     const clock = new TestClock();
     const { client, tableName } = await createTestTable(db.endpoint);
     const cache = new PrincipalCache({ ttlSeconds: 1, now: clock.now });
-    const make = (keys: KeyStore, failures = new MemoryStore({ now: clock.now }), cfg = config) =>
-      new Authorizer({ keys, cache, failures, config: cfg, log, now: clock.now });
+    const make = (
+      keys: KeyStore,
+      failures: BucketStore = new MemoryStore({ now: clock.now }),
+      cfg = config,
+    ) => new Authorizer({ keys, cache, failures, config: cfg, log, now: clock.now });
     const authorizer = make(new KeyStore(client, tableName));
     const create = async (extra: { expiresIn?: string } = {}) => {
       const created = await createKey(client, tableName, {
