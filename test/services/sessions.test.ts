@@ -1,0 +1,235 @@
+/**
+ * Sessions over real HTTP against a real Redis, on a single node and on the 3-master cluster:
+ * history across turns, isolation between keys, atomic concurrent appends, idle TTL expiry.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  call,
+  envelope,
+  freshKeyId,
+  principal,
+  type Stack,
+  sseEvents,
+  startStack,
+} from './support.ts';
+
+interface SessionBody {
+  id: string;
+  object: string;
+  model: string;
+  created_at: number;
+  metadata: Record<string, string>;
+  system: string | null;
+  messages?: { role: string; content: string; created_at: number }[];
+}
+
+const topologies = [
+  { name: 'single node', options: () => ({ redisUrl: inject('redisUrl') }) },
+  { name: '3-master cluster', options: () => ({ redisClusterNodes: inject('redisClusterNodes') }) },
+];
+
+describe.each(topologies)('sessions on Redis $name', ({ options }) => {
+  let stack: Stack;
+  const v1 = (path: string) => `${stack.url}/v1${path}`;
+
+  beforeAll(async () => {
+    stack = await startStack(options());
+  });
+  afterAll(() => stack.close());
+
+  async function createSession(keyId: string, body: object = {}): Promise<SessionBody> {
+    const res = await call(v1('/sessions'), { headers: principal(keyId), body });
+    expect(res.status).toBe(201);
+    return res.body as SessionBody;
+  }
+
+  it('creates a session with defaults and returns it in the SPEC shape', async () => {
+    const keyId = freshKeyId();
+    const session = await createSession(keyId, {
+      model: 'stub-echo-llama3',
+      system: 'You are terse.',
+      metadata: { team: 'search' },
+    });
+    expect(session).toMatchObject({
+      object: 'session',
+      model: 'stub-echo-llama3',
+      metadata: { team: 'search' },
+      system: 'You are terse.',
+    });
+    expect(session.id).toMatch(/^sess_[0-9A-Za-z]{30}$/);
+    expect(Math.abs(session.created_at - Date.now() / 1000)).toBeLessThan(60);
+
+    const defaulted = await createSession(keyId);
+    expect(defaulted.model).toBe('stub-echo-chatml');
+    expect(defaulted.metadata).toEqual({});
+  });
+
+  it('keeps the history across turns and shows it to the model', async () => {
+    const keyId = freshKeyId();
+    const { id } = await createSession(keyId, { system: 'sys prompt' });
+    const first = await call(v1(`/sessions/${id}/messages`), {
+      headers: principal(keyId),
+      body: { content: 'my name is Ada' },
+    });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({
+      message: { role: 'assistant', content: '[stub] You said: my name is Ada' },
+      usage: { prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number) },
+    });
+    const second = await call(v1(`/sessions/${id}/messages`), {
+      headers: principal(keyId),
+      body: { content: 'what is my name?' },
+    });
+    const firstUsage = (first.body as { usage: { prompt_tokens: number } }).usage;
+    const secondUsage = (second.body as { usage: { prompt_tokens: number } }).usage;
+    // The second prompt carries the first turn too.
+    expect(secondUsage.prompt_tokens).toBeGreaterThan(firstUsage.prompt_tokens + 10);
+
+    const read = await call(v1(`/sessions/${id}`), { headers: principal(keyId) });
+    expect(read.status).toBe(200);
+    const messages = (read.body as SessionBody).messages ?? [];
+    expect(messages.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'my name is Ada'],
+      ['assistant', '[stub] You said: my name is Ada'],
+      ['user', 'what is my name?'],
+      ['assistant', '[stub] You said: what is my name?'],
+    ]);
+    expect((read.body as SessionBody).system).toBe('sys prompt');
+  });
+
+  it('streams a turn and stores it once the stream completes', async () => {
+    const keyId = freshKeyId();
+    const { id } = await createSession(keyId);
+    const res = await fetch(v1(`/sessions/${id}/messages`), {
+      method: 'POST',
+      headers: { ...principal(keyId), 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'streamed turn', stream: true }),
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const events = sseEvents(await res.text());
+    expect(events.at(-1)).toBe('[DONE]');
+    const text = events
+      .slice(0, -1)
+      .map((e) => JSON.parse(e).choices[0]?.delta?.content ?? '')
+      .join('');
+    expect(text).toBe('[stub] You said: streamed turn');
+    const read = await call(v1(`/sessions/${id}`), { headers: principal(keyId) });
+    expect((read.body as SessionBody).messages?.map((m) => m.content)).toEqual([
+      'streamed turn',
+      '[stub] You said: streamed turn',
+    ]);
+  });
+
+  it('answers 404 to every other key, as if the session did not exist', async () => {
+    const owner = freshKeyId();
+    const other = freshKeyId();
+    const { id } = await createSession(owner);
+    const attempts = [
+      call(v1(`/sessions/${id}`), { headers: principal(other) }),
+      call(v1(`/sessions/${id}/messages`), { headers: principal(other), body: { content: 'x' } }),
+      call(v1(`/sessions/${id}`), { method: 'DELETE', headers: principal(other) }),
+    ];
+    for (const res of await Promise.all(attempts)) {
+      expect(res.status).toBe(404);
+      expect(envelope(res.body)).toMatchObject({
+        type: 'not_found_error',
+        code: 'session_not_found',
+      });
+    }
+    const list = await call(v1('/sessions'), { headers: principal(other) });
+    expect((list.body as { data: unknown[] }).data).toEqual([]);
+    // The owner still has it, untouched.
+    const mine = await call(v1(`/sessions/${id}`), { headers: principal(owner) });
+    expect(mine.status).toBe(200);
+    expect((mine.body as SessionBody).messages).toEqual([]);
+  });
+
+  it('loses no turn when many messages race on one session', async () => {
+    const keyId = freshKeyId();
+    const { id } = await createSession(keyId);
+    const turns = Array.from({ length: 24 }, (_, i) => `concurrent turn ${i}`);
+    const replies = await Promise.all(
+      turns.map((content) =>
+        call(v1(`/sessions/${id}/messages`), { headers: principal(keyId), body: { content } }),
+      ),
+    );
+    expect(replies.map((r) => r.status)).toEqual(turns.map(() => 200));
+    const read = await call(v1(`/sessions/${id}`), { headers: principal(keyId) });
+    const messages = (read.body as SessionBody).messages ?? [];
+    expect(messages).toHaveLength(turns.length * 2);
+    // Every turn is there exactly once, each user message directly followed by its answer.
+    const users = messages.filter((_, i) => i % 2 === 0).map((m) => m.content);
+    expect([...users].sort()).toEqual([...turns].sort());
+    for (let i = 0; i < messages.length; i += 2) {
+      expect(messages[i]?.role).toBe('user');
+      expect(messages[i + 1]).toMatchObject({
+        role: 'assistant',
+        content: `[stub] You said: ${messages[i]?.content}`,
+      });
+    }
+  });
+
+  it('lists sessions newest first with limit/after pagination and deletes them', async () => {
+    const keyId = freshKeyId();
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      created.push((await createSession(keyId, { metadata: { n: String(i) } })).id);
+      await new Promise((resolve) => setTimeout(resolve, 2)); // distinct creation milliseconds
+    }
+    const newestFirst = [...created].reverse();
+    const page1 = await call(v1('/sessions?limit=2'), { headers: principal(keyId) });
+    expect(page1.body).toMatchObject({ object: 'list', has_more: true });
+    const ids1 = (page1.body as { data: SessionBody[] }).data.map((s) => s.id);
+    expect(ids1).toEqual(newestFirst.slice(0, 2));
+    const page2 = await call(v1(`/sessions?limit=2&after=${ids1[1]}`), {
+      headers: principal(keyId),
+    });
+    expect((page2.body as { data: SessionBody[] }).data.map((s) => s.id)).toEqual(
+      newestFirst.slice(2, 4),
+    );
+
+    const removed = await call(v1(`/sessions/${newestFirst[4]}`), {
+      method: 'DELETE',
+      headers: principal(keyId),
+    });
+    expect(removed.status).toBe(204);
+    const again = await call(v1(`/sessions/${newestFirst[4]}`), { headers: principal(keyId) });
+    expect(again.status).toBe(404);
+    const page3 = await call(v1(`/sessions?limit=2&after=${newestFirst[3]}`), {
+      headers: principal(keyId),
+    });
+    expect(page3.body).toMatchObject({ data: [], has_more: false });
+  });
+});
+
+describe('session idle TTL', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ redisUrl: inject('redisUrl'), sessionTtlSeconds: 1 });
+  });
+  afterAll(() => stack.close());
+
+  it('expires an idle session and drops it from the list', async () => {
+    const keyId = freshKeyId();
+    const created = await call(`${stack.url}/v1/sessions`, { headers: principal(keyId), body: {} });
+    const { id } = created.body as SessionBody;
+    const turn = await call(`${stack.url}/v1/sessions/${id}/messages`, {
+      headers: principal(keyId),
+      body: { content: 'remember me' },
+    });
+    expect(turn.status).toBe(200);
+
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    const read = await call(`${stack.url}/v1/sessions/${id}`, { headers: principal(keyId) });
+    expect(read.status).toBe(404);
+    const message = await call(`${stack.url}/v1/sessions/${id}/messages`, {
+      headers: principal(keyId),
+      body: { content: 'still there?' },
+    });
+    expect(message.status).toBe(404);
+    const list = await call(`${stack.url}/v1/sessions`, { headers: principal(keyId) });
+    expect((list.body as { data: unknown[] }).data).toEqual([]);
+  });
+});
