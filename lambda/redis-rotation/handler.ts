@@ -1,0 +1,31 @@
+/**
+ * Secrets Manager rotation function for the ElastiCache AUTH token. Thin: clients and logger are
+ * created once per container; the steps live in rotation.ts.
+ */
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
+import { createLogger } from '#shared/logger';
+import { type RotationEvent, rotate } from './rotation.ts';
+
+const replicationGroupId = process.env.REPLICATION_GROUP_ID;
+if (!replicationGroupId) throw new Error('REPLICATION_GROUP_ID must be set');
+const groupId: string = replicationGroupId;
+
+const log = createLogger('redis-rotation');
+const secrets = new SecretsManagerClient({});
+const elasticache = new ElastiCacheClient({});
+
+/** Seconds kept back from the Lambda timeout so a slow wait fails with a clear error. */
+const MARGIN_MS = 20_000;
+
+export async function handler(event: RotationEvent, context: Context): Promise<void> {
+  await rotate(event, {
+    secrets,
+    elasticache,
+    replicationGroupId: groupId,
+    log,
+    tokenLength: Number(process.env.TOKEN_LENGTH ?? 64),
+    waitTimeoutMs: Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS),
+  });
+}
