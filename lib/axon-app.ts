@@ -1,0 +1,73 @@
+/**
+ * Wires the four stacks of one stage together (ARCHITECTURE.md, "Stacks"). Used by bin/axon.ts
+ * and by the tests, so both build exactly the same app.
+ */
+import type { App } from 'aws-cdk-lib';
+import type { StageConfig } from './config.ts';
+import { DataStack } from './data-stack.ts';
+import { GatewayStack } from './gateway-stack.ts';
+import { InferenceStack } from './inference-stack.ts';
+import { NetworkStack } from './network-stack.ts';
+
+export interface AxonStacks {
+  readonly network: NetworkStack;
+  readonly data: DataStack;
+  readonly inference: InferenceStack;
+  readonly gateway: GatewayStack;
+}
+
+export interface AxonAppOptions {
+  /** Overrides for tests: the session manager build context and the gateway entry. */
+  readonly sessionManagerImageDirectory?: string;
+  readonly gatewayEntry?: string;
+}
+
+/** Stack name of one part of a stage, e.g. `Axon-dev-Network`. */
+export function stackName(
+  stage: string,
+  part: 'Network' | 'Data' | 'Inference' | 'Gateway',
+): string {
+  return `Axon-${stage}-${part}`;
+}
+
+export function createAxonStacks(
+  app: App,
+  config: StageConfig,
+  options: AxonAppOptions = {},
+): AxonStacks {
+  const env = {
+    account: config.env.account ?? process.env.CDK_DEFAULT_ACCOUNT,
+    region: config.env.region,
+  };
+  const tags = { project: 'axon', stage: config.stage };
+  const common = { env, config, tags };
+
+  const network = new NetworkStack(app, stackName(config.stage, 'Network'), {
+    ...common,
+    description: `Axon ${config.stage}: VPC, subnets, flow logs, gateway endpoints`,
+  });
+  const data = new DataStack(app, stackName(config.stage, 'Data'), {
+    ...common,
+    description: `Axon ${config.stage}: ElastiCache with rotated AUTH token, ApiKeys table`,
+    vpc: network.vpc,
+  });
+  const inference = new InferenceStack(app, stackName(config.stage, 'Inference'), {
+    ...common,
+    description: `Axon ${config.stage}: EKS, Triton on GPU nodes, session manager, internal ALB`,
+    vpc: network.vpc,
+    redis: data.redis,
+    sessionManagerImageDirectory: options.sessionManagerImageDirectory,
+  });
+  const gateway = new GatewayStack(app, stackName(config.stage, 'Gateway'), {
+    ...common,
+    description: `Axon ${config.stage}: public ALB, WAF, gateway Lambda, alarms`,
+    vpc: network.vpc,
+    apiKeys: data.apiKeys,
+    redis: data.redis,
+    upstream: inference.sessionManager,
+    upstreamUrl: inference.sessionManager.url,
+    upstreamSecret: inference.gatewaySecret,
+    gatewayEntry: options.gatewayEntry,
+  });
+  return { network, data, inference, gateway };
+}

@@ -1,0 +1,92 @@
+/**
+ * The internet-facing ALB in front of the gateway Lambda: HTTPS with the stage's ACM certificate
+ * and a modern TLS policy, HTTP redirected to HTTPS. A dev stage without a certificate gets plain
+ * HTTP instead, with a synth warning. Every path goes to the Lambda, which answers unknown paths
+ * with the SPEC's 404 envelope and an x-request-id.
+ */
+import { Annotations, Duration, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as targets from 'aws-cdk-lib/aws-elasticloadbalancingv2-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface PublicLoadBalancerProps {
+  readonly vpc: ec2.IVpc;
+  readonly target: lambda.IFunction;
+  /** ACM certificate for the HTTPS listener. @default - plain HTTP (dev only), with a warning */
+  readonly certificateArn?: string;
+  readonly accessLogs: s3.IBucket;
+}
+
+/** TLS 1.3 and TLS 1.2 with forward-secret AEAD ciphers only. */
+export const TLS_POLICY = elbv2.SslPolicy.RECOMMENDED_TLS;
+
+export class PublicLoadBalancer extends Construct {
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  readonly https: boolean;
+
+  constructor(scope: Construct, id: string, props: PublicLoadBalancerProps) {
+    super(scope, id);
+    this.https = props.certificateArn !== undefined;
+
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Public ALB of the Axon gateway: HTTP(S) from anywhere, behind AWS WAF',
+      allowAllOutbound: false,
+    });
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'Resource', {
+      vpc: props.vpc,
+      internetFacing: true,
+      securityGroup,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      dropInvalidHeaderFields: true,
+    });
+    this.loadBalancer.logAccessLogs(props.accessLogs, 'gateway-alb');
+
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Gateway', {
+      targetType: elbv2.TargetType.LAMBDA,
+      targets: [new targets.LambdaTarget(props.target)],
+      // The gateway reads repeated headers (X-Forwarded-For chains) and sets repeated ones.
+      multiValueHeadersEnabled: true,
+      healthCheck: { enabled: true, path: '/healthz', interval: Duration.minutes(1) },
+    });
+
+    if (props.certificateArn) {
+      this.loadBalancer.addListener('Https', {
+        port: 443,
+        protocol: elbv2.ApplicationProtocol.HTTPS,
+        certificates: [elbv2.ListenerCertificate.fromArn(props.certificateArn)],
+        sslPolicy: TLS_POLICY,
+        defaultTargetGroups: [this.targetGroup],
+      });
+      this.loadBalancer.addListener('Http', {
+        port: 80,
+        defaultAction: elbv2.ListenerAction.redirect({
+          protocol: 'HTTPS',
+          port: '443',
+          permanent: true,
+        }),
+      });
+    } else {
+      this.loadBalancer.addListener('Http', { port: 80, defaultTargetGroups: [this.targetGroup] });
+      Annotations.of(this).addWarningV2(
+        'axon:gateway.plainHttp',
+        'gateway.certificateArn is not set: the public ALB serves plain HTTP and API keys cross the internet unencrypted. Use this only for a dev stage; set gateway.certificateArn for anything else.',
+      );
+    }
+
+    Validations.of(securityGroup).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason:
+        'This is the public entry point of an internet API: ports 80 (redirect) and 443 must accept any address; AWS WAF with a per-address rate rule and the managed common rule set filters the traffic.',
+    });
+  }
+
+  /** `https://<ALB DNS name>` (or http:// in a dev stage without a certificate). */
+  get url(): string {
+    return `${this.https ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}`;
+  }
+}

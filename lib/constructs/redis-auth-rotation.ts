@@ -1,0 +1,94 @@
+/**
+ * Rotates the ElastiCache AUTH token on a schedule with the redis-rotation Lambda
+ * (lambda/redis-rotation): ROTATE (old and new token both valid), move AWSCURRENT, then SET.
+ * The function runs in the VPC but has no path into Redis: it talks only to the Secrets Manager
+ * and ElastiCache APIs.
+ */
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { AxonFunction } from './axon-function.ts';
+import { AUTH_TOKEN_LENGTH, type RedisReplicationGroup } from './redis-replication-group.ts';
+
+export interface RedisAuthRotationProps {
+  readonly vpc: ec2.IVpc;
+  readonly redis: RedisReplicationGroup;
+  /** @default 30 days */
+  readonly rotateEvery?: Duration;
+}
+
+export class RedisAuthRotation extends Construct {
+  readonly function: AxonFunction;
+
+  constructor(scope: Construct, id: string, props: RedisAuthRotationProps) {
+    super(scope, id);
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description:
+        'Redis AUTH rotation Lambda: HTTPS to the Secrets Manager and ElastiCache APIs only',
+      allowAllOutbound: false,
+    });
+    securityGroup.addEgressRule(
+      ec2.Peer.anyIpv4(),
+      ec2.Port.tcp(443),
+      'AWS APIs through the NAT gateway',
+    );
+
+    this.function = new AxonFunction(this, 'Function', {
+      entry: 'lambda/redis-rotation/handler.ts',
+      description: 'Rotates the ElastiCache AUTH token: ROTATE, move AWSCURRENT, SET',
+      vpc: props.vpc,
+      securityGroup,
+      // A step may wait for the replication group to finish modifying (minutes).
+      timeout: Duration.minutes(15),
+      memoryMiB: 256,
+      environment: {
+        REPLICATION_GROUP_ID: props.redis.resource.ref,
+        TOKEN_LENGTH: String(AUTH_TOKEN_LENGTH),
+        POWERTOOLS_SERVICE_NAME: 'redis-rotation',
+      },
+    });
+
+    const stack = Stack.of(this);
+    const groupArn = stack.formatArn({
+      service: 'elasticache',
+      resource: 'replicationgroup',
+      resourceName: props.redis.resource.ref,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['elasticache:ModifyReplicationGroup', 'elasticache:DescribeReplicationGroups'],
+        resources: [groupArn],
+      }),
+    );
+    // testSecret compares the pending version's creation date with the group's token change.
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:ListSecretVersionIds'],
+        resources: [props.redis.authToken.secretArn],
+      }),
+    );
+
+    const schedule = props.redis.authToken.addRotationSchedule('Rotation', {
+      rotationLambda: this.function,
+      automaticallyAfter: props.rotateEvery ?? Duration.days(30),
+      // The first rotation waits for the schedule: right after creation the group may still be
+      // building, and there is nothing to rotate away from yet.
+      rotateImmediatelyOnUpdate: false,
+    });
+    schedule.node.addDependency(props.redis.resource);
+
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'secretsmanager:GetRandomPassword (added by the rotation schedule) acts on no resource, so IAM only accepts "*"; every other statement is scoped to this secret and this replication group.',
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Pinned to Node.js 22, the runtime the whole gateway code base is built and tested for (ARCHITECTURE.md); moving to a newer runtime is a deliberate, tested upgrade.',
+    });
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The session manager: a container image built from services/session-manager (a
+ * DockerImageAsset: synth only fingerprints the directory; `cdk deploy` builds and pushes it),
+ * its pods on the system pool, and the internal ALB in front of them. The ALB's target group is
+ * owned by CDK and filled with pod IPs by a TargetGroupBinding, so the gateway gets a stable URL
+ * and the ALB's security group decides who may call the service.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { StageConfig } from '../config.ts';
+import { sessionManagerManifests, targetGroupBinding } from '../k8s/session-manager.ts';
+import { NAMESPACE, SESSION_MANAGER } from '../k8s/versions.ts';
+import { repoPath } from '../paths.ts';
+import type { RedisReplicationGroup } from './redis-replication-group.ts';
+
+export interface SessionManagerServiceProps {
+  readonly vpc: ec2.IVpc;
+  readonly cluster: eks.Cluster;
+  readonly namespace: eks.KubernetesManifest;
+  /** Connections of the security group the pods carry (the EKS cluster security group). */
+  readonly podConnections: ec2.Connections;
+  readonly redis: RedisReplicationGroup;
+  /** Shared secret the gateway sends in a header; requests without it are refused. */
+  readonly gatewaySecret: secretsmanager.ISecret;
+  readonly tritonUrl: string;
+  readonly config: StageConfig['sessionManager'];
+  /** Longest request the gateway makes; the ALB idle timeout must outlast it. */
+  readonly upstreamTimeoutMs: number;
+  readonly accessLogs: s3.IBucket;
+  /** Build context of the image. @default services/session-manager */
+  readonly imageDirectory?: string;
+}
+
+export class SessionManagerService extends Construct implements ec2.IConnectable {
+  /** Connections of the internal ALB: open it to the gateway with `allowFrom`. */
+  readonly connections: ec2.Connections;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  readonly image: ecrAssets.DockerImageAsset;
+  readonly serviceAccount: eks.ServiceAccount;
+
+  constructor(scope: Construct, id: string, props: SessionManagerServiceProps) {
+    super(scope, id);
+    const { config, redis } = props;
+
+    this.image = new ecrAssets.DockerImageAsset(this, 'Image', {
+      directory: props.imageDirectory ?? repoPath('services', 'session-manager'),
+      platform: ecrAssets.Platform.LINUX_AMD64,
+      exclude: ['node_modules', 'dist', 'coverage', 'test'],
+    });
+
+    const albSecurityGroup = new ec2.SecurityGroup(this, 'AlbSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Internal ALB of the session manager: only the gateway Lambda may connect',
+      allowAllOutbound: false,
+    });
+    this.connections = new ec2.Connections({
+      securityGroups: [albSecurityGroup],
+      defaultPort: ec2.Port.tcp(80),
+    });
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
+      vpc: props.vpc,
+      internetFacing: false,
+      securityGroup: albSecurityGroup,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      idleTimeout: Duration.seconds(Math.max(60, Math.ceil(props.upstreamTimeoutMs / 1000) + 10)),
+      dropInvalidHeaderFields: true,
+    });
+    this.loadBalancer.logAccessLogs(props.accessLogs, 'session-manager-alb');
+
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
+      vpc: props.vpc,
+      port: SESSION_MANAGER.port,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targetType: elbv2.TargetType.IP,
+      deregistrationDelay: Duration.seconds(30),
+      healthCheck: {
+        path: '/readyz',
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(10),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 2,
+      },
+    });
+    // Plain HTTP inside the VPC: the listener admits only the gateway's security group, and the
+    // gateway authenticates itself with the shared secret header.
+    this.loadBalancer.addListener('Http', {
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      open: false,
+      defaultTargetGroups: [this.targetGroup],
+    });
+    albSecurityGroup.connections.allowTo(
+      props.podConnections,
+      ec2.Port.tcp(SESSION_MANAGER.port),
+      'ALB to session manager pods',
+    );
+
+    // Pods reach Redis with the cluster security group; the rule lives in this stack.
+    redis.allowFrom(props.podConnections, 'Session manager pods to Redis');
+
+    this.serviceAccount = new eks.ServiceAccount(this, 'ServiceAccount', {
+      cluster: props.cluster,
+      name: SESSION_MANAGER.name,
+      namespace: NAMESPACE,
+      identityType: eks.IdentityType.POD_IDENTITY,
+    });
+    this.serviceAccount.node.addDependency(props.namespace);
+    redis.grantReadAuthToken(this.serviceAccount);
+    props.gatewaySecret.grantRead(this.serviceAccount);
+
+    const workload = new eks.KubernetesManifest(this, 'Workload', {
+      cluster: props.cluster,
+      manifest: sessionManagerManifests({
+        image: this.image.imageUri,
+        serviceAccountName: this.serviceAccount.serviceAccountName,
+        environment: this.environment(props),
+        targetGroupArn: this.targetGroup.targetGroupArn,
+        minReplicas: config.minReplicas,
+        maxReplicas: config.maxReplicas,
+        cpuMillicores: config.cpuMillicores,
+        memoryMiB: config.memoryMiB,
+        targetCpuPercent: config.targetCpuPercent,
+      }),
+    });
+    workload.node.addDependency(this.serviceAccount);
+
+    // The binding is a custom resource of the load balancer controller: install that first.
+    const binding = new eks.KubernetesManifest(this, 'TargetGroupBinding', {
+      cluster: props.cluster,
+      manifest: [targetGroupBinding(this.targetGroup.targetGroupArn)],
+    });
+    binding.node.addDependency(workload);
+    if (props.cluster.albController) binding.node.addDependency(props.cluster.albController);
+  }
+
+  /** `http://<internal ALB>`, what the gateway forwards to. */
+  get url(): string {
+    return `http://${this.loadBalancer.loadBalancerDnsName}`;
+  }
+
+  private environment(props: SessionManagerServiceProps): Record<string, string> {
+    const { redis, config } = props;
+    return {
+      PORT: String(SESSION_MANAGER.port),
+      AWS_REGION: Stack.of(this).region,
+      ...(redis.clusterMode
+        ? { REDIS_CLUSTER_NODES: redis.endpoint, REDIS_TLS: '1' }
+        : { REDIS_URL: `rediss://${redis.endpoint}` }),
+      REDIS_AUTH_SECRET_ARN: redis.authToken.secretArn,
+      GATEWAY_SECRET_ARN: props.gatewaySecret.secretArn,
+      TRITON_URL: props.tritonUrl,
+      SESSION_TTL_SECONDS: String(config.sessionTtlSeconds),
+      INFERENCE_TIMEOUT_MS: String(config.inferenceTimeoutMs),
+      ...(config.models && { MODELS_CONFIG: JSON.stringify(config.models) }),
+    };
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The public edge: internet-facing ALB (HTTPS, WAF) in front of the gateway Lambda, alarms, and
+ * the outputs an operator needs (URL, key table).
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import type { StageConfig } from './config.ts';
+import { AccessLogBucket } from './constructs/access-log-bucket.ts';
+import type { ApiKeysTable } from './constructs/api-keys-table.ts';
+import { GatewayAlarms } from './constructs/gateway-alarms.ts';
+import { GatewayFunction } from './constructs/gateway-function.ts';
+import { GatewayWebAcl } from './constructs/gateway-web-acl.ts';
+import { PublicLoadBalancer } from './constructs/public-load-balancer.ts';
+import type { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
+
+export interface GatewayStackProps extends StackProps {
+  readonly config: StageConfig;
+  readonly vpc: ec2.IVpc;
+  readonly apiKeys: ApiKeysTable;
+  readonly redis: RedisReplicationGroup;
+  /** The session manager's internal ALB (its security group admits what we allow). */
+  readonly upstream: ec2.IConnectable;
+  readonly upstreamUrl: string;
+  readonly upstreamSecret: secretsmanager.ISecret;
+  /** @default lambda/gateway/handler.ts */
+  readonly gatewayEntry?: string;
+}
+
+export class GatewayStack extends Stack {
+  readonly gateway: GatewayFunction;
+  readonly loadBalancer: PublicLoadBalancer;
+  readonly webAcl: GatewayWebAcl;
+  readonly alarms: GatewayAlarms;
+
+  constructor(scope: Construct, id: string, props: GatewayStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const accessLogs = new AccessLogBucket(this, 'AccessLogs');
+
+    this.gateway = new GatewayFunction(this, 'Gateway', {
+      vpc: props.vpc,
+      runtimeConfig: config.runtime,
+      apiKeys: props.apiKeys,
+      redis: props.redis,
+      upstream: props.upstream,
+      upstreamUrl: props.upstreamUrl,
+      upstreamSecret: props.upstreamSecret,
+      upstreamTimeoutMs: config.gateway.upstreamTimeoutMs,
+      memoryMiB: config.gateway.memoryMiB,
+      entry: props.gatewayEntry,
+    });
+
+    this.loadBalancer = new PublicLoadBalancer(this, 'PublicAlb', {
+      vpc: props.vpc,
+      target: this.gateway.function,
+      certificateArn: config.gateway.certificateArn,
+      accessLogs: accessLogs.bucket,
+    });
+
+    this.webAcl = new GatewayWebAcl(this, 'Waf', {
+      resourceArn: this.loadBalancer.loadBalancer.loadBalancerArn,
+      requestsPerFiveMinutes: config.gateway.wafRequestsPerFiveMinutes,
+      metricPrefix: `Axon${config.stage}`,
+    });
+
+    this.alarms = new GatewayAlarms(this, 'Alarms', {
+      loadBalancer: this.loadBalancer.loadBalancer,
+      function: this.gateway.function,
+      thresholds: config.alarms,
+    });
+
+    const { domainName, hostedZoneId } = config.gateway;
+    if (domainName && hostedZoneId) {
+      const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+        hostedZoneId,
+        zoneName: domainName.split('.').slice(1).join('.'),
+      });
+      new route53.ARecord(this, 'Alias', {
+        zone,
+        recordName: domainName,
+        target: route53.RecordTarget.fromAlias(
+          new route53Targets.LoadBalancerTarget(this.loadBalancer.loadBalancer),
+        ),
+      });
+    }
+
+    new CfnOutput(this, 'Url', {
+      value: domainName ? `https://${domainName}` : this.loadBalancer.url,
+      description: 'Base URL of the API (OpenAI SDK baseURL: <Url>/v1)',
+    });
+    new CfnOutput(this, 'LoadBalancerDnsName', {
+      value: this.loadBalancer.loadBalancer.loadBalancerDnsName,
+      description:
+        'Point your DNS name (CNAME/alias) here when the stack does not manage the record',
+    });
+    new CfnOutput(this, 'ApiKeysTableName', { value: props.apiKeys.tableName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+  }
+}

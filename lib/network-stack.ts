@@ -1,0 +1,48 @@
+/**
+ * The VPC every other stack lives in: public subnets for the internet-facing ALB and NAT,
+ * private subnets with egress for Lambda, EKS nodes and internal ALB, isolated subnets for Redis.
+ * AZs come from the stage config, so synth needs no AWS lookup.
+ */
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { StageConfig } from './config.ts';
+
+export interface NetworkStackProps extends StackProps {
+  readonly config: StageConfig;
+}
+
+export class NetworkStack extends Stack {
+  readonly vpc: ec2.Vpc;
+
+  constructor(scope: Construct, id: string, props: NetworkStackProps) {
+    super(scope, id, props);
+    const { network } = props.config;
+
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr(network.cidr),
+      availabilityZones: [...network.availabilityZones],
+      natGateways: network.natGateways,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        // /20: EKS gives every pod a VPC address, so these subnets need room.
+        { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+        { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+      restrictDefaultSecurityGroup: true,
+      // DynamoDB and S3 traffic (key lookups, model downloads) stays off the NAT gateways.
+      gatewayEndpoints: {
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
+        DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
+      },
+    });
+
+    this.vpc.addFlowLog('FlowLogs', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(
+        new logs.LogGroup(this, 'FlowLogGroup', { retention: logs.RetentionDays.ONE_MONTH }),
+      ),
+      trafficType: ec2.FlowLogTrafficType.ALL,
+    });
+  }
+}
