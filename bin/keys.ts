@@ -61,6 +61,15 @@ function loadConfig(path: string | undefined): AxonConfig {
   return loadConfigFile(DEFAULT_CONFIG);
 }
 
+/** The cache TTL for revoke's message; a missing or bad config only makes the message vaguer. */
+function cacheTtl(path: string | undefined): number | undefined {
+  try {
+    return loadConfig(path).auth.cacheTtlSeconds;
+  } catch {
+    return undefined;
+  }
+}
+
 function parse(argv: string[]) {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
@@ -120,7 +129,7 @@ async function execute(
     }
     default: {
       const revoked = await revokeKey(client, tableName, keyId);
-      return { json: revoked, text: formatRevoked(revoked) };
+      return { json: revoked, text: formatRevoked(revoked, cacheTtl(values.config)) };
     }
   }
 }
@@ -147,7 +156,7 @@ async function main(argv: string[]): Promise<number> {
     if (config) planLimits(config, args.values.plan ?? '');
     target = await resolveTarget(args.values);
     const { json, text } = await execute(args, target, config);
-    process.stdout.write(`${args.values.json ? JSON.stringify(json, null, 2) : text}\n`);
+    process.stdout.write(`${args.values.json ? JSON.stringify(json) : text}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`error: ${describeError(err, target?.where ?? 'the key table')}\n`);

@@ -65,8 +65,11 @@ export function formatShown(view: KeyView): string {
 export function formatRevoked(revoked: RevokedKey, cacheTtlSeconds?: number): string {
   if (revoked.alreadyRevoked)
     return `${revoked.keyId} was already revoked at ${revoked.revokedAt}.`;
-  const within = cacheTtlSeconds === undefined ? 'the principal-cache TTL' : `${cacheTtlSeconds} s`;
-  return `Revoked ${revoked.keyId}. Gateways reject it within ${within} (their principal cache).`;
+  const within =
+    cacheTtlSeconds === undefined
+      ? 'auth.cacheTtlSeconds'
+      : `${cacheTtlSeconds} s (auth.cacheTtlSeconds)`;
+  return `Revoked ${revoked.keyId}. Gateways reject it within ${within}, as they cache keys that long.`;
 }
 
 /** One line for stderr. `where` names the table's location for connection problems. */

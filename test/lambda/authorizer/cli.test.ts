@@ -138,7 +138,7 @@ describe('npm run keys', () => {
     expect(again.stdout).toMatch(/was already revoked at /);
   });
 
-  it('prints a new key once in text mode, and never in listings', async () => {
+  it('prints a new key once in text mode, never in listings, and says when a revoke takes effect', async () => {
     const create = await keys(['create', '--plan', 'free', '--owner', 'bob', ...at]);
     expect(create.code).toBe(0);
     const key = /axon_[0-9A-Za-z]{36}/.exec(create.stdout)?.[0] ?? '';
@@ -156,6 +156,14 @@ describe('npm run keys', () => {
     );
     expect(list.stdout).toContain(key.slice(0, 12));
     expect(list.stdout).not.toContain(key.slice(12));
+
+    const keyId = /key_[0-9A-Za-z]{16}/.exec(create.stdout)?.[0] ?? '';
+    const revoke = await keys(['revoke', keyId, ...at]);
+    expect(revoke).toEqual({
+      code: 0,
+      stdout: `Revoked ${keyId}. Gateways reject it within 30 s (auth.cacheTtlSeconds), as they cache keys that long.\n`,
+      stderr: '',
+    });
   });
 
   it('fails with exit 1 and one line naming the valid plans for an unknown plan', async () => {
