@@ -1,0 +1,400 @@
+/**
+ * lib/config.ts: every validation fails with a message naming the field and the fix (one test
+ * each), and every documented default is what a minimal stage gets.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadStageConfig, parseStageConfig, StageConfigError } from '../../lib/config.ts';
+import { REPO_ROOT, repoPath } from '../../lib/paths.ts';
+import { devDocument } from './support.ts';
+
+const parse = (doc: unknown) =>
+  parseStageConfig(doc, {
+    source: 'stage.json',
+    runtimeDefaultsFile: repoPath('config', 'axon.json'),
+  });
+
+const dev = devDocument();
+const node = (patch: Record<string, unknown>) => ({
+  systemNodes: { ...(dev.eks as { systemNodes: object }).systemNodes, ...patch },
+});
+const gpu = (patch: Record<string, unknown>) => ({
+  gpuNodes: { ...(dev.eks as { gpuNodes: object }).gpuNodes, ...patch },
+});
+
+describe('stage config validation', () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    [
+      'an unknown top-level field',
+      { redsi: {} },
+      /stage\.json: redsi is not a known field; use one of: .*redis/,
+    ],
+    ['a stage name with capitals', { stage: 'Dev' }, /stage must be lowercase letters/],
+    ['a missing region', { env: { region: undefined } }, /env\.region must be a non-empty string/],
+    [
+      'a malformed region',
+      { env: { region: 'useast1' } },
+      /env\.region must be an AWS region such as "us-east-1"/,
+    ],
+    [
+      'an account that is not 12 digits',
+      { env: { account: '1234' } },
+      /env\.account must be a 12-digit AWS account id/,
+    ],
+    ['an unknown env field', { env: { profile: 'x' } }, /env\.profile is not a known field/],
+    [
+      'a single AZ',
+      { network: { availabilityZones: ['us-east-1a'] } },
+      /network\.availabilityZones must list 2 or 3 AZs/,
+    ],
+    [
+      'an AZ of another region',
+      { network: { availabilityZones: ['us-east-1a', 'eu-west-1b'] } },
+      /"eu-west-1b", which is not an AZ of us-east-1/,
+    ],
+    [
+      'the same AZ twice',
+      { network: { availabilityZones: ['us-east-1a', 'us-east-1a'] } },
+      /network\.availabilityZones lists an AZ twice/,
+    ],
+    [
+      'a CIDR with a bad prefix',
+      { network: { cidr: '10.0.0.0/8' } },
+      /network\.cidr must be an IPv4 CIDR with a prefix from \/16 to \/20/,
+    ],
+    [
+      'a CIDR with a bad octet',
+      { network: { cidr: '10.300.0.0/16' } },
+      /network\.cidr must be an IPv4 CIDR/,
+    ],
+    [
+      'more NAT gateways than AZs',
+      { network: { natGateways: 3 } },
+      /network\.natGateways must be a whole number from 1 to 2, got 3/,
+    ],
+    [
+      'no NAT gateway',
+      { network: { natGateways: 0 } },
+      /network\.natGateways must be a whole number from 1 to 2, got 0/,
+    ],
+    [
+      'an unknown Redis engine',
+      { redis: { engine: 'memcached' } },
+      /redis\.engine must be one of "redis", "valkey", got "memcached"/,
+    ],
+    [
+      'a Redis version without a minor',
+      { redis: { engineVersion: '7' } },
+      /redis\.engineVersion must be a major\.minor version/,
+    ],
+    [
+      'Redis OSS 6',
+      { redis: { engineVersion: '6.2' } },
+      /redis\.engineVersion 6\.2 is too old for redis: AUTH rotation .* need redis >= 7\.0/,
+    ],
+    [
+      'Valkey 7.0',
+      { redis: { engine: 'valkey', engineVersion: '7.0' } },
+      /7\.0 is too old for valkey/,
+    ],
+    [
+      'shards without cluster mode',
+      { redis: { shards: 2 } },
+      /redis\.shards is 2, but more than one shard needs "clusterMode": true/,
+    ],
+    [
+      'a node type without the cache. prefix',
+      { redis: { nodeType: 'r7g.large' } },
+      /redis\.nodeType must be an ElastiCache node type such as "cache\.r7g\.large"/,
+    ],
+    [
+      'six replicas',
+      { redis: { replicasPerShard: 6 } },
+      /redis\.replicasPerShard must be a whole number from 0 to 5, got 6/,
+    ],
+    [
+      'a privileged port',
+      { redis: { port: 80 } },
+      /redis\.port must be a whole number from 1024 to 65535/,
+    ],
+    [
+      'a zero-day rotation',
+      { redis: { authRotationDays: 0 } },
+      /redis\.authRotationDays must be a whole number from 1 to 365/,
+    ],
+    [
+      'cluster mode as a string',
+      { redis: { clusterMode: 'yes' } },
+      /redis\.clusterMode must be true or false, got "yes"/,
+    ],
+    [
+      'an EKS version without a kubectl layer',
+      { eks: { version: '1.29' } },
+      /eks\.version is "1\.29", but this app ships kubectl layers only for 1\.35; .*lambda-layer-kubectl-v<NN>/,
+    ],
+    [
+      'a public endpoint open to the world',
+      { eks: { endpointPublicCidrs: ['0.0.0.0/0'] } },
+      /eks\.endpointPublicCidrs has "0\.0\.0\.0\/0"; list operator CIDRs .* never \/0/,
+    ],
+    [
+      'an admin role that is not a role ARN',
+      { eks: { adminRoleArn: 'arn:aws:iam::123456789012:user/bob' } },
+      /eks\.adminRoleArn must be an IAM role ARN/,
+    ],
+    [
+      'no system instance type',
+      { eks: node({ instanceTypes: [] }) },
+      /eks\.systemNodes\.instanceTypes must name at least one instance type/,
+    ],
+    [
+      'a malformed instance type',
+      { eks: node({ instanceTypes: ['large'] }) },
+      /eks\.systemNodes\.instanceTypes has "large", which is not an EC2 instance type/,
+    ],
+    [
+      'a Graviton system node',
+      { eks: node({ instanceTypes: ['m7g.large'] }) },
+      /has m7g\.large, a Graviton \(arm64\) type; .*use an x86 type/,
+    ],
+    [
+      'a system pool that can scale to zero',
+      { eks: node({ minSize: 0, desiredSize: 0 }) },
+      /eks\.systemNodes\.minSize must be a whole number from 1 to 100, got 0/,
+    ],
+    [
+      'desired above max',
+      { eks: node({ desiredSize: 9, maxSize: 3 }) },
+      /eks\.systemNodes\.desiredSize needs minSize <= desiredSize <= maxSize, got 2 <= 9 <= 3/,
+    ],
+    [
+      'a GPU pool of CPU instances',
+      { eks: gpu({ instanceTypes: ['m7i.large'] }) },
+      /eks\.gpuNodes\.instanceTypes has m7i\.large, which is not an NVIDIA GPU type .*g6e/,
+    ],
+    [
+      'spot written in lowercase',
+      { eks: gpu({ capacityType: 'spot' }) },
+      /eks\.gpuNodes\.capacityType must be one of "ON_DEMAND", "SPOT"/,
+    ],
+    [
+      'a Triton image without a tag',
+      { triton: { image: 'nvcr.io/nvidia/tritonserver' } },
+      /triton\.image must be a registry image with a pinned tag or digest/,
+    ],
+    [
+      'a Triton image on latest',
+      { triton: { image: 'nvcr.io/nvidia/tritonserver:latest' } },
+      /triton\.image uses the "latest" tag; pin a release tag/,
+    ],
+    [
+      'a model repository that is not S3',
+      { triton: { modelRepository: 'https://models.example.com' } },
+      /triton\.modelRepository must be an S3 URI/,
+    ],
+    [
+      'Triton max below min',
+      { triton: { minReplicas: 3, maxReplicas: 2 } },
+      /triton\.maxReplicas must be >= minReplicas, got 2 < 3/,
+    ],
+    [
+      'nine GPUs per replica',
+      { triton: { gpusPerReplica: 9 } },
+      /triton\.gpusPerReplica must be a whole number from 1 to 8/,
+    ],
+    [
+      'session manager max below min',
+      { sessionManager: { minReplicas: 4, maxReplicas: 2 } },
+      /sessionManager\.maxReplicas must be >= minReplicas, got 2 < 4/,
+    ],
+    [
+      'models that are not an object',
+      { sessionManager: { models: ['llama'] } },
+      /sessionManager\.models must be an object \(it becomes MODELS_CONFIG\)/,
+    ],
+    [
+      'no certificate and no plain-HTTP opt-in',
+      { gateway: { allowPlainHttp: false } },
+      /gateway\.certificateArn is required: set it to an ACM certificate ARN .* or set "allowPlainHttp": true/,
+    ],
+    [
+      'a certificate ARN of another service',
+      { gateway: { certificateArn: 'arn:aws:iam::123456789012:server-certificate/x' } },
+      /gateway\.certificateArn must be an ACM certificate ARN/,
+    ],
+    [
+      'a certificate in another region',
+      { gateway: { certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc-1' } },
+      /gateway\.certificateArn is in eu-west-1, but an ALB needs a certificate in its own region us-east-1/,
+    ],
+    [
+      'a domain without a certificate',
+      { gateway: { domainName: 'api.example.com' } },
+      /gateway\.domainName needs gateway\.certificateArn/,
+    ],
+    [
+      'a malformed domain',
+      {
+        gateway: {
+          certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc',
+          domainName: 'API example',
+        },
+      },
+      /gateway\.domainName must be a DNS name/,
+    ],
+    [
+      'a hosted zone without a domain',
+      { gateway: { hostedZoneId: 'Z123EXAMPLE' } },
+      /gateway\.hostedZoneId needs gateway\.domainName/,
+    ],
+    [
+      'an upstream timeout past the Lambda limit',
+      { gateway: { upstreamTimeoutMs: 900_000 } },
+      /gateway\.upstreamTimeoutMs must be a whole number from 1000 to 840000/,
+    ],
+    [
+      'an alarm email without @',
+      { alarms: { email: 'oncall' } },
+      /alarms\.email must be an email address/,
+    ],
+    [
+      'a runtime failure mode that does not exist',
+      {
+        runtime: {
+          plans: { pro: { requestsPerMinute: 1, burst: 1 } },
+          rateLimiter: { failureMode: 'maybe' },
+        },
+      },
+      /stage\.json: runtime\.rateLimiter\.failureMode must be "open" or "closed", got "maybe"/,
+    ],
+    [
+      'a runtime without plans',
+      { runtime: { plans: {} } },
+      /runtime\.plans must name at least one plan/,
+    ],
+  ];
+
+  it.each(cases)('rejects %s', (_what, patch, message) => {
+    expect(() => parse(devDocument(patch))).toThrow(message);
+  });
+
+  it('throws StageConfigError, not a generic error', () => {
+    expect(() => parse(devDocument({ stage: 'Dev' }))).toThrow(StageConfigError);
+  });
+
+  it('rejects a document that is not an object', () => {
+    expect(() => parse([])).toThrow(/stage\.json: must be a JSON object/);
+  });
+});
+
+describe('loading a stage file', () => {
+  function repoWith(files: Record<string, string>): string {
+    const root = mkdtempSync(join(tmpdir(), 'axon-stage-'));
+    mkdirSync(join(root, 'config', 'stages'), { recursive: true });
+    writeFileSync(
+      join(root, 'config', 'axon.json'),
+      JSON.stringify({ plans: { free: { requestsPerMinute: 1, burst: 1 } } }),
+    );
+    for (const [name, text] of Object.entries(files))
+      writeFileSync(join(root, 'config', 'stages', name), text);
+    return root;
+  }
+
+  it('names the file to create for an unknown stage', () => {
+    expect(() => loadStageConfig('qa', REPO_ROOT)).toThrow(
+      /no config for stage "qa": create .*config\/stages\/qa\.json/,
+    );
+  });
+
+  it('rejects a stage name that could escape the folder', () => {
+    expect(() => loadStageConfig('../prod', REPO_ROOT)).toThrow(
+      /stage "\.\.\/prod" must be lowercase letters/,
+    );
+  });
+
+  it('names the file when it is not JSON', () => {
+    const root = repoWith({ 'qa.json': '{ "stage": ' });
+    expect(() => loadStageConfig('qa', root)).toThrow(/qa\.json is not valid JSON/);
+  });
+
+  it('rejects a file whose stage field names another stage', () => {
+    const root = repoWith({ 'qa.json': JSON.stringify({ ...devDocument(), stage: 'dev' }) });
+    expect(() => loadStageConfig('qa', root)).toThrow(
+      /stage is "dev" but the file is for "qa"; make them match/,
+    );
+  });
+
+  it('loads both shipped stages', () => {
+    expect(loadStageConfig('dev', REPO_ROOT).stage).toBe('dev');
+    expect(loadStageConfig('prod', REPO_ROOT).stage).toBe('prod');
+  });
+});
+
+describe('stage config defaults', () => {
+  const minimal = {
+    stage: 'min',
+    env: { region: 'eu-west-1' },
+    network: { cidr: '10.9.0.0/16', availabilityZones: ['eu-west-1a', 'eu-west-1b'] },
+    eks: {
+      systemNodes: { instanceTypes: ['m7i.large'], maxSize: 2 },
+      gpuNodes: { instanceTypes: ['g6.xlarge'], maxSize: 1 },
+    },
+    triton: { image: 'nvcr.io/nvidia/tritonserver:25.10-py3' },
+    gateway: { allowPlainHttp: true },
+  };
+  const c = parse(minimal);
+
+  it.each([
+    ['one NAT gateway', c.network.natGateways, 1],
+    ['Redis OSS', c.redis.engine, 'redis'],
+    ['Redis 7.1', c.redis.engineVersion, '7.1'],
+    ['a cache.t4g.small node', c.redis.nodeType, 'cache.t4g.small'],
+    ['one replica per shard', c.redis.replicasPerShard, 1],
+    ['cluster mode off', c.redis.clusterMode, false],
+    ['one shard', c.redis.shards, 1],
+    ['port 6379', c.redis.port, 6379],
+    ['AUTH rotation every 30 days', c.redis.authRotationDays, 30],
+    ['one day of snapshots', c.redis.snapshotRetentionDays, 1],
+    ['Kubernetes 1.35', c.eks.version, '1.35'],
+    ['a private API endpoint', c.eks.endpointPublicCidrs, []],
+    ['system nodes from 1', c.eks.systemNodes.minSize, 1],
+    ['desired size = min size', c.eks.systemNodes.desiredSize, 1],
+    ['50 GiB system disks', c.eks.systemNodes.diskSizeGiB, 50],
+    ['on-demand capacity', c.eks.systemNodes.capacityType, 'ON_DEMAND'],
+    ['GPU nodes from 0', c.eks.gpuNodes.minSize, 0],
+    ['200 GiB GPU disks', c.eks.gpuNodes.diskSizeGiB, 200],
+    ['a stack-made model bucket', c.triton.modelRepository, undefined],
+    ['1 GPU per Triton replica', c.triton.gpusPerReplica, 1],
+    ['1 to 2 Triton replicas', [c.triton.minReplicas, c.triton.maxReplicas], [1, 2]],
+    ['a 2 GiB /dev/shm', c.triton.shmSizeMiB, 2048],
+    [
+      '2 to 6 session managers',
+      [c.sessionManager.minReplicas, c.sessionManager.maxReplicas],
+      [2, 6],
+    ],
+    ['24 h sessions', c.sessionManager.sessionTtlSeconds, 86400],
+    ['a 60 s inference timeout', c.sessionManager.inferenceTimeoutMs, 60_000],
+    ['a 60 s upstream timeout', c.gateway.upstreamTimeoutMs, 60_000],
+    ['a 1 GiB gateway', c.gateway.memoryMiB, 1024],
+    [
+      '3000 requests per address per 5 minutes at the WAF',
+      c.gateway.wafRequestsPerFiveMinutes,
+      3000,
+    ],
+    ['no alarm email', c.alarms.email, undefined],
+    ['alarm at 10 5xx per 5 minutes', c.alarms.fiveXxPerFiveMinutes, 10],
+    ['fail open', c.runtime.rateLimiter.failureMode, 'open'],
+  ])('defaults to %s', (_what, actual, expected) => {
+    expect(actual).toEqual(expected);
+  });
+
+  it('defaults Valkey to 8.0', () => {
+    expect(parse({ ...minimal, redis: { engine: 'valkey' } }).redis.engineVersion).toBe('8.0');
+  });
+
+  it('takes plans from config/axon.json when the stage has no runtime section', () => {
+    expect(Object.keys(c.runtime.plans)).toEqual(['free', 'pro']);
+  });
+});

@@ -1,0 +1,284 @@
+/**
+ * DataStack: the ElastiCache replication group (TLS required, KMS at rest, AUTH token from a
+ * generated secret, Multi-AZ, isolated subnets, locked-down security group, slow log), its AUTH
+ * rotation, and the ApiKeys table contract.
+ */
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { normalised, parseDev, resources, stageConfig, synth } from './support.ts';
+
+const dev = synth(stageConfig('dev'));
+const prod = synth(stageConfig('prod'));
+const t = dev.templates.data;
+const RG = 'AWS::ElastiCache::ReplicationGroup';
+
+function logicalId(template: typeof t, type: string): string {
+  const [first] = resources(template, type);
+  if (!first) throw new Error(`no ${type} in template`);
+  return first[0];
+}
+
+describe('DataStack: ElastiCache replication group', () => {
+  it('requires TLS in transit', () => {
+    t.hasResourceProperties(RG, {
+      TransitEncryptionEnabled: true,
+      TransitEncryptionMode: 'required',
+    });
+  });
+
+  it('encrypts at rest with its own rotating KMS key', () => {
+    const key = logicalId(t, 'AWS::KMS::Key');
+    t.hasResourceProperties(RG, {
+      AtRestEncryptionEnabled: true,
+      KmsKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
+    });
+    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('takes the AUTH token from the generated secret as a dynamic reference, never a literal', () => {
+    const secret = logicalId(t, 'AWS::SecretsManager::Secret');
+    t.hasResourceProperties(RG, {
+      AuthToken: {
+        'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret }, ':SecretString:::}}']],
+      },
+    });
+  });
+
+  it('generates a 64-character token without punctuation, and stores no value in the template', () => {
+    t.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: {
+        PasswordLength: 64,
+        ExcludePunctuation: true,
+        IncludeSpace: false,
+        SecretStringTemplate: Match.absent(),
+      },
+      SecretString: Match.absent(),
+    });
+  });
+
+  it('defaults to Redis OSS 7.1 with one replica: Multi-AZ and automatic failover on', () => {
+    t.hasResourceProperties(RG, {
+      Engine: 'redis',
+      EngineVersion: '7.1',
+      CacheParameterGroupName: 'default.redis7',
+      NumCacheClusters: 2,
+      MultiAZEnabled: true,
+      AutomaticFailoverEnabled: true,
+      ClusterMode: Match.absent(),
+    });
+  });
+
+  it('turns Multi-AZ and failover off for a single node', () => {
+    const single = synth(parseDev({ redis: { replicasPerShard: 0 } }));
+    single.templates.data.hasResourceProperties(RG, {
+      NumCacheClusters: 1,
+      MultiAZEnabled: false,
+      AutomaticFailoverEnabled: false,
+    });
+  });
+
+  it('switches to Valkey with one setting', () => {
+    const valkey = synth(parseDev({ redis: { engine: 'valkey' } }));
+    valkey.templates.data.hasResourceProperties(RG, {
+      Engine: 'valkey',
+      EngineVersion: '8.0',
+      CacheParameterGroupName: 'default.valkey8',
+    });
+  });
+
+  it('runs cluster mode with shards and replicas per shard (prod)', () => {
+    prod.templates.data.hasResourceProperties(RG, {
+      ClusterMode: 'enabled',
+      NumNodeGroups: 2,
+      ReplicasPerNodeGroup: 2,
+      CacheParameterGroupName: 'default.redis7.cluster.on',
+      AutomaticFailoverEnabled: true,
+      MultiAZEnabled: true,
+      NumCacheClusters: Match.absent(),
+    });
+    prod.templates.data.hasOutput('RedisEndpoint', {
+      Value: {
+        'Fn::Join': [
+          '',
+          [
+            Match.objectLike({ 'Fn::GetAtt': [Match.anyValue(), 'ConfigurationEndPoint.Address'] }),
+            ':',
+            Match.anyValue(),
+          ],
+        ],
+      },
+    });
+  });
+
+  it('uses the configured node type', () => {
+    t.hasResourceProperties(RG, { CacheNodeType: 'cache.t4g.small' });
+    prod.templates.data.hasResourceProperties(RG, { CacheNodeType: 'cache.r7g.large' });
+  });
+
+  it('lives in the isolated subnets only', () => {
+    const isolated = dev.stacks.network.vpc.isolatedSubnets.length;
+    const [[, group] = ['', {}]] = resources(t, 'AWS::ElastiCache::SubnetGroup');
+    const ids = JSON.stringify(group.SubnetIds);
+    expect((group.SubnetIds as unknown[]).length).toBe(isolated);
+    expect(ids).toMatch(/isolatedSubnet1/);
+    expect(ids).not.toMatch(/privateSubnet|publicSubnet/);
+  });
+
+  it('sends the slow log to CloudWatch Logs as JSON', () => {
+    const logGroup = resources(t, 'AWS::Logs::LogGroup').find(([id]) =>
+      id.startsWith('RedisSlowLog'),
+    )?.[0];
+    t.hasResourceProperties(RG, {
+      LogDeliveryConfigurations: [
+        {
+          LogType: 'slow-log',
+          LogFormat: 'json',
+          DestinationType: 'cloudwatch-logs',
+          DestinationDetails: { CloudWatchLogsDetails: { LogGroup: { Ref: logGroup } } },
+        },
+      ],
+    });
+  });
+
+  it('gives its security group no ingress of its own and no egress', () => {
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('ElastiCache'),
+      SecurityGroupIngress: Match.absent(),
+      SecurityGroupEgress: [
+        Match.objectLike({ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic' }),
+      ],
+    });
+    t.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+  });
+
+  it('is reachable only from the gateway Lambda and the session manager pods, on the Redis port', () => {
+    const redisSg = dev.stacks.data.redis.securityGroup.securityGroupId;
+    const all = [
+      ...Object.values(dev.templates).flatMap((template) =>
+        resources(template, 'AWS::EC2::SecurityGroupIngress'),
+      ),
+    ].map(([, p]) => p);
+    const toRedis = all.filter((p) => JSON.stringify(p.GroupId).includes('RedisSecurityGroup'));
+    expect(redisSg).toBeDefined();
+    expect(toRedis.map((p) => [p.FromPort, p.ToPort, p.Description]).sort()).toEqual(
+      [
+        [6379, 6379, 'Gateway Lambda to Redis'],
+        [6379, 6379, 'Session manager pods to Redis'],
+      ].sort(),
+    );
+    const gatewaySources = JSON.stringify(toRedis.map((p) => p.SourceSecurityGroupId));
+    expect(gatewaySources).toMatch(/GatewaySecurityGroup/);
+    expect(gatewaySources).toMatch(/ClusterSecurityGroupId/);
+  });
+});
+
+describe('DataStack: AUTH token rotation', () => {
+  it('schedules rotation with the rotation Lambda every configured number of days', () => {
+    const fn = resources(t, 'AWS::Lambda::Function').find(([id]) =>
+      id.startsWith('RedisAuthRotationFunction'),
+    )?.[0];
+    t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationLambdaARN: { 'Fn::GetAtt': [fn, 'Arn'] },
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+      RotateImmediatelyOnUpdate: false,
+    });
+  });
+
+  it('runs the rotation Lambda on Node.js 22 arm64 in the private subnets with the group id', () => {
+    const rg = logicalId(t, RG);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Timeout: 900,
+      Environment: { Variables: Match.objectLike({ REPLICATION_GROUP_ID: { Ref: rg } }) },
+      VpcConfig: {
+        SubnetIds: Match.arrayWith([
+          Match.objectLike({ 'Fn::ImportValue': Match.stringLikeRegexp('privateSubnet') }),
+        ]),
+        SecurityGroupIds: Match.anyValue(),
+      },
+    });
+  });
+
+  it('lets the rotation Lambda modify only this replication group', () => {
+    const rg = logicalId(t, RG);
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Action: ['elasticache:DescribeReplicationGroups', 'elasticache:ModifyReplicationGroup'],
+            Effect: 'Allow',
+            Resource: {
+              'Fn::Join': ['', [Match.stringLikeRegexp(':replicationgroup:$'), { Ref: rg }]],
+            },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('gives the rotation Lambda HTTPS egress only (no path into Redis)', () => {
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('rotation'),
+      SecurityGroupEgress: [
+        {
+          CidrIp: '0.0.0.0/0',
+          FromPort: 443,
+          ToPort: 443,
+          IpProtocol: 'tcp',
+          Description: Match.anyValue(),
+        },
+      ],
+    });
+  });
+});
+
+describe('DataStack: ApiKeys table', () => {
+  const TABLE = 'AWS::DynamoDB::Table';
+
+  it('is keyed by keyHash alone', () => {
+    t.hasResourceProperties(TABLE, { KeySchema: [{ AttributeName: 'keyHash', KeyType: 'HASH' }] });
+  });
+
+  it('has the byKeyId and byOwner indexes with every attribute projected', () => {
+    t.hasResourceProperties(TABLE, {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byKeyId',
+          KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: 'byOwner',
+          KeySchema: [
+            { AttributeName: 'owner', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    });
+  });
+
+  it('is on-demand, encrypted, with point-in-time recovery', () => {
+    t.hasResourceProperties(TABLE, {
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('is retained when the stack is deleted or the table replaced', () => {
+    t.hasResource(TABLE, { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  it('outputs the table name as ApiKeysTableName for the key CLI', () => {
+    t.hasOutput('ApiKeysTableName', { Value: { Ref: logicalId(t, TABLE) } });
+  });
+});
+
+describe('DataStack snapshot', () => {
+  it('matches the snapshot', () => {
+    expect(normalised(t)).toMatchSnapshot();
+  });
+});
