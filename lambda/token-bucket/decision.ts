@@ -76,7 +76,7 @@ export function settleAmount(tokens: number): number {
   return wholeNumber(tokens, 'settled tokens');
 }
 
-/** The script's ARGV, in order: op, rpm, burst, cost, tpm, tokenBurst, tokenCost, perDay. */
+/** The script's arguments, in order: op, cost, tokenCost, rpm, burst, tpm, tokenBurst, perDay. */
 export type ScriptArgs = readonly [number, number, number, number, number, number, number, number];
 
 export function scriptArgs(
@@ -88,12 +88,12 @@ export function scriptArgs(
   const tokensPerMinute = limits.tokensPerMinute ?? 0;
   return [
     op,
+    cost,
+    tokenCost,
     limits.requestsPerMinute,
     limits.burst,
-    cost,
     tokensPerMinute,
     limits.tokenBurst ?? tokensPerMinute,
-    tokenCost,
     limits.requestsPerDay ?? 0,
   ];
 }

@@ -35,14 +35,24 @@ export class RedisTimeoutError extends Error {
   }
 }
 
+/**
+ * Settles with `work`, or rejects after `ms`. Written with one promise and one timer rather than
+ * Promise.race, because it runs once per decision on the gateway's hot path.
+ */
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisTimeoutError(ms)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new RedisTimeoutError(ms)), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  // A late rejection after the timeout must not surface as an unhandled rejection.
-  work.catch(() => {});
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 export class Limiter implements BucketStore {

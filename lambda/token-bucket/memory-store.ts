@@ -16,16 +16,15 @@ import {
 import { Op } from './lua.ts';
 import type { BucketStore, DecideInput, Decision, SettleInput } from './types.ts';
 
-interface Level {
-  t: number;
-  ts: number;
+/** The six numbers the script packs into one Redis string, plus when that key would expire. */
+interface State {
+  req: number;
+  reqTs: number;
+  tok: number;
+  tokTs: number;
+  day: number;
+  used: number;
   expiresAt: number;
-}
-
-interface Entry {
-  req?: Level;
-  tok?: Level;
-  day?: { d: number; n: number; expiresAt: number };
 }
 
 export interface MemoryStoreOptions {
@@ -39,7 +38,7 @@ const MAX_TTL_MS = 1e10;
 const DAY_MS = 86_400_000;
 
 export class MemoryStore implements BucketStore {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, State>();
   private readonly now: () => number;
   private readonly maxEntries: number;
 
@@ -70,98 +69,96 @@ export class MemoryStore implements BucketStore {
 
   /** The Lua script, line for line (see lua.ts for the meaning of every argument). */
   private evaluate(id: string, args: ScriptArgs): Reply {
-    const [op, rpm, reqCap, reqCost, tpm, tokCap, tokCost, dayLimit] = args;
+    const [op, reqCost, tokCost, rpm, reqCap, tpm, tokCap, dayLimit] = args;
     const reqRate = rpm / 60_000;
     const tokRate = tpm / 60_000;
     const now = this.now();
-    const entry = this.touch(id);
 
-    const level = (state: Level | undefined, cap: number, rate: number) => {
-      if (!state || state.expiresAt <= now) return cap;
-      return Math.min(cap, state.t + Math.max(0, now - state.ts) * rate);
+    const stored = this.entries.get(id);
+    if (stored) this.put(id, stored); // a read is a use: denied identities stay, too
+    const live = stored && stored.expiresAt > now ? stored : undefined;
+    let { req, reqTs, tok, tokTs, day, used } = live ?? {
+      req: reqCap,
+      reqTs: 0,
+      tok: tokCap,
+      tokTs: 0,
+      day: -1,
+      used: 0,
     };
+
+    const refill = (tokens: number, ts: number, cap: number, rate: number) =>
+      Math.min(cap, tokens + Math.max(0, now - ts) * rate);
     const waitMs = (tokens: number, need: number, rate: number) => {
       if (tokens >= need) return 0;
       let ms = Math.ceil((need - tokens) / rate);
       if (tokens + ms * rate < need) ms += 1;
       return ms;
     };
-    const store = (tokens: number, cap: number, rate: number): Level => ({
-      t: tokens,
-      ts: now,
-      expiresAt: now + Math.min(Math.ceil((cap - tokens) / rate) + 1000, MAX_TTL_MS),
-    });
+
+    req = refill(req, reqTs, reqCap, reqRate);
+    if (tokRate > 0) {
+      tok = refill(tok, tokTs, tokCap, tokRate);
+      tokTs = now;
+    }
+    const today = Math.floor(now / DAY_MS);
+    if (day !== today) used = 0;
+    const dayReset = dayLimit > 0 ? Math.ceil((today + 1) * DAY_MS - now) : 0;
+
+    const save = () => {
+      let ttl = (reqCap - req) / reqRate;
+      if (tokRate > 0) ttl = Math.max(ttl, (tokCap - tok) / tokRate);
+      if (used > 0) ttl = Math.max(ttl, dayReset + 60_000);
+      ttl = Math.min(Math.ceil(ttl) + 1000, MAX_TTL_MS);
+      this.put(id, { req, reqTs: now, tok, tokTs, day: today, used, expiresAt: now + ttl });
+    };
 
     if (op === Op.settle) {
       if (tokRate <= 0) return [1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-      const tokens = level(entry.tok, tokCap, tokRate) - tokCost;
-      entry.tok = store(tokens, tokCap, tokRate);
-      return [1, 0, 0, 0, Math.floor(tokens), 0, Math.ceil((tokCap - tokens) / tokRate), 0, 0, 0];
+      tok -= tokCost;
+      save();
+      return [1, 0, 0, 0, Math.floor(tok), 0, Math.ceil((tokCap - tok) / tokRate), 0, 0, 0];
     }
 
-    let req = level(entry.req, reqCap, reqRate);
     const reqRetry = waitMs(req, reqCost, reqRate);
-
-    let tok = 0;
     let tokRetry = 0;
     if (tokRate > 0) {
-      tok = level(entry.tok, tokCap, tokRate);
       if (tokCost > 0) tokRetry = waitMs(tok, tokCost, tokRate);
       else if (tok <= 0) tokRetry = Math.floor(-tok / tokRate) + 1;
     }
-
-    let day = 0;
-    let used = 0;
-    let dayRetry = 0;
-    let dayReset = 0;
-    if (dayLimit > 0) {
-      day = Math.floor(now / DAY_MS);
-      dayReset = Math.ceil((day + 1) * DAY_MS - now);
-      if (entry.day && entry.day.d === day && entry.day.expiresAt > now) used = entry.day.n;
-      if (used + reqCost > dayLimit) dayRetry = dayReset;
-    }
+    const dayRetry = dayLimit > 0 && used + reqCost > dayLimit ? dayReset : 0;
 
     const allowed = reqRetry === 0 && tokRetry === 0 && dayRetry === 0;
     if (allowed && op === Op.decide) {
       req -= reqCost;
-      entry.req = store(req, reqCap, reqRate);
-      if (tokRate > 0 && tokCost > 0) {
-        tok -= tokCost;
-        entry.tok = store(tok, tokCap, tokRate);
-      }
-      if (dayLimit > 0) {
-        used += reqCost;
-        entry.day = { d: day, n: used, expiresAt: now + dayReset + 60_000 };
-      }
+      if (tokRate > 0) tok -= tokCost;
+      if (dayLimit > 0) used += reqCost;
+      save();
     }
 
-    const tokReset = tokRate > 0 ? Math.ceil((tokCap - tok) / tokRate) : 0;
     return [
       allowed ? 1 : 0,
       Math.floor(req),
       reqRetry,
       Math.ceil((reqCap - req) / reqRate),
-      Math.floor(tok),
+      tokRate > 0 ? Math.floor(tok) : 0,
       tokRetry,
-      tokReset,
-      dayLimit - used,
+      tokRate > 0 ? Math.ceil((tokCap - tok) / tokRate) : 0,
+      dayLimit > 0 ? dayLimit - used : 0,
       dayRetry,
       dayReset,
     ];
   }
 
   /**
-   * The entry of `id`, moved to the most-recently-used end. Past `maxEntries` the least recently
-   * used identity is dropped; it comes back as a full bucket, the same as an expired Redis key.
+   * Stores the state of `id` as the most recently used. Past `maxEntries` the least recently
+   * used identity is dropped; it comes back as full buckets, the same as an expired Redis key.
    */
-  private touch(id: string): Entry {
-    const entry = this.entries.get(id) ?? {};
+  private put(id: string, state: State): void {
     this.entries.delete(id);
-    this.entries.set(id, entry);
+    this.entries.set(id, state);
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    return entry;
   }
 }

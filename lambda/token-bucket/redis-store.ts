@@ -39,31 +39,34 @@ export class RedisStore implements BucketStore {
     this.prefix = options.prefix ?? 'axon:rl';
   }
 
-  /** The three keys of one identity; the braces make them one cluster slot. */
-  keys(id: string): [string, string, string] {
-    const base = `${this.prefix}:{${checkId(id)}}`;
-    return [`${base}:req`, `${base}:tok`, `${base}:day`];
+  /**
+   * The key holding all buckets of one identity. The braces make it a hash tag, so any key
+   * added for the same identity later lands in the same cluster slot.
+   */
+  key(id: string): string {
+    return `${this.prefix}:{${checkId(id)}}`;
   }
 
   async decide(input: DecideInput): Promise<Decision> {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
     const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost);
-    return toDecision(await this.run(this.keys(charge.id), args), charge.limits, false);
+    return toDecision(await this.run(this.key(charge.id), args), charge.limits, false);
   }
 
   async settle(input: SettleInput): Promise<void> {
     const tokens = settleAmount(input.tokens);
     if (tokens === 0 || !input.limits.tokensPerMinute) return;
-    await this.run(this.keys(input.id), scriptArgs(Op.settle, input.limits, 0, tokens));
+    await this.run(this.key(input.id), scriptArgs(Op.settle, input.limits, 0, tokens));
   }
 
-  private async run(keys: string[], args: ScriptArgs): Promise<Reply> {
+  private async run(key: string, args: ScriptArgs): Promise<Reply> {
+    const argv = args.join(' ');
     try {
-      return (await this.redis.evalsha(TOKEN_BUCKET_SHA, keys.length, ...keys, ...args)) as Reply;
+      return (await this.redis.evalsha(TOKEN_BUCKET_SHA, 1, key, argv)) as Reply;
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return (await this.redis.eval(TOKEN_BUCKET_LUA, keys.length, ...keys, ...args)) as Reply;
+      return (await this.redis.eval(TOKEN_BUCKET_LUA, 1, key, argv)) as Reply;
     }
   }
 }

@@ -26,8 +26,7 @@ describe('token bucket Lambda handler', () => {
       allowed: false,
       retryAfterSeconds: 1,
     });
-    const [requestKey] = new RedisStore(redis).keys(keyId);
-    expect(await redis.exists(requestKey as string)).toBe(1);
+    expect(await redis.exists(new RedisStore(redis).key(keyId))).toBe(1);
   });
 
   it('answers a malformed event with the error envelope instead of throwing', async () => {

@@ -4,6 +4,13 @@ import { RedisStore } from '#token-bucket/redis-store';
 import { RedisServer } from '../../support/redis.ts';
 import { freshId, sleep } from './stores.ts';
 
+/** The script's state layout: six little-endian doubles (see lua.ts). */
+function pack(values: [number, number, number, number, number, number]): Buffer {
+  const buffer = Buffer.alloc(48);
+  values.forEach((v, i) => buffer.writeDoubleLE(v, i * 8));
+  return buffer;
+}
+
 describe('RedisStore', () => {
   const redis = new Redis(inject('redisUrl'));
   const cluster = new Cluster(inject('redisClusterNodes'));
@@ -12,44 +19,65 @@ describe('RedisStore', () => {
     cluster.disconnect();
   });
 
-  it('keeps every key of one identity in one cluster slot', async () => {
+  it('keeps an identity under a hash tag, in the cluster slot of the identity itself', async () => {
     const store = new RedisStore(cluster);
-    const keys = store.keys('key_abc123');
-    const slots = await Promise.all(keys.map((k) => cluster.cluster('KEYSLOT', k)));
-    expect(new Set(slots).size).toBe(1);
     const id = freshId();
     await store.decide({
       id,
       limits: { requestsPerMinute: 60, burst: 5, tokensPerMinute: 100, requestsPerDay: 9 },
-      tokenCost: 1,
     });
-    for (const key of store.keys(id)) expect(await cluster.exists(key)).toBe(1);
+    expect(store.key(id)).toBe(`axon:rl:{${id}}`);
+    expect(await cluster.cluster('KEYSLOT', store.key(id))).toBe(
+      await cluster.cluster('KEYSLOT', id),
+    );
+    expect(await cluster.exists(store.key(id))).toBe(1);
   });
 
-  it('lets idle keys expire once their bucket would be full again', async () => {
+  it('lets an idle key expire once its buckets would be full again', async () => {
     const store = new RedisStore(redis);
     const id = freshId();
-    const limits = { requestsPerMinute: 600_000, burst: 5 }; // full again 0.1 ms after a charge
-    await store.decide({ id, limits });
-    const [requestKey] = store.keys(id);
-    const ttl = await redis.pttl(requestKey as string);
+    await store.decide({ id, limits: { requestsPerMinute: 600_000, burst: 5 } }); // full 0.1 ms later
+    const ttl = await redis.pttl(store.key(id));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(1001);
     await sleep(ttl + 50);
-    expect(await redis.exists(requestKey as string)).toBe(0);
+    expect(await redis.exists(store.key(id))).toBe(0);
+  });
+
+  it('keeps a key with a daily quota until the UTC day is over', async () => {
+    const store = new RedisStore(redis);
+    const id = freshId();
+    await store.decide({
+      id,
+      limits: { requestsPerMinute: 600_000, burst: 5, requestsPerDay: 100 },
+    });
+    const [s] = await redis.time();
+    const untilMidnight = 86_400_000 - ((Number(s) * 1000) % 86_400_000);
+    expect(await redis.pttl(store.key(id))).toBeGreaterThan(untilMidnight);
   });
 
   it('clamps elapsed time at zero when a stored timestamp is ahead of the Redis clock', async () => {
     const store = new RedisStore(redis);
     const id = freshId();
-    const [requestKey] = store.keys(id);
     const [s] = await redis.time();
-    // As after a failover to a node whose clock is 1000 s behind the old primary's.
-    await redis.hset(requestKey as string, 't', '0', 'ts', String(Number(s) * 1000 + 1_000_000));
+    const future = Number(s) * 1000 + 1_000_000; // as after a failover to a node 1000 s behind
+    await redis.set(store.key(id), pack([0, future, 0, 0, -1, 0]), 'PX', 60_000);
     const decision = await store.decide({ id, limits: { requestsPerMinute: 60, burst: 5 } });
     expect(decision.allowed).toBe(false);
     expect(decision.retryAfterMs).toBeLessThanOrEqual(1000);
     expect(decision.requests.remaining).toBe(0);
+  });
+
+  it('gives a key a full token bucket when its plan starts limiting tokens', async () => {
+    const store = new RedisStore(redis);
+    const id = freshId();
+    await store.decide({ id, limits: { requestsPerMinute: 60, burst: 5 } });
+    const upgraded = await store.decide({
+      id,
+      limits: { requestsPerMinute: 60, burst: 5, tokensPerMinute: 500 },
+    });
+    expect(upgraded.tokens?.remaining).toBe(500);
+    expect(upgraded.requests.remaining).toBe(3);
   });
 
   it('loads the script with EVAL on a fresh Redis, then uses EVALSHA alone', async () => {

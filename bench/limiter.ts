@@ -1,0 +1,199 @@
+/**
+ * npm run bench:limiter [-- --json] [--seconds 1.5] [--rounds 3]
+ *
+ * Decisions per second against one local redis-server, in one process, at concurrency 1, 16
+ * and 64, for: this limiter (the gateway's production path: Limiter + RedisStore, with the
+ * full free plan of requests, tokens and a daily quota, and with requests only);
+ * rate-limiter-flexible's RateLimiterRedis and BurstyRateLimiter; and a bare ioredis EVALSHA of
+ * a trivial script, the most any single-script limiter could do on this client and server.
+ * Contenders run interleaved, in rounds, and each cell reports the median round.
+ * Redis commands per decision come from INFO commandstats around a counted run.
+ */
+import { Redis } from 'ioredis';
+import { BurstyRateLimiter, RateLimiterRedis } from 'rate-limiter-flexible';
+import { RedisConnection } from '#shared/redis';
+import { Limiter } from '#token-bucket/limiter';
+import { RedisStore } from '#token-bucket/redis-store';
+import { RedisServer } from '../test/support/redis.ts';
+import { flag, median, progress, round, table, wantsJson } from './lib/report.ts';
+
+const SECONDS = Number(flag('seconds', '1.5'));
+const ROUNDS = Number(flag('rounds', '3'));
+const CONCURRENCY = [1, 16, 64] as const;
+const IDENTITIES = 1000;
+const TRIVIAL = 'return 1';
+
+type Decide = (id: string) => Promise<unknown>;
+interface Contender {
+  name: string;
+  decide: Decide;
+}
+
+async function throughput(decide: Decide, concurrency: number, seconds: number): Promise<number> {
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      let i = worker;
+      while (performance.now() < deadline) {
+        await decide(`bench_${i % IDENTITIES}`);
+        i += concurrency;
+        done++;
+      }
+    }),
+  );
+  return done / seconds;
+}
+
+async function commandsPerDecision(server: RedisServer, decide: Decide, decisions: number) {
+  await server.cli('CONFIG', 'RESETSTAT');
+  for (let i = 0; i < decisions; i += 16) {
+    await Promise.all(
+      Array.from({ length: 16 }, (_, j) => decide(`count_${(i + j) % IDENTITIES}`)),
+    );
+  }
+  const stats = await server.cli('INFO', 'commandstats');
+  const calls = new Map<string, number>();
+  for (const [, name, n] of stats.matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)) {
+    if (name !== 'config|resetstat') calls.set(name as string, Number(n));
+  }
+  const sent = (calls.get('evalsha') ?? 0) + (calls.get('eval') ?? 0) + (calls.get('multi') ?? 0);
+  const insideScripts = [...calls].filter(([name]) => !['evalsha', 'eval', 'info'].includes(name));
+  return {
+    perDecision: round(sent / decisions, 3),
+    insideScriptsPerDecision: Object.fromEntries(
+      insideScripts.map(([name, n]) => [name, round(n / decisions, 2)]),
+    ),
+  };
+}
+
+async function main() {
+  const server = await RedisServer.start();
+  const redis = new Redis(server.url);
+  await redis.ping();
+  const trivialSha = (await redis.script('LOAD', TRIVIAL)) as string;
+
+  const huge = 1_000_000_000; // nothing is ever denied: every contender does the same work per call
+  // The gateway's production path: Limiter (failure mode, timeout) over RedisStore over a
+  // RedisConnection (command timeout, no offline queue, re-auth). The timeout is generous so a
+  // busy machine cannot turn decisions into fast local ones; degraded decisions are counted.
+  const connection = await RedisConnection.open({ url: server.url, commandTimeoutMs: 1000 });
+  let degraded = 0;
+  const full = new Limiter({
+    primary: new RedisStore(connection.scripts()),
+    failureMode: 'closed',
+    timeoutMs: 1000,
+    onRedisError: () => degraded++,
+  });
+  const fullPlan = {
+    requestsPerMinute: huge,
+    burst: huge,
+    tokensPerMinute: huge,
+    tokenBurst: huge,
+    requestsPerDay: huge,
+  };
+  const requestsPlan = { requestsPerMinute: huge, burst: huge };
+  const rlf = new RateLimiterRedis({
+    storeClient: redis,
+    points: huge,
+    duration: 60,
+    keyPrefix: 'rlf',
+  });
+  const bursty = new BurstyRateLimiter(
+    new RateLimiterRedis({ storeClient: redis, points: huge, duration: 60, keyPrefix: 'rlfb' }),
+    new RateLimiterRedis({ storeClient: redis, points: huge, duration: 60, keyPrefix: 'rlfburst' }),
+  );
+
+  const contenders: Contender[] = [
+    {
+      name: 'ceiling: bare EVALSHA of `return 1`',
+      decide: (id) => redis.evalsha(trivialSha, 1, id),
+    },
+    { name: 'axon (requests+tokens+day)', decide: (id) => full.decide({ id, limits: fullPlan }) },
+    { name: 'axon (requests only)', decide: (id) => full.decide({ id, limits: requestsPlan }) },
+    { name: 'rate-limiter-flexible RateLimiterRedis', decide: (id) => rlf.consume(id) },
+    { name: 'rate-limiter-flexible BurstyRateLimiter', decide: (id) => bursty.consume(id) },
+  ];
+
+  for (const c of contenders) await throughput(c.decide, 16, 0.3); // warm up: scripts loaded, JIT hot
+
+  const samples = new Map<string, Map<number, number[]>>();
+  for (const concurrency of CONCURRENCY) {
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const c of contenders) {
+        const rate = await throughput(c.decide, concurrency, SECONDS);
+        const byConcurrency = samples.get(c.name) ?? new Map<number, number[]>();
+        byConcurrency.set(concurrency, [...(byConcurrency.get(concurrency) ?? []), rate]);
+        samples.set(c.name, byConcurrency);
+        progress(`c=${concurrency} round ${r + 1}/${ROUNDS} ${c.name}: ${Math.round(rate)}/s`);
+      }
+    }
+  }
+  const rate = (name: string, concurrency: number) =>
+    median(samples.get(name)?.get(concurrency) ?? []);
+
+  const commands: Record<string, Awaited<ReturnType<typeof commandsPerDecision>>> = {};
+  for (const c of contenders) commands[c.name] = await commandsPerDecision(server, c.decide, 4000);
+
+  const ours = 'axon (requests+tokens+day)';
+  const ceiling = contenders[0]?.name as string;
+  const ratios = {
+    oursVsCeiling: round(rate(ours, 64) / rate(ceiling, 64), 3),
+    oursVsRateLimiterFlexible: round(
+      rate(ours, 64) / rate('rate-limiter-flexible RateLimiterRedis', 64),
+      3,
+    ),
+    oursVsBurstyRateLimiter: round(
+      rate(ours, 64) / rate('rate-limiter-flexible BurstyRateLimiter', 64),
+      3,
+    ),
+    oursRequestsOnlyVsCeiling: round(rate('axon (requests only)', 64) / rate(ceiling, 64), 3),
+  };
+  const result = {
+    benchmark: 'limiter',
+    unit: 'decisions per second (median of rounds)',
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    redis: (await server.cli('INFO', 'server')).match(/redis_version:(\S+)/)?.[1],
+    node: process.version,
+    throughput: Object.fromEntries(
+      contenders.map((c) => [
+        c.name,
+        Object.fromEntries(CONCURRENCY.map((n) => [`c${n}`, Math.round(rate(c.name, n))])),
+      ]),
+    ),
+    ratios,
+    redisCommandsPerDecision: commands[ours]?.perDecision,
+    commandsPerDecision: commands,
+    targets: { oursVsCeiling: 0.9, oursVsRateLimiterFlexible: 1.0, redisCommandsPerDecision: 1 },
+  };
+
+  redis.disconnect();
+  await connection.close();
+  await server.stop();
+  if (degraded > 0)
+    throw new Error(`${degraded} axon decisions failed over Redis errors: the run is invalid`);
+
+  if (wantsJson) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
+  console.log(
+    table(
+      ['limiter', ...CONCURRENCY.map((n) => `c=${n} /s`), 'cmds/decision'],
+      contenders.map((c) => [
+        c.name,
+        ...CONCURRENCY.map((n) => Math.round(rate(c.name, n))),
+        commands[c.name]?.perDecision ?? '',
+      ]),
+    ),
+  );
+  console.log(
+    `\nat c=64: ours/ceiling ${ratios.oursVsCeiling} (target >= 0.9), ours/RateLimiterRedis ${ratios.oursVsRateLimiterFlexible} (target >= 1.0), ours/Bursty ${ratios.oursVsBurstyRateLimiter}`,
+  );
+  console.log(
+    `Redis commands sent per axon decision: ${result.redisCommandsPerDecision} (inside the script: ${JSON.stringify(commands[ours]?.insideScriptsPerDecision)})`,
+  );
+}
+
+await main();
