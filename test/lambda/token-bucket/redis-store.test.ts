@@ -7,7 +7,7 @@ import { freshId, sleep } from './stores.ts';
 /** The script's state layout: six little-endian doubles (see lua.ts). */
 function pack(values: [number, number, number, number, number, number]): Buffer {
   const buffer = Buffer.alloc(48);
-  values.forEach((v, i) => buffer.writeDoubleLE(v, i * 8));
+  for (const [i, v] of values.entries()) buffer.writeDoubleLE(v, i * 8);
   return buffer;
 }
 
