@@ -55,8 +55,9 @@ export class AxonFunction extends nodejs.NodejsFunction {
         sourceMap: true,
         sourcesContent: false,
         banner: ESM_REQUIRE_BANNER,
-        // The Node.js 22 runtime ships AWS SDK v3; bundling it would only grow cold starts.
-        externalModules: ['@aws-sdk/*'],
+        // Bundle the AWS SDK too: the code runs with the SDK versions it was tested with, not
+        // whatever the managed runtime ships that month (and the bundle loads on its own).
+        externalModules: [],
       },
     });
     for (const [policy, why] of [

@@ -6,7 +6,7 @@
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '#shared/config';
-import { type K8sObject as Json, normalised, resources, stageConfig, synth } from './support.ts';
+import { type Json, normalised, resources, stageConfig, synth } from './support.ts';
 
 const dev = synth(stageConfig('dev'));
 const prod = synth(stageConfig('prod'));

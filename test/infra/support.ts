@@ -99,9 +99,10 @@ export function resources(template: Template, type: string): [string, Record<str
   ]);
 }
 
-/** A parsed Kubernetes object; assertions walk it freely. */
-// biome-ignore lint/suspicious/noExplicitAny: manifests are untyped JSON that tests navigate by path
-export type K8sObject = Record<string, any>;
+/** Parsed template or manifest JSON; assertions walk it freely. */
+// biome-ignore lint/suspicious/noExplicitAny: untyped JSON that tests navigate by path
+export type Json = Record<string, any>;
+export type K8sObject = Json;
 
 /** Stands in for a CloudFormation intrinsic inside a manifest string. */
 export const TOKEN = '<token>';
