@@ -3,45 +3,13 @@
  * loopback port) with the ApiKeys table, a clock tests can move, and a capture of everything a
  * real Powertools Logger writes, so tests can assert what is (and is not) logged.
  */
-import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KeyLookup, KeyRecord } from '#authorizer/key-store';
 import { createDocumentClient, createDynamoClient, createKeyTable } from '#authorizer/key-store';
 import type { BucketStore, DecideInput, Decision, SettleInput } from '#token-bucket/types';
 
-type DynaliteFactory = (options: {
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-}) => Server;
-// dynalite is CommonJS without types; this is its whole surface as used here.
-const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
-
-export interface Dynalite {
-  readonly endpoint: string;
-  stop(): Promise<void>;
-}
-
-export async function startDynalite(): Promise<Dynalite> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        // Drop the SDK's keep-alive sockets, or close would wait for them to idle out.
-        server.closeAllConnections();
-      }),
-  };
-}
+export { type Dynalite, startDynalite } from '../../../local/dynalite.ts';
 
 let tables = 0;
 

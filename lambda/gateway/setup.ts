@@ -1,0 +1,72 @@
+/**
+ * Builds the gateway a process runs from its environment, once per Lambda instance (or once per
+ * local stack). Variables, as the CDK app sets them (lib/constructs/gateway-function.ts):
+ * `AXON_CONFIG`, `AXON_KEYS_TABLE`, Redis (see `redisSettingsFromEnv`), `AXON_UPSTREAM_URL`,
+ * `AXON_UPSTREAM_SECRET_ARN` (or `AXON_UPSTREAM_SECRET` locally), `AXON_UPSTREAM_TIMEOUT_MS`.
+ */
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { authorizerFromEnv } from '#authorizer/setup';
+import { configFromEnv } from '#shared/config';
+import { createLogger } from '#shared/logger';
+import type { RedisConnection } from '#shared/redis';
+import { secretReader } from '#shared/secrets';
+import { limiterFromEnv } from '#token-bucket/setup';
+import { Gateway } from './gateway.ts';
+import { powertoolsMetrics } from './metrics.ts';
+import { Upstream } from './upstream.ts';
+
+/** What an ALB Lambda target may return, less room for the status line and headers. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024 - 64 * 1024;
+
+export interface GatewaySetup {
+  readonly gateway: Gateway;
+  readonly metrics: Metrics;
+  readonly redis?: RedisConnection;
+  readonly upstream: Upstream;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string, what: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new Error(`${name} is not set: give it ${what}`);
+  return value;
+}
+
+async function upstreamSecret(env: NodeJS.ProcessEnv): Promise<string> {
+  if (env.AXON_UPSTREAM_SECRET) return env.AXON_UPSTREAM_SECRET;
+  const arn = required(
+    env,
+    'AXON_UPSTREAM_SECRET_ARN',
+    'the ARN of the gateway-to-session-manager secret',
+  );
+  return secretReader(arn)();
+}
+
+export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<GatewaySetup> {
+  const log = createLogger(env.POWERTOOLS_SERVICE_NAME ?? 'gateway');
+  const config = configFromEnv(env);
+  const upstreamUrl = required(env, 'AXON_UPSTREAM_URL', 'the base URL of the session manager');
+  const timeoutMs = Number(env.AXON_UPSTREAM_TIMEOUT_MS ?? 60_000);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+    throw new Error(
+      `AXON_UPSTREAM_TIMEOUT_MS must be a whole number of milliseconds, got ${env.AXON_UPSTREAM_TIMEOUT_MS}`,
+    );
+  }
+
+  const metrics = new Metrics({
+    namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'Axon',
+    serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'gateway',
+  });
+  const gatewayMetrics = powertoolsMetrics(metrics);
+  const { limiter, redis } = await limiterFromEnv(config, log, env, () =>
+    gatewayMetrics.count('RedisErrors'),
+  );
+  const authorizer = authorizerFromEnv({ config, failures: limiter, log, env });
+  const upstream = new Upstream({
+    url: upstreamUrl,
+    timeoutMs,
+    secret: await upstreamSecret(env),
+    maxResponseBytes: MAX_RESPONSE_BYTES,
+  });
+  const gateway = new Gateway({ authorizer, limiter, upstream, metrics: gatewayMetrics, log });
+  return { gateway, metrics, upstream, ...(redis && { redis }) };
+}
