@@ -104,14 +104,18 @@ export class RedisConnection {
   /**
    * Reads the token again and makes the next connect use it. `reconnect` drops a live
    * connection too (a command got NOAUTH on it); after a failed AUTH ioredis reconnects itself.
-   * Concurrent callers share one refresh; refreshes are at least minRefreshIntervalMs apart.
+   * Concurrent callers share one refresh. Within minRefreshIntervalMs of the last read the token
+   * in hand is the freshest there is, so callers just retry with it (and the secret store is not
+   * hammered while Redis and the secret disagree).
    */
   refreshAuth(reconnect: boolean): Promise<void> {
     if (!this.options.password) return Promise.resolve();
-    this.refreshing ??= (async () => {
-      const wait = this.lastRefreshAt + (this.options.minRefreshIntervalMs ?? 1_000) - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      this.lastRefreshAt = Date.now();
+    if (this.refreshing) return this.refreshing;
+    if (Date.now() - this.lastRefreshAt < (this.options.minRefreshIntervalMs ?? 1_000)) {
+      return Promise.resolve();
+    }
+    this.lastRefreshAt = Date.now();
+    this.refreshing = (async () => {
       const next = await (this.options.password as SecretProvider)();
       const changed = next !== this.password;
       this.password = next;
@@ -129,7 +133,10 @@ export class RedisConnection {
 
   private applyPassword(password: string): void {
     if (this.client instanceof Cluster) {
-      this.client.options.redisOptions = { ...this.client.options.redisOptions, password };
+      // Mutated in place: the cluster's connection pool holds this very object and builds
+      // connections to new or returning nodes from it.
+      this.client.options.redisOptions ??= {};
+      this.client.options.redisOptions.password = password;
       for (const node of this.client.nodes('all')) node.options.password = password;
     } else {
       this.client.options.password = password;

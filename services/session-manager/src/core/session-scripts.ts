@@ -43,13 +43,19 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
 /**
  * Append messages (a user turn and its answer) in one step, so concurrent turns never
  * interleave or overwrite each other, and never resurrect a deleted or expired session.
- * KEYS[1] session hash; KEYS[2] message list; KEYS[3] the key's index
- * ARGV[1] idle TTL in ms; ARGV[2..] messages as JSON
- * Returns the new message count, or -1 when the session does not exist.
+ * Idempotent per turn id: ioredis resends a command whose reply a dropped connection lost,
+ * and the marker key makes that second run a no-op instead of a duplicated turn.
+ * KEYS[1] session hash; KEYS[2] message list; KEYS[3] the key's index;
+ * KEYS[4] the turn's marker (same hash tag)
+ * ARGV[1] idle TTL in ms; ARGV[2] how long the marker is kept, in ms; ARGV[3..] messages as JSON
+ * Returns the message count, or -1 when the session does not exist.
  */
 export const APPEND = script(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 2))
+if not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[2]) then
+  return redis.call('LLEN', KEYS[2])
+end
+local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 3))
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return n
 `);

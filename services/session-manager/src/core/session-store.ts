@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import { SessionStoreUnavailableError } from './errors.ts';
-import { newSessionId } from './ids.ts';
+import { newSessionId, randomBase62 } from './ids.ts';
 import { isAuthError } from './redis.ts';
 import { APPEND, CREATE, DELETE, GET, READ_MANY, type Script } from './session-scripts.ts';
 
@@ -49,6 +49,9 @@ export interface SessionStoreOptions {
 
 const PREFIX = 'axon:sess:';
 const LIST_BATCH_EXTRA = 10;
+const AUTH_RETRIES = 3;
+/** Longer than any resend or retry of one append can take. */
+const TURN_MARKER_MS = 10 * 60 * 1000;
 
 export class SessionStore {
   private readonly ttlMs: string;
@@ -97,13 +100,22 @@ export class SessionStore {
   }
 
   /** Appends atomically; false when the session no longer exists. */
-  async append(keyId: string, id: string, messages: readonly StoredMessage[]): Promise<boolean> {
+  /**
+   * Appends atomically; false when the session no longer exists. `turnId` makes a repeated
+   * delivery of the same append (a resend after a dropped connection) a no-op.
+   */
+  async append(
+    keyId: string,
+    id: string,
+    messages: readonly StoredMessage[],
+    turnId = randomBase62(16),
+  ): Promise<boolean> {
     const keys = sessionKeys(keyId, id);
     const encoded = messages.map((m) => JSON.stringify(m));
     const count = await this.run(
       APPEND,
-      [keys.meta, keys.messages, keys.index],
-      [this.ttlMs, ...encoded],
+      [keys.meta, keys.messages, keys.index, `${keys.meta}:turn:${turnId}`],
+      [this.ttlMs, String(TURN_MARKER_MS), ...encoded],
     );
     return Number(count) >= 0;
   }
@@ -153,18 +165,25 @@ export class SessionStore {
     });
   }
 
-  /** Deadline, one retry after an AUTH failure, and Redis errors as 503. */
+  /**
+   * Deadline, Redis errors as 503, and retries after an AUTH failure: the token is re-read,
+   * then the command is tried again a few times, since on a cluster each node connection comes
+   * back with the new token at its own pace.
+   */
   private async call<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await this.withDeadline(operation);
-    } catch (error) {
-      if (!isAuthError(error) || !this.options.onAuthError)
-        throw new SessionStoreUnavailableError(error);
+    for (let attempt = 0; ; attempt++) {
       try {
-        await this.options.onAuthError();
         return await this.withDeadline(operation);
-      } catch (retryError) {
-        throw new SessionStoreUnavailableError(retryError);
+      } catch (error) {
+        if (!isAuthError(error) || !this.options.onAuthError || attempt >= AUTH_RETRIES) {
+          throw new SessionStoreUnavailableError(error);
+        }
+        try {
+          await this.options.onAuthError();
+        } catch (refreshError) {
+          throw new SessionStoreUnavailableError(refreshError);
+        }
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       }
     }
   }
