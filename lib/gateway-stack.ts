@@ -2,7 +2,7 @@
  * The public edge: internet-facing ALB (HTTPS, WAF) in front of the gateway Lambda, alarms, and
  * the outputs an operator needs (URL, key table).
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
@@ -59,6 +59,7 @@ export class GatewayStack extends Stack {
       target: this.gateway.function,
       certificateArn: config.gateway.certificateArn,
       accessLogs: accessLogs.bucket,
+      idleTimeout: this.gateway.function.timeout?.plus(Duration.seconds(5)),
     });
 
     this.webAcl = new GatewayWebAcl(this, 'Waf', {

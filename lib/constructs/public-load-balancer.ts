@@ -18,6 +18,8 @@ export interface PublicLoadBalancerProps {
   /** ACM certificate for the HTTPS listener. @default - plain HTTP (dev only), with a warning */
   readonly certificateArn?: string;
   readonly accessLogs: s3.IBucket;
+  /** How long a request may stay open; must outlast the gateway Lambda. @default 60 seconds */
+  readonly idleTimeout?: Duration;
 }
 
 /** TLS 1.3 and TLS 1.2 with forward-secret AEAD ciphers only. */
@@ -43,6 +45,7 @@ export class PublicLoadBalancer extends Construct {
       securityGroup,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       dropInvalidHeaderFields: true,
+      idleTimeout: props.idleTimeout,
     });
     this.loadBalancer.logAccessLogs(props.accessLogs, 'gateway-alb');
 

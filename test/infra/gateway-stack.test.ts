@@ -155,6 +155,15 @@ describe('GatewayStack: public ALB', () => {
     });
   });
 
+  it('keeps requests open longer than the gateway Lambda may run', () => {
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Scheme: 'internet-facing',
+      LoadBalancerAttributes: Match.arrayWith([
+        { Key: 'idle_timeout.timeout_seconds', Value: '70' },
+      ]),
+    });
+  });
+
   it('sends requests to a Lambda target group with multi-value headers on', () => {
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       TargetType: 'lambda',
