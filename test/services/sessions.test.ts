@@ -233,3 +233,68 @@ describe('session idle TTL', () => {
     expect((list.body as { data: unknown[] }).data).toEqual([]);
   });
 });
+
+describe('prompts sent to Triton', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({
+      redisUrl: inject('redisUrl'),
+      models: { default: { contextWindow: 256, defaultMaxTokens: 32 } },
+    });
+  });
+  afterAll(() => stack.close());
+
+  it('uses each model template with the parameters the caller set', async () => {
+    const keyId = freshKeyId();
+    await call(`${stack.url}/v1/chat/completions`, {
+      headers: principal(keyId),
+      body: {
+        model: 'stub-echo-llama3',
+        messages: [
+          { role: 'developer', content: 'rules' },
+          { role: 'user', content: [{ type: 'text', text: 'hi' }] },
+        ],
+        temperature: 0.5,
+        top_p: 0.9,
+        max_tokens: 7,
+      },
+    });
+    expect(stack.stub.lastGenerate()).toEqual({
+      model: 'stub-echo-llama3',
+      body: {
+        text_input:
+          '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nrules<|eot_id|>' +
+          '<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>' +
+          '<|start_header_id|>assistant<|end_header_id|>\n\n',
+        parameters: { max_tokens: 7, stream: false, temperature: 0.5, top_p: 0.9 },
+      },
+    });
+  });
+
+  it("trims a session's oldest turns to the context window and keeps the system prompt", async () => {
+    const keyId = freshKeyId();
+    const created = await call(`${stack.url}/v1/sessions`, {
+      headers: principal(keyId),
+      body: { model: 'stub-echo-chatml', system: 'SYSTEM-PROMPT' },
+    });
+    const { id } = created.body as SessionBody;
+    let usage = { prompt_tokens: 0 };
+    for (let i = 0; i < 8; i++) {
+      const res = await call(`${stack.url}/v1/sessions/${id}/messages`, {
+        headers: principal(keyId),
+        body: { content: `turn-${i} ${'filler '.repeat(15)}` },
+      });
+      expect(res.status).toBe(200);
+      usage = (res.body as { usage: typeof usage }).usage;
+    }
+    const prompt = String(stack.stub.lastGenerate()?.body.text_input);
+    expect(prompt.startsWith('<|im_start|>system\nSYSTEM-PROMPT<|im_end|>\n')).toBe(true);
+    expect(prompt).toContain('turn-7');
+    expect(prompt).not.toContain('turn-0');
+    expect(usage.prompt_tokens).toBeLessThanOrEqual(256 - 32);
+    // The stored history is complete; only the prompt was trimmed.
+    const read = await call(`${stack.url}/v1/sessions/${id}`, { headers: principal(keyId) });
+    expect((read.body as SessionBody).messages).toHaveLength(16);
+  });
+});

@@ -59,10 +59,12 @@ export interface InferenceStub {
   setFault(faults: StubFaults): void;
   /** Requests received per route since start, to check retry behaviour. */
   stats(): StubStats;
+  /** The last generate or generate_stream request, to check what the caller sent. */
+  lastGenerate(): { model: string; body: GenerateBody } | undefined;
   close(): Promise<void>;
 }
 
-interface GenerateBody {
+export interface GenerateBody {
   text_input?: unknown;
   parameters?: { max_tokens?: unknown };
 }
@@ -88,6 +90,7 @@ export async function startInferenceStub(
   const tokenDelayMs = options.tokenDelayMs ?? 0;
   let faults: StubFaults = {};
   const counts: StubStats = { generate: 0, generateStream: 0, index: 0, ready: 0 };
+  let last: { model: string; body: GenerateBody } | undefined;
 
   // forceCloseConnections: close() must not wait for streams a fault left stalled.
   const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 8 * 1024 * 1024 });
@@ -120,6 +123,7 @@ export async function startInferenceStub(
     body: GenerateBody,
     reply: FastifyReply,
   ): Promise<FastifyReply | undefined> {
+    last = { model, body };
     if (faults.resetConnections) {
       reply.hijack();
       reply.raw.socket?.destroy();
@@ -197,6 +201,7 @@ export async function startInferenceStub(
       faults = { ...next };
     },
     stats: () => ({ ...counts }),
+    lastGenerate: () => last,
     close: () => app.close(),
   };
 }
