@@ -7,7 +7,7 @@
 export class SseProtocolError extends Error {}
 
 export async function* readSseData(
-  body: AsyncIterable<Uint8Array | string>,
+  body: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   maxEventBytes = 1024 * 1024,
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder();
