@@ -18,7 +18,9 @@ export function secretsManagerSecret(secretId: string): SecretProvider {
     const { SecretsManagerClient, GetSecretValueCommand } = await import(
       '@aws-sdk/client-secrets-manager'
     );
-    const sm = new SecretsManagerClient({});
+    // A secret lives in the region its ARN names; no AWS_REGION is needed for it.
+    const region = /^arn:aws[\w-]*:secretsmanager:([a-z0-9-]+):/.exec(secretId)?.[1];
+    const sm = new SecretsManagerClient(region ? { region } : {});
     return {
       async read() {
         const out = await sm.send(new GetSecretValueCommand({ SecretId: secretId }));
