@@ -148,7 +148,7 @@ function parseNodeGroup(
     }
     checkType(f, type);
   }
-  const minSize = f.integer('minSize', defaults.minSize, 100);
+  const minSize = f.integer('minSize', defaults.minSize, 100, defaults.minSize);
   const maxSize = f.integer('maxSize', 1, 100);
   const desiredSize = f.integer('desiredSize', 0, 100, minSize);
   if (!(minSize <= desiredSize && desiredSize <= maxSize)) {
