@@ -104,6 +104,11 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
   fastify.addHook('preClose', async () => {
     closing = true;
   });
+  // Closing waits for every connection; a keep-alive connection whose last request finished
+  // after close began would otherwise hold the process until its idle timeout.
+  fastify.addHook('onResponse', async (request) => {
+    if (closing) request.raw.socket?.end();
+  });
 
   const secret = new GatewaySecret(asProvider(opts.gatewaySecret));
   await secret.load();
