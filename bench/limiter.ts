@@ -14,7 +14,7 @@ import { BurstyRateLimiter, RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisConnection } from '#shared/redis';
 import { Limiter } from '#token-bucket/limiter';
 import { RedisStore } from '#token-bucket/redis-store';
-import { RedisServer } from '../test/support/redis.ts';
+import { RedisServer } from '../local/redis-server.ts';
 import { flag, median, progress, round, table, wantsJson } from './lib/report.ts';
 
 const SECONDS = Number(flag('seconds', '1.5'));

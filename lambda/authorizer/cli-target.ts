@@ -4,8 +4,8 @@
  * dynalite), or the table of a deployed stage, found from its CloudFormation output.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { stateDir, stateFile } from '#local/state';
 import { AdminError } from './admin.ts';
 import { createDocumentClient, LOCAL_KEYS_TABLE } from './key-store.ts';
 
@@ -22,12 +22,10 @@ export interface TargetOptions {
   readonly table?: string;
   readonly stage?: string;
   readonly region?: string;
-  /** Where `.axon/local.json` is looked for. @default process.cwd() (npm runs scripts from the repo root) */
-  readonly root?: string;
+  /** The local stack's state dir. @default `stateDir()`: `$AXON_STATE_DIR`, else `.axon/` here */
+  readonly stateDir?: string;
 }
 
-/** The file `npm start` writes while the local stack runs. */
-export const LOCAL_STATE_FILE = join('.axon', 'local.json');
 /** The data stack's output naming the table (lib/ stacks export it under this key). */
 export const TABLE_OUTPUT = 'ApiKeysTableName';
 
@@ -41,8 +39,8 @@ interface LocalState {
   readonly region?: string;
 }
 
-function readLocalState(root: string): LocalState {
-  const path = join(root, LOCAL_STATE_FILE);
+function readLocalState(dir: string): LocalState {
+  const path = stateFile(dir);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -87,7 +85,7 @@ function checkEndpoint(endpoint: string): string {
 
 export async function resolveTarget(options: TargetOptions): Promise<Target> {
   if (options.local) {
-    const state = readLocalState(options.root ?? process.cwd());
+    const state = readLocalState(options.stateDir ?? stateDir());
     return {
       client: createDocumentClient({
         endpoint: checkEndpoint(state.dynamodbEndpoint),

@@ -1,0 +1,175 @@
+/**
+ * The whole stack on loopback (ARCHITECTURE.md, "Local stack"): the gateway Lambda bundle behind
+ * an ALB emulator, DynamoDB as dynalite, Redis (given, spawned, or absent), the real session
+ * manager and the Triton stand-in. Every component is the real code; only AWS is emulated.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createKey } from '#authorizer/admin';
+import {
+  createDocumentClient,
+  createDynamoClient,
+  createKeyTable,
+  LOCAL_KEYS_TABLE,
+} from '#authorizer/key-store';
+import { type AxonConfig, loadConfigFile } from '#shared/config';
+import { REPO_ROOT } from '../lib/paths.ts';
+import { startInferenceStub } from '../services/inference-stub/src/index.ts';
+import { buildApp } from '../services/session-manager/src/app.ts';
+import { type AlbHandler, startAlbEmulator } from './alb-emulator.ts';
+import { bundleLambda } from './bundle.ts';
+import { startDynalite } from './dynalite.ts';
+import { RedisServer } from './redis-server.ts';
+import { removeLocalState, writeLocalState } from './state.ts';
+
+/** dynalite ignores regions; this one matches what the key store's clients default to. */
+export const LOCAL_REGION = 'us-east-1';
+
+export interface LocalStackOptions {
+  /** Gateway port. @default 8080 */
+  readonly port?: number;
+  /** Config file (SPEC.md section 7). */
+  readonly configPath: string;
+  /** Use this Redis instead of spawning one. */
+  readonly redisUrl?: string;
+  /** Where the bundle, the DynamoDB data and local.json live. */
+  readonly stateDir: string;
+  /** Ports of the inner components. @default - free ports */
+  readonly sessionManagerPort?: number;
+  readonly inferencePort?: number;
+  readonly dynamodbPort?: number;
+  /** The session manager's per-call inference timeout. @default 60000 */
+  readonly inferenceTimeoutMs?: number;
+  /** Where progress and warnings go. @default console.error */
+  readonly say?: (line: string) => void;
+}
+
+export interface LocalStack {
+  readonly url: string;
+  readonly demoKey: string;
+  readonly demoPlan: string;
+  /** `spawned`, `given` or `memory`. */
+  readonly redis: 'spawned' | 'given' | 'memory';
+  readonly config: AxonConfig;
+  stop(): Promise<void>;
+}
+
+function hasRedisServer(): boolean {
+  return spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const say = options.say ?? ((line: string) => console.error(line));
+  const config = loadConfigFile(options.configPath);
+  const stops: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const step of stops.splice(0).reverse()) await step().catch(() => undefined);
+  };
+
+  try {
+    let redisUrl = options.redisUrl;
+    let redis: LocalStack['redis'] = redisUrl ? 'given' : 'memory';
+    if (!redisUrl && hasRedisServer()) {
+      const server = await RedisServer.start();
+      stops.push(() => server.stop());
+      redisUrl = server.url;
+      redis = 'spawned';
+    }
+    if (!redisUrl) {
+      say(
+        'warning: no redis-server on PATH and no REDIS_URL: rate limits are kept in the gateway process and sessions are unavailable',
+      );
+    }
+
+    const dynalite = await startDynalite({
+      path: join(options.stateDir, 'dynamodb'),
+      ...(options.dynamodbPort !== undefined && { port: options.dynamodbPort }),
+    });
+    stops.push(() => dynalite.stop());
+    const dynamo = createDynamoClient({
+      endpoint: dynalite.endpoint,
+      region: LOCAL_REGION,
+      maxAttempts: 1,
+    });
+    await createKeyTable(dynamo, LOCAL_KEYS_TABLE).catch((err: Error) => {
+      if (err.name !== 'ResourceInUseException') throw err; // kept from an earlier run
+    });
+
+    const stub = await startInferenceStub({
+      ...(options.inferencePort !== undefined && { port: options.inferencePort }),
+      log: say,
+    });
+    stops.push(() => stub.close());
+
+    const gatewaySecret = randomBytes(24).toString('base64url');
+    const sessionManager = await buildApp({
+      ...(redisUrl && { redisUrl }),
+      tritonUrl: stub.url,
+      gatewaySecret,
+      ...(options.inferenceTimeoutMs !== undefined && {
+        inferenceTimeoutMs: options.inferenceTimeoutMs,
+      }),
+      logger: false,
+    });
+    stops.push(() => sessionManager.close());
+    const sessionManagerUrl = await sessionManager.listen({
+      host: '127.0.0.1',
+      port: options.sessionManagerPort ?? 0,
+    });
+
+    // The gateway reads its environment once, when its bundle is imported: exactly as in AWS.
+    Object.assign(process.env, {
+      AXON_CONFIG: JSON.stringify(config),
+      AXON_KEYS_TABLE: LOCAL_KEYS_TABLE,
+      AXON_DYNAMODB_ENDPOINT: dynalite.endpoint,
+      AXON_UPSTREAM_URL: sessionManagerUrl,
+      AXON_UPSTREAM_SECRET: gatewaySecret,
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      ...(redisUrl && { AXON_REDIS_URL: redisUrl }),
+    });
+    // Under the repository, whatever the state dir, so the bundle's external AWS SDK imports
+    // resolve from node_modules the way the Lambda runtime provides them.
+    const buildDir = join(REPO_ROOT, '.axon', 'build', `gateway-${process.pid}`);
+    stops.push(async () => rmSync(buildDir, { recursive: true, force: true }));
+    const bundle = await bundleLambda('lambda/gateway/handler.ts', join(buildDir, 'index.mjs'));
+    const { handler } = (await import(pathToFileURL(bundle).href)) as { handler: AlbHandler };
+
+    const alb = await startAlbEmulator(handler, {
+      port: options.port ?? 8080,
+      onError: (err) =>
+        say(`gateway function failed: ${err instanceof Error ? err.message : String(err)}`),
+    });
+    stops.push(() => alb.close());
+
+    const demoPlan = Object.keys(config.plans)[0] as string;
+    const keys = createDocumentClient({
+      endpoint: dynalite.endpoint,
+      region: LOCAL_REGION,
+      maxAttempts: 1,
+    });
+    const demo = await createKey(keys, LOCAL_KEYS_TABLE, {
+      plan: demoPlan,
+      owner: 'local-demo',
+      config,
+    });
+
+    writeLocalState(options.stateDir, {
+      gatewayUrl: alb.url,
+      dynamodbEndpoint: dynalite.endpoint,
+      keysTable: LOCAL_KEYS_TABLE,
+      region: LOCAL_REGION,
+      pid: process.pid,
+    });
+    stops.unshift(async () => removeLocalState(options.stateDir));
+
+    return { url: alb.url, demoKey: demo.key, demoPlan, redis, config, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

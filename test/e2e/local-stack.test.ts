@@ -1,0 +1,238 @@
+/**
+ * The product as a user touches it: `npm start`, then the official `openai` SDK and raw HTTP
+ * against the gateway. Everything behind it is real (gateway bundle, dynalite, Redis, session
+ * manager) except Triton, which the labelled inference stand-in replaces.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisServer } from '../support/redis.ts';
+import { type RunningStack, startStack } from './local-stack.ts';
+
+const MODEL = 'stub-echo-chatml';
+
+function testConfig(failureMode: 'open' | 'closed') {
+  return {
+    plans: {
+      tiny: { requestsPerMinute: 60, burst: 2, tokensPerMinute: 100000 },
+      roomy: { requestsPerMinute: 6000, burst: 500 },
+    },
+    rateLimiter: { failureMode, redisTimeoutMs: 100 },
+    auth: { cacheTtlSeconds: 1, failuresPerMinutePerAddress: 1000 },
+  };
+}
+
+const client = (stack: RunningStack, apiKey: string, maxRetries = 0) =>
+  new OpenAI({ baseURL: `${stack.url}/v1`, apiKey, maxRetries });
+
+async function newKey(stack: RunningStack, plan: string): Promise<{ key: string; keyId: string }> {
+  const created = await stack.keys('create', '--plan', plan);
+  return { key: created.key as string, keyId: created.keyId as string };
+}
+
+async function raw(stack: RunningStack, path: string, init: RequestInit & { key?: string } = {}) {
+  const headers = new Headers(init.headers);
+  if (init.key) headers.set('authorization', `Bearer ${init.key}`);
+  if (init.body) headers.set('content-type', 'application/json');
+  return fetch(`${stack.url}${path}`, { ...init, headers });
+}
+
+describe('local stack, failure mode open', () => {
+  let redis: RedisServer;
+  let stack: RunningStack;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    stack = await startStack(testConfig('open'), { REDIS_URL: redis.url });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await redis?.stop();
+  });
+
+  it('writes where the key CLI finds it and prints a working demo key', async () => {
+    expect(existsSync(join(stack.stateDir, 'local.json'))).toBe(true);
+    const models = await client(stack, stack.demoKey).models.list();
+    expect(models.data.map((m) => m.id)).toContain(MODEL);
+  });
+
+  it('answers chat completions, streamed and not, through the openai SDK', async () => {
+    const { key } = await newKey(stack, 'roomy');
+    const openai = client(stack, key);
+    const completion = await openai.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'hello gateway' }],
+    });
+    expect(completion.choices[0]?.message.content).toContain('hello gateway');
+    expect(completion.usage?.total_tokens).toBeGreaterThan(0);
+
+    const stream = await openai.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'stream this' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    expect(text).toContain('stream this');
+  });
+
+  it('keeps session history and hides a session from every other key, spoofed headers or not', async () => {
+    const owner = await newKey(stack, 'roomy');
+    const other = await newKey(stack, 'roomy');
+    const created = await raw(stack, '/v1/sessions', {
+      method: 'POST',
+      key: owner.key,
+      body: JSON.stringify({ model: MODEL }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+
+    const first = await raw(stack, `/v1/sessions/${id}/messages`, {
+      method: 'POST',
+      key: owner.key,
+      body: JSON.stringify({ content: 'my name is Ada' }),
+    });
+    expect(first.status).toBe(200);
+    await raw(stack, `/v1/sessions/${id}/messages`, {
+      method: 'POST',
+      key: owner.key,
+      body: JSON.stringify({ content: 'what is my name?' }),
+    });
+    const session = (await (await raw(stack, `/v1/sessions/${id}`, { key: owner.key })).json()) as {
+      messages: { role: string; content: string }[];
+    };
+    expect(session.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    expect(session.messages[0]?.content).toBe('my name is Ada');
+
+    const stolen = await raw(stack, `/v1/sessions/${id}`, { key: other.key });
+    expect(stolen.status).toBe(404);
+    const spoofed = await raw(stack, `/v1/sessions/${id}`, {
+      key: other.key,
+      headers: {
+        'x-axon-key-id': owner.keyId,
+        'x-axon-plan': 'roomy',
+        'x-axon-gateway-secret': 'guess',
+      },
+    });
+    expect(spoofed.status).toBe(404);
+    expect(await spoofed.json()).toMatchObject({ error: { type: 'not_found_error' } });
+  });
+
+  it('raises AuthenticationError for a missing, an invalid and a revoked key', async () => {
+    // The SDK insists on an apiKey, so drop the header it would make from it.
+    const anonymous = new OpenAI({
+      baseURL: `${stack.url}/v1`,
+      apiKey: 'unused',
+      maxRetries: 0,
+      defaultHeaders: { authorization: null },
+    });
+    const missing = await anonymous.models.list().catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect((missing as InstanceType<typeof OpenAI.AuthenticationError>).error).toMatchObject({
+      code: 'missing_api_key',
+    });
+    const noKey = await raw(stack, '/v1/models');
+    expect(noKey.status).toBe(401);
+    expect(await noKey.json()).toMatchObject({ error: { code: 'missing_api_key' } });
+    expect(noKey.headers.get('www-authenticate')).toBe('Bearer realm="axon"');
+
+    await expect(client(stack, 'axon_invalid').models.list()).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
+
+    const { key, keyId } = await newKey(stack, 'roomy');
+    await client(stack, key).models.list();
+    await stack.keys('revoke', keyId);
+    await new Promise((r) => setTimeout(r, 1100)); // the test config's principal cache TTL
+    const error = await client(stack, key)
+      .models.list()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect((error as InstanceType<typeof OpenAI.AuthenticationError>).status).toBe(401);
+  });
+
+  it('raises RateLimitError past the burst, and a client honouring Retry-After then succeeds', async () => {
+    const { key } = await newKey(stack, 'tiny'); // burst 2, one request a second
+    const strict = client(stack, key);
+    await strict.models.list();
+    await strict.models.list();
+    const error = await strict.models.list().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    const denied = error as InstanceType<typeof OpenAI.RateLimitError>;
+    const retryAfter = Number(denied.headers?.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(denied.error).toMatchObject({ code: 'rate_limit_exceeded', type: 'rate_limit_error' });
+
+    // The SDK retries 429s itself: its first try is denied again (the bucket is still empty),
+    // then it waits as long as Retry-After says and the retry is admitted.
+    const started = Date.now();
+    const patient = client(stack, key, 2);
+    const models = await patient.models.list();
+    expect(models.data.length).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(retryAfter * 1000 - 50);
+  });
+
+  it('keeps serving, marked degraded, while Redis is down, and is Redis-backed again once it returns', async () => {
+    const { key } = await newKey(stack, 'roomy');
+    const openai = client(stack, key);
+    await openai.models.list();
+
+    await redis.kill();
+    const during = await raw(stack, '/v1/models', { key });
+    expect(during.status).toBe(200);
+    expect(during.headers.get('x-axon-ratelimit-degraded')).toBe('1');
+    const completion = await openai.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'still there?' }],
+    });
+    expect(completion.choices[0]?.message.content).toContain('still there?');
+
+    await redis.restart();
+    let degraded: string | null = '1';
+    for (let i = 0; i < 100 && degraded; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      degraded = (await raw(stack, '/v1/models', { key })).headers.get('x-axon-ratelimit-degraded');
+    }
+    expect(degraded).toBeNull();
+  });
+
+  it('stops cleanly on SIGINT, removing what it wrote', async () => {
+    const code = await stack.stop('SIGINT');
+    expect(code).toBe(0);
+    expect(stack.output()).toContain('stopping the local stack');
+  });
+});
+
+describe('local stack, failure mode closed', () => {
+  let redis: RedisServer;
+  let stack: RunningStack;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    stack = await startStack(testConfig('closed'), { REDIS_URL: redis.url });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await redis?.stop();
+  });
+
+  it('answers 503 rate_limiter_unavailable while Redis is down, and serves again once it returns', async () => {
+    const { key } = await newKey(stack, 'roomy');
+    expect((await raw(stack, '/v1/models', { key })).status).toBe(200);
+
+    await redis.kill();
+    const during = await raw(stack, '/v1/models', { key });
+    expect(during.status).toBe(503);
+    expect(await during.json()).toMatchObject({
+      error: { type: 'api_error', code: 'rate_limiter_unavailable' },
+    });
+    expect(during.headers.get('x-request-id')).toBeTruthy();
+
+    await redis.restart();
+    let status = 503;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await raw(stack, '/v1/models', { key })).status;
+    }
+    expect(status).toBe(200);
+  });
+});
