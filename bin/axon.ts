@@ -18,4 +18,7 @@ try {
   console.error(`Invalid stage config: ${err.message}`);
   process.exit(1);
 }
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+// The acknowledgements are also written into the templates (cdk_nag metadata) as an audit trail.
+Validations.of(app).addPlugins(
+  new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }),
+);
