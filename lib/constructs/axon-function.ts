@@ -1,7 +1,6 @@
 /**
  * A Node.js 22 arm64 Lambda bundled locally by esbuild (a devDependency, so no Docker) as one
- * ES module. ESM lets the code use top-level await and import.meta; the banner gives CommonJS
- * dependencies (ioredis, …) the `require` they expect.
+ * ES module, with the options of lib/bundling.ts (shared with the local stack).
  */
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -9,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { ESM_REQUIRE_BANNER, LAMBDA_BUNDLE } from '../bundling.ts';
 import { repoPath } from '../paths.ts';
 
 export interface AxonFunctionProps {
@@ -23,9 +23,6 @@ export interface AxonFunctionProps {
   /** @default 30 seconds */
   readonly timeout?: Duration;
 }
-
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __axonCreateRequire } from 'node:module'; const require = __axonCreateRequire(import.meta.url);";
 
 export class AxonFunction extends nodejs.NodejsFunction {
   constructor(scope: Construct, id: string, props: AxonFunctionProps) {
@@ -47,17 +44,16 @@ export class AxonFunction extends nodejs.NodejsFunction {
       securityGroups: [props.securityGroup],
       logGroup,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      // lib/bundling.ts holds the options, so the local stack runs the bundle CDK ships.
       bundling: {
         format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
+        target: LAMBDA_BUNDLE.target,
+        mainFields: [...LAMBDA_BUNDLE.mainFields],
+        minify: LAMBDA_BUNDLE.minify,
+        sourceMap: LAMBDA_BUNDLE.sourceMap,
         sourcesContent: false,
         banner: ESM_REQUIRE_BANNER,
-        // Bundle the AWS SDK too: the code runs with the SDK versions it was tested with, not
-        // whatever the managed runtime ships that month (and the bundle loads on its own).
-        externalModules: [],
+        externalModules: [...LAMBDA_BUNDLE.externalModules],
       },
     });
     for (const [policy, why] of [
