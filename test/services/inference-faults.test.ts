@@ -168,6 +168,40 @@ describe('inference faults', () => {
   });
 });
 
+describe('client going away', () => {
+  it('stops the upstream generation when the caller disconnects mid-stream', async () => {
+    const stack = await startStack(
+      { redisUrl: inject('redisUrl') },
+      { tokenDelayMs: 1_500 }, // a slow model: one word every 1.5 s
+    );
+    try {
+      const controller = new AbortController();
+      const res = await fetch(`${stack.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...principal(freshKeyId()), 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: MODEL,
+          stream: true,
+          max_tokens: 100,
+          messages: [{ role: 'user', content: 'word '.repeat(40) }],
+        }),
+        signal: controller.signal,
+      });
+      expect(res.headers.get('x-request-id')).toBeTruthy();
+      const reader = res.body?.getReader();
+      await reader?.read();
+      expect(stack.stub.stats().openStreams).toBe(1);
+      controller.abort();
+      for (let i = 0; i < 40 && stack.stub.stats().openStreams > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(stack.stub.stats().openStreams).toBe(0);
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 describe('Triton down (connection refused)', () => {
   it('answers 503 for models, completions and streams, and readiness fails', async () => {
     const app = await buildApp({

@@ -48,6 +48,8 @@ export interface InferenceStubOptions {
 export interface StubStats {
   generate: number;
   generateStream: number;
+  /** generate_stream responses still open right now. */
+  openStreams: number;
   index: number;
   ready: number;
 }
@@ -89,7 +91,7 @@ export async function startInferenceStub(
   const models = new Set(options.models ?? DEFAULT_STUB_MODELS);
   const tokenDelayMs = options.tokenDelayMs ?? 0;
   let faults: StubFaults = {};
-  const counts: StubStats = { generate: 0, generateStream: 0, index: 0, ready: 0 };
+  const counts: StubStats = { generate: 0, generateStream: 0, openStreams: 0, index: 0, ready: 0 };
   let last: { model: string; body: GenerateBody } | undefined;
 
   // forceCloseConnections: close() must not wait for streams a fault left stalled.
@@ -168,6 +170,10 @@ export async function startInferenceStub(
     const { errorAfterEvents, stallAfterEvents } = faults;
     reply.hijack();
     const raw = reply.raw;
+    counts.openStreams++;
+    raw.once('close', () => {
+      counts.openStreams--;
+    });
     raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
     for (const [i, piece] of pieces.entries()) {
       if (raw.destroyed) return;

@@ -48,6 +48,8 @@ export default fp(
       }
       const plan = header(request, 'x-axon-plan');
       request.principal = { keyId, plan: plan !== undefined && PLAN.test(plan) ? plan : 'unknown' };
+      // Every later log line of this request names the key id (never the key itself).
+      request.log = request.log.child({ keyId });
     });
   },
   { name: 'axon-principal' },
