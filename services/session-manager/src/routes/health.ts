@@ -4,12 +4,21 @@
  * can complete a request.
  */
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { AxonError } from '../core/errors.ts';
 
-export default async function healthRoutes(fastify: FastifyInstance) {
-  fastify.get('/healthz', async () => ({ status: 'ok' }));
+const Healthy = Type.Object({ status: Type.Literal('ok') });
+const Ready = Type.Object({
+  status: Type.Literal('ready'),
+  checks: Type.Object({ redis: Type.Literal('ok'), triton: Type.Literal('ok') }),
+});
 
-  fastify.get('/readyz', async () => {
+export default async function healthRoutes(fastify: FastifyInstance) {
+  fastify.get('/healthz', { schema: { response: { 200: Healthy } } }, async () => ({
+    status: 'ok',
+  }));
+
+  fastify.get('/readyz', { schema: { response: { 200: Ready } } }, async () => {
     const { redis, triton } = fastify.services;
     const [redisOk, tritonOk] = await Promise.all([redis.ping(), triton.ready()]);
     if (!redisOk || !tritonOk) {

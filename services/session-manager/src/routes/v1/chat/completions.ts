@@ -16,7 +16,7 @@ import {
   sendSse,
   streamErrorBody,
 } from '../respond.ts';
-import { ChatCompletionBody, type ChatMessageInput } from './schema.ts';
+import { ChatCompletionBody, ChatCompletionObject, type ChatMessageInput } from './schema.ts';
 
 /** OpenAI's `developer` role is the newer name of `system`; text parts are joined. */
 export function toChatMessage(message: ChatMessageInput): ChatMessage {
@@ -35,7 +35,7 @@ export function stopList(stop: string | string[] | null | undefined): string[] {
 const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/chat/completions',
-    { schema: { body: ChatCompletionBody } },
+    { schema: { body: ChatCompletionBody, response: { 200: ChatCompletionObject } } },
     async (request, reply) => {
       const body = request.body;
       const { catalog, triton } = fastify.services;

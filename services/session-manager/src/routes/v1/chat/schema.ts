@@ -51,3 +51,28 @@ export const ChatCompletionBody = Type.Object(
 
 export type ChatCompletionBody = Static<typeof ChatCompletionBody>;
 export type ChatMessageInput = Static<typeof ChatMessageSchema>;
+
+/** The non-streamed reply (a stream is sent as is and not checked against this). */
+export const ChatCompletionObject = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('chat.completion'),
+  created: Type.Integer(),
+  model: Type.String(),
+  choices: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      message: Type.Object({
+        role: Type.Literal('assistant'),
+        content: Type.String(),
+        refusal: Type.Null(),
+      }),
+      logprobs: Type.Null(),
+      finish_reason: Type.Enum(['stop', 'length']),
+    }),
+  ),
+  usage: Type.Object({
+    prompt_tokens: Type.Integer(),
+    completion_tokens: Type.Integer(),
+    total_tokens: Type.Integer(),
+  }),
+});
