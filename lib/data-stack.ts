@@ -2,20 +2,19 @@
  * State: the ElastiCache replication group (token buckets, sessions) with its rotated AUTH
  * token, and the DynamoDB ApiKeys table.
  */
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
-import type { StageConfig } from './config.ts';
+import { AxonStack, type AxonStackProps } from './axon-stack.ts';
 import { ApiKeysTable } from './constructs/api-keys-table.ts';
 import { RedisAuthRotation } from './constructs/redis-auth-rotation.ts';
 import { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
 
-export interface DataStackProps extends StackProps {
-  readonly config: StageConfig;
+export interface DataStackProps extends AxonStackProps {
   readonly vpc: ec2.IVpc;
 }
 
-export class DataStack extends Stack {
+export class DataStack extends AxonStack {
   readonly redis: RedisReplicationGroup;
   readonly apiKeys: ApiKeysTable;
 

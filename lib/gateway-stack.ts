@@ -2,13 +2,13 @@
  * The public edge: internet-facing ALB (HTTPS, WAF) in front of the gateway Lambda, alarms, and
  * the outputs an operator needs (URL, key table).
  */
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { StageConfig } from './config.ts';
+import { AxonStack, type AxonStackProps } from './axon-stack.ts';
 import { AccessLogBucket } from './constructs/access-log-bucket.ts';
 import type { ApiKeysTable } from './constructs/api-keys-table.ts';
 import { GatewayAlarms } from './constructs/gateway-alarms.ts';
@@ -17,8 +17,7 @@ import { GatewayWebAcl } from './constructs/gateway-web-acl.ts';
 import { PublicLoadBalancer } from './constructs/public-load-balancer.ts';
 import type { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
 
-export interface GatewayStackProps extends StackProps {
-  readonly config: StageConfig;
+export interface GatewayStackProps extends AxonStackProps {
   readonly vpc: ec2.IVpc;
   readonly apiKeys: ApiKeysTable;
   readonly redis: RedisReplicationGroup;
@@ -30,7 +29,7 @@ export interface GatewayStackProps extends StackProps {
   readonly gatewayEntry?: string;
 }
 
-export class GatewayStack extends Stack {
+export class GatewayStack extends AxonStack {
   readonly gateway: GatewayFunction;
   readonly loadBalancer: PublicLoadBalancer;
   readonly webAcl: GatewayWebAcl;

@@ -2,26 +2,25 @@
  * Compute: the EKS cluster with its system and GPU node groups, Triton, the session manager and
  * its internal ALB, plus the shared secret the gateway presents to the session manager.
  */
-import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { StageConfig } from './config.ts';
+import { AxonStack, type AxonStackProps } from './axon-stack.ts';
 import { AccessLogBucket } from './constructs/access-log-bucket.ts';
 import { InferenceCluster } from './constructs/inference-cluster.ts';
 import type { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
 import { SessionManagerService } from './constructs/session-manager-service.ts';
 import { TritonServer } from './constructs/triton-server.ts';
 
-export interface InferenceStackProps extends StackProps {
-  readonly config: StageConfig;
+export interface InferenceStackProps extends AxonStackProps {
   readonly vpc: ec2.IVpc;
   readonly redis: RedisReplicationGroup;
   /** Build context of the session manager image. @default services/session-manager */
   readonly sessionManagerImageDirectory?: string;
 }
 
-export class InferenceStack extends Stack {
+export class InferenceStack extends AxonStack {
   readonly cluster: InferenceCluster;
   readonly triton: TritonServer;
   readonly sessionManager: SessionManagerService;

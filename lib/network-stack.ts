@@ -3,17 +3,16 @@
  * private subnets with egress for Lambda, EKS nodes and internal ALB, isolated subnets for Redis.
  * AZs come from the stage config, so synth needs no AWS lookup.
  */
-import { Stack, type StackProps } from 'aws-cdk-lib';
+
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import type { StageConfig } from './config.ts';
+import { AxonStack, type AxonStackProps } from './axon-stack.ts';
+import { acknowledge } from './nag.ts';
 
-export interface NetworkStackProps extends StackProps {
-  readonly config: StageConfig;
-}
+export interface NetworkStackProps extends AxonStackProps {}
 
-export class NetworkStack extends Stack {
+export class NetworkStack extends AxonStack {
   readonly vpc: ec2.Vpc;
 
   constructor(scope: Construct, id: string, props: NetworkStackProps) {
@@ -37,6 +36,12 @@ export class NetworkStack extends Stack {
         DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
       },
     });
+
+    acknowledge(
+      this,
+      'CloudFormation-Validate::W3010',
+      'The AZ names come from the stage config on purpose: synth needs no account lookup, and lib/config.ts checks that each one belongs to the stage region.',
+    );
 
     this.vpc.addFlowLog('FlowLogs', {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(

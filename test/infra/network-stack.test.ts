@@ -51,6 +51,13 @@ describe('NetworkStack', () => {
     }
   });
 
+  it('needs no AWS lookup at synth, with a fixed account (prod) or without (dev)', () => {
+    for (const stage of [dev, prod]) {
+      expect(stage.app.synth().manifest.missing ?? []).toEqual([]);
+      expect(stage.stacks.network.availabilityZones).toEqual(stage.config.network.availabilityZones);
+    }
+  });
+
   it('matches the snapshot', () => {
     expect(normalised(t)).toMatchSnapshot();
   });
