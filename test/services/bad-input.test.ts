@@ -288,6 +288,14 @@ const cases: Case[] = [
     mentions: 'limit',
   },
   {
+    name: 'list cursor that is not a session id',
+    method: 'GET',
+    path: '/sessions?after=page2',
+    status: 400,
+    code: 'invalid_value',
+    mentions: 'after',
+  },
+  {
     name: 'unknown session',
     method: 'GET',
     path: '/sessions/sess_000000000000000000000000000000',

@@ -11,7 +11,7 @@ import {
   prepareCompletion,
   runCompletion,
 } from '../../../core/completion.ts';
-import { NotFoundError } from '../../../core/errors.ts';
+import { InvalidRequestError, NotFoundError } from '../../../core/errors.ts';
 import { isSessionId, newCompletionId } from '../../../core/ids.ts';
 import type { SessionMeta, StoredMessage } from '../../../core/session-store.ts';
 import { countTokens } from '../../../core/tokens.ts';
@@ -84,9 +84,16 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     async (request) => {
       const limit = request.query.limit ?? 20;
       const after = request.query.after;
+      if (after !== undefined && !isSessionId(after)) {
+        // A garbled cursor must not silently restart the listing at the first page.
+        throw new InvalidRequestError(
+          'invalid_value',
+          'after: must be the id of a session from a previous page.',
+        );
+      }
       const page = await sessions.list(request.principal.keyId, {
         limit,
-        ...(after !== undefined && isSessionId(after) ? { after } : {}),
+        ...(after !== undefined ? { after } : {}),
       });
       const data = page.sessions.map(toSessionObject);
       return {
