@@ -54,7 +54,9 @@ describe('NetworkStack', () => {
   it('needs no AWS lookup at synth, with a fixed account (prod) or without (dev)', () => {
     for (const stage of [dev, prod]) {
       expect(stage.app.synth().manifest.missing ?? []).toEqual([]);
-      expect(stage.stacks.network.availabilityZones).toEqual(stage.config.network.availabilityZones);
+      expect(stage.stacks.network.availabilityZones).toEqual(
+        stage.config.network.availabilityZones,
+      );
     }
   });
 
