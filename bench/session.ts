@@ -1,5 +1,6 @@
 /**
  * npm run bench:session [-- --json] [--seconds 5] [--concurrency 16,64] [--log-level info]
+ *                         [--stub-latency-ms 0]
  *
  * Chat completions per second and latency through the session manager (which templates the
  * messages, counts tokens and calls Triton's generate) against the Triton stand-in called
@@ -7,7 +8,9 @@
  * (undici, keep-alive, fixed concurrency for a fixed time). The stand-in and the session
  * manager each run in their own Node process, as in production; the session manager uses the
  * given LOG_LEVEL (default info, one JSON line per request, sent to /dev/null).
- * The difference is the session manager's own cost per request. On this 2-core machine the
+ * The difference is the session manager's own cost per request. `--stub-latency-ms` makes the
+ * stand-in wait before answering, like a (very fast) model, to show that cost in proportion.
+ * On this 2-core machine the
  * load client, the stand-in and the service share the CPUs, so ratios matter, not absolutes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -21,13 +24,20 @@ const SECONDS = Number(flag('seconds', '5'));
 const WARMUP_SECONDS = 1;
 const CONCURRENCY = flag('concurrency', '16,64').split(',').map(Number);
 const LOG_LEVEL = flag('log-level', 'info');
+const STUB_LATENCY_MS = Number(flag('stub-latency-ms', '0'));
 const SECRET = 'bench-gateway-secret-0123456789';
 const MODEL = 'stub-echo-chatml';
 const MAX_TOKENS = 16;
 const CONTENT = 'Summarise the plot of a short story about a lighthouse keeper.';
 
-if (!(SECONDS > 0) || CONCURRENCY.some((c) => !Number.isInteger(c) || c < 1)) {
-  throw new Error('--seconds must be > 0 and --concurrency whole numbers >= 1, e.g. 16,64');
+if (
+  !(SECONDS > 0) ||
+  CONCURRENCY.some((c) => !Number.isInteger(c) || c < 1) ||
+  !(Number.isInteger(STUB_LATENCY_MS) && STUB_LATENCY_MS >= 0)
+) {
+  throw new Error(
+    '--seconds must be > 0, --concurrency whole numbers >= 1 (e.g. 16,64), --stub-latency-ms >= 0',
+  );
 }
 
 interface Target {
@@ -115,7 +125,10 @@ async function main() {
   const redis = process.env.REDIS_URL ? undefined : await RedisServer.start();
   const redisUrl = process.env.REDIS_URL ?? (redis as RedisServer).url;
 
-  const stubChild = startChild(['services/inference-stub/src/main.ts', '--port', '0'], {});
+  const stubChild = startChild(
+    ['services/inference-stub/src/main.ts', '--port', '0', '--latency-ms', String(STUB_LATENCY_MS)],
+    {},
+  );
   const firstLine = createInterface({ input: stubChild.stdout as NodeJS.ReadableStream });
   const [line] = (await once(firstLine, 'line')) as [string];
   firstLine.close();
@@ -192,6 +205,7 @@ async function main() {
   const meta = {
     seconds: SECONDS,
     logLevel: LOG_LEVEL,
+    stubLatencyMs: STUB_LATENCY_MS,
     maxTokens: MAX_TOKENS,
     node: process.version,
   };
@@ -221,7 +235,8 @@ async function main() {
     ),
   );
   console.log(
-    `\n${SECONDS} s per cell after ${WARMUP_SECONDS} s warm-up; LOG_LEVEL=${LOG_LEVEL}; ${process.version}`,
+    `\n${SECONDS} s per cell after ${WARMUP_SECONDS} s warm-up; LOG_LEVEL=${LOG_LEVEL}; ` +
+      `stand-in latency ${STUB_LATENCY_MS} ms; ${process.version}`,
   );
 }
 
