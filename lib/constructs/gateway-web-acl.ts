@@ -4,7 +4,7 @@
  * count, because chat prompts are legitimately larger (the gateway caps bodies at 1 MB itself).
  * WAF logs redact the Authorization header, so API keys never reach a log.
  */
-import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
@@ -94,10 +94,12 @@ export class GatewayWebAcl extends Construct {
       webAclArn: this.webAcl.attrArn,
     });
 
-    // WAF requires the log group name to start with aws-waf-logs-.
+    // WAF requires the log group name to start with aws-waf-logs-. A fixed name would block
+    // re-creating the stage after a tear down if the group were retained, so it goes with the stack.
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `aws-waf-logs-${props.metricPrefix.toLowerCase()}`,
       retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     new wafv2.CfnLoggingConfiguration(this, 'Logging', {
       resourceArn: this.webAcl.attrArn,

@@ -271,8 +271,9 @@ describe('GatewayStack: WAF', () => {
     t.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
       RedactedFields: [{ SingleHeader: { Name: 'authorization' } }],
     });
-    t.hasResourceProperties('AWS::Logs::LogGroup', {
-      LogGroupName: Match.stringLikeRegexp('^aws-waf-logs-'),
+    t.hasResource('AWS::Logs::LogGroup', {
+      Properties: { LogGroupName: 'aws-waf-logs-axondev', RetentionInDays: 30 },
+      DeletionPolicy: 'Delete',
     });
   });
 });
