@@ -86,10 +86,10 @@ export class TritonClient {
   }
 
   /** `GET /v2/health/ready`: true when Triton and its models can serve. */
-  async ready(): Promise<boolean> {
+  async ready(timeoutMs = this.controlTimeoutMs): Promise<boolean> {
     // One attempt: a readiness probe should answer within its own timeout, not retry inside it.
     try {
-      const res = await this.call('GET', '/v2/health/ready', undefined, this.controlTimeoutMs);
+      const res = await this.call('GET', '/v2/health/ready', undefined, timeoutMs);
       await res.body.dump();
       return res.statusCode === 200;
     } catch {

@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AxonError } from '../core/errors.ts';
 
+const PROBE_TIMEOUT_MS = 800;
+
 const Healthy = Type.Object({ status: Type.Literal('ok') });
 const Ready = Type.Object({
   status: Type.Literal('ready'),
@@ -20,7 +22,11 @@ export default async function healthRoutes(fastify: FastifyInstance) {
 
   fastify.get('/readyz', { schema: { response: { 200: Ready } } }, async () => {
     const { redis, triton } = fastify.services;
-    const [redisOk, tritonOk] = await Promise.all([redis.ping(), triton.ready()]);
+    // Both checks answer within 800 ms, inside a 1 s probe timeout.
+    const [redisOk, tritonOk] = await Promise.all([
+      redis.ping(PROBE_TIMEOUT_MS),
+      triton.ready(PROBE_TIMEOUT_MS),
+    ]);
     if (!redisOk || !tritonOk) {
       const down = [redisOk ? '' : 'session store (Redis)', tritonOk ? '' : 'inference (Triton)'];
       throw new AxonError(
