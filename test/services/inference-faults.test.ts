@@ -114,6 +114,14 @@ describe('inference faults', () => {
     expect(content).toBe('[stub] You');
   });
 
+  it('answers 503 when the very first stream event is an error: nothing was sent yet', async () => {
+    stack.stub.setFault({ errorAfterEvents: 0 });
+    const res = await streamText(v1('/chat/completions'), headers, chat({ stream: true }));
+    expect(res.status).toBe(503);
+    expect(res.type).toContain('application/json');
+    expect(envelope(JSON.parse(res.text)).code).toBe('inference_unavailable');
+  });
+
   it('ends a stalled stream with an inference_timeout event', async () => {
     stack.stub.setFault({ stallAfterEvents: 1 });
     const res = await streamText(v1('/chat/completions'), headers, chat({ stream: true }));

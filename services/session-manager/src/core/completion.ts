@@ -5,7 +5,7 @@
  */
 import { renderPrompt } from './chat-template.ts';
 import { type CountedMessage, fitToContext } from './context.ts';
-import { InvalidRequestError } from './errors.ts';
+import { InferenceStreamError, InferenceUnavailableError, InvalidRequestError } from './errors.ts';
 import type { ModelCatalog, ModelSettings } from './models.ts';
 import {
   type CompletionMeta,
@@ -138,6 +138,12 @@ export async function openDeltas(
     first = await upstream.next();
   } catch (error) {
     await upstream.return(undefined);
+    // Nothing was sent yet: an error event first thing is Triton failing, like its 5xx.
+    if (error instanceof InferenceStreamError) {
+      throw Object.assign(new InferenceUnavailableError(error), {
+        upstream: error.upstreamMessage,
+      });
+    }
     throw error;
   }
   return (async function* () {

@@ -82,6 +82,8 @@ export class TritonClient {
       connect: { timeout: Math.min(this.timeoutMs, 5_000) },
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
+      // A runaway upstream cannot make us buffer without bound (streams included).
+      maxResponseSize: 64 * 1024 * 1024,
     });
   }
 
