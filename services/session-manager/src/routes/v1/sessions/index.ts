@@ -3,7 +3,6 @@
  * not exist, has expired, or belongs to another key is the same 404.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { ChatMessage } from '../../../core/chat-template.ts';
 import {
   type CompletionResult,
   completionSse,
@@ -11,10 +10,10 @@ import {
   prepareCompletion,
   runCompletion,
 } from '../../../core/completion.ts';
+import { turnPrompt, turnToStore } from '../../../core/conversation.ts';
 import { InvalidRequestError, NotFoundError } from '../../../core/errors.ts';
 import { isSessionId, newCompletionId } from '../../../core/ids.ts';
 import type { SessionMeta, StoredMessage } from '../../../core/session-store.ts';
-import { countTokens } from '../../../core/tokens.ts';
 import { stopList } from '../chat/completions.ts';
 import {
   clientGoneSignal,
@@ -135,22 +134,9 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const session = isSessionId(id) ? await sessions.get(keyId, id) : undefined;
       if (!session) throw sessionNotFound(id);
 
-      const { template } = await catalog.resolve(session.model);
-      const userTurn: ChatMessage = { role: 'user', content: body.content };
-      const history = [
-        ...(session.system !== undefined
-          ? [{ role: 'system' as const, content: session.system }]
-          : []),
-        ...session.messages.map((m) => ({
-          role: m.role,
-          content: m.content,
-          ...(m.tokens ? { tokens: m.tokens } : {}),
-        })),
-        userTurn,
-      ];
       const prepared = await prepareCompletion(catalog, {
         model: session.model,
-        messages: history,
+        messages: turnPrompt(session, body.content),
         ...(body.max_tokens !== undefined ? { maxTokens: body.max_tokens } : {}),
         ...(typeof body.temperature === 'number' ? { temperature: body.temperature } : {}),
         ...(typeof body.top_p === 'number' ? { topP: body.top_p } : {}),
@@ -159,24 +145,18 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         messagesField: 'content',
         maxTokensField: 'max_tokens',
       });
-      const userAt = Date.now();
+      const askedAt = Date.now();
 
       /** Stores the user turn and the answer together; the session may be gone by now. */
       const store = async (result: CompletionResult): Promise<StoredMessage> => {
-        const answer: StoredMessage = {
-          role: 'assistant',
-          content: result.text,
-          createdAt: Date.now(),
-          tokens: countTokens(template.renderMessage({ role: 'assistant', content: result.text })),
-        };
-        const user: StoredMessage = {
-          ...userTurn,
-          role: 'user',
-          createdAt: userAt,
-          tokens: countTokens(template.renderMessage(userTurn)),
-        };
-        if (!(await sessions.append(keyId, id, [user, answer]))) throw sessionNotFound(id);
-        return answer;
+        const pair = turnToStore(prepared.settings.template, {
+          content: body.content,
+          askedAt,
+          answer: result.text,
+          answeredAt: Date.now(),
+        });
+        if (!(await sessions.append(keyId, id, pair))) throw sessionNotFound(id);
+        return pair[1];
       };
 
       const signal = clientGoneSignal(reply);

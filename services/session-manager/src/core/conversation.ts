@@ -1,0 +1,38 @@
+/**
+ * A session turn in plain functions: the messages the model sees (system prompt, stored
+ * history with its token counts, the new user message) and the pair that is stored once the
+ * answer is complete.
+ */
+import type { ChatTemplate } from './chat-template.ts';
+import type { CountedMessage } from './context.ts';
+import type { Session, StoredMessage } from './session-store.ts';
+import { countTokens } from './tokens.ts';
+
+export function turnPrompt(session: Session, content: string): CountedMessage[] {
+  return [
+    ...(session.system !== undefined ? [{ role: 'system' as const, content: session.system }] : []),
+    ...session.messages.map(({ role, content, tokens }) => ({
+      role,
+      content,
+      ...(tokens ? { tokens } : {}),
+    })),
+    { role: 'user', content },
+  ];
+}
+
+/** The user message and the answer, each with its token count under the model's template. */
+export function turnToStore(
+  template: ChatTemplate,
+  turn: { content: string; askedAt: number; answer: string; answeredAt: number },
+): [StoredMessage, StoredMessage] {
+  const message = (role: 'user' | 'assistant', content: string, createdAt: number) => ({
+    role,
+    content,
+    createdAt,
+    tokens: countTokens(template.renderMessage({ role, content })),
+  });
+  return [
+    message('user', turn.content, turn.askedAt),
+    message('assistant', turn.answer, turn.answeredAt),
+  ];
+}
