@@ -54,6 +54,9 @@ export class AxonFunction extends nodejs.NodejsFunction {
         sourcesContent: false,
         banner: ESM_REQUIRE_BANNER,
         externalModules: [...LAMBDA_BUNDLE.externalModules],
+        esbuildArgs: Object.fromEntries(
+          Object.entries(LAMBDA_BUNDLE.alias).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
       },
     });
     for (const [policy, why] of [
