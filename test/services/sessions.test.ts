@@ -1,6 +1,7 @@
 /**
- * Sessions over real HTTP against a real Redis, on a single node and on the 3-master cluster:
- * history across turns, isolation between keys, atomic concurrent appends, idle TTL expiry.
+ * Sessions over real HTTP against a real Redis, on a single node and on the 3-master cluster
+ * (and the in-memory fallback of the local stack): history across turns, isolation between
+ * keys, atomic concurrent appends, idle TTL expiry.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -23,12 +24,17 @@ interface SessionBody {
   messages?: { role: string; content: string; created_at: number }[];
 }
 
-const topologies = [
-  { name: 'single node', options: () => ({ redisUrl: inject('redisUrl') }) },
-  { name: '3-master cluster', options: () => ({ redisClusterNodes: inject('redisClusterNodes') }) },
+const stores = [
+  { name: 'Redis, single node', options: () => ({ redisUrl: inject('redisUrl') }) },
+  {
+    name: 'Redis, 3-master cluster',
+    options: () => ({ redisClusterNodes: inject('redisClusterNodes') }),
+  },
+  // The local stack's fallback when no redis-server is installed: same contract.
+  { name: 'the in-memory store (no Redis)', options: () => ({}) },
 ];
 
-describe.each(topologies)('sessions on Redis $name', ({ options }) => {
+describe.each(stores)('sessions on $name', ({ options }) => {
   let stack: Stack;
   const v1 = (path: string) => `${stack.url}/v1${path}`;
 
@@ -202,37 +208,43 @@ describe.each(topologies)('sessions on Redis $name', ({ options }) => {
   });
 });
 
-describe('session idle TTL', () => {
-  let stack: Stack;
+describe.each(stores.filter((s) => !s.name.includes('cluster')))(
+  'session idle TTL on $name',
+  ({ options }) => {
+    let stack: Stack;
 
-  beforeAll(async () => {
-    stack = await startStack({ redisUrl: inject('redisUrl'), sessionTtlSeconds: 1 });
-  });
-  afterAll(() => stack.close());
-
-  it('expires an idle session and drops it from the list', async () => {
-    const keyId = freshKeyId();
-    const created = await call(`${stack.url}/v1/sessions`, { headers: principal(keyId), body: {} });
-    const { id } = created.body as SessionBody;
-    const turn = await call(`${stack.url}/v1/sessions/${id}/messages`, {
-      headers: principal(keyId),
-      body: { content: 'remember me' },
+    beforeAll(async () => {
+      stack = await startStack({ ...options(), sessionTtlSeconds: 1 });
     });
-    expect(turn.status).toBe(200);
+    afterAll(() => stack.close());
 
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    it('expires an idle session and drops it from the list', async () => {
+      const keyId = freshKeyId();
+      const created = await call(`${stack.url}/v1/sessions`, {
+        headers: principal(keyId),
+        body: {},
+      });
+      const { id } = created.body as SessionBody;
+      const turn = await call(`${stack.url}/v1/sessions/${id}/messages`, {
+        headers: principal(keyId),
+        body: { content: 'remember me' },
+      });
+      expect(turn.status).toBe(200);
 
-    const read = await call(`${stack.url}/v1/sessions/${id}`, { headers: principal(keyId) });
-    expect(read.status).toBe(404);
-    const message = await call(`${stack.url}/v1/sessions/${id}/messages`, {
-      headers: principal(keyId),
-      body: { content: 'still there?' },
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+      const read = await call(`${stack.url}/v1/sessions/${id}`, { headers: principal(keyId) });
+      expect(read.status).toBe(404);
+      const message = await call(`${stack.url}/v1/sessions/${id}/messages`, {
+        headers: principal(keyId),
+        body: { content: 'still there?' },
+      });
+      expect(message.status).toBe(404);
+      const list = await call(`${stack.url}/v1/sessions`, { headers: principal(keyId) });
+      expect((list.body as { data: unknown[] }).data).toEqual([]);
     });
-    expect(message.status).toBe(404);
-    const list = await call(`${stack.url}/v1/sessions`, { headers: principal(keyId) });
-    expect((list.body as { data: unknown[] }).data).toEqual([]);
-  });
-});
+  },
+);
 
 describe('prompts sent to Triton', () => {
   let stack: Stack;

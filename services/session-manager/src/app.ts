@@ -7,14 +7,19 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { AxonError } from './core/errors.ts';
 import { GatewaySecret } from './core/gateway-secret.ts';
+import { MemorySessionStore } from './core/memory-session-store.ts';
 import { ModelCatalog, type ModelsConfig } from './core/models.ts';
 import { type ClusterNode, type RedisClient, RedisConnection } from './core/redis.ts';
 import { type SecretProvider, staticSecret } from './core/secrets.ts';
-import { SessionStore } from './core/session-store.ts';
+import { type SessionRepository, SessionStore } from './core/session-store.ts';
 import { TritonClient } from './core/triton-client.ts';
 import errorHandler from './plugins/error-handler.ts';
 import metrics from './plugins/metrics.ts';
@@ -22,7 +27,10 @@ import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1/index.ts';
 
 export interface AppOptions {
-  /** A Redis or Cluster client the caller owns (and closes); else one of the next two. */
+  /**
+   * A Redis or Cluster client the caller owns (and closes); else one of the next two. With none
+   * of the three, sessions are kept in memory (local stack without redis-server; not production).
+   */
   redis?: RedisClient;
   /** `redis://` or `rediss://` URL. */
   redisUrl?: string;
@@ -53,10 +61,11 @@ export interface AppOptions {
 }
 
 export interface Services {
-  redis: RedisConnection;
   triton: TritonClient;
   catalog: ModelCatalog;
-  sessions: SessionStore;
+  sessions: SessionRepository;
+  /** Whether the session store answers (Redis PING; always true in memory). */
+  storeReady(timeoutMs: number): Promise<boolean>;
 }
 
 declare module 'fastify' {
@@ -114,39 +123,52 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
   await secret.load();
 
   const log = fastify.log;
-  const redis = opts.redis
-    ? RedisConnection.wrap(opts.redis, log)
-    : await RedisConnection.open({
-        ...(opts.redisUrl !== undefined ? { url: opts.redisUrl } : {}),
-        ...(opts.redisClusterNodes !== undefined ? { clusterNodes: opts.redisClusterNodes } : {}),
-        tls: opts.redisTls ?? false,
-        ...(opts.redisPassword !== undefined ? { password: asProvider(opts.redisPassword) } : {}),
-        ...(opts.redisCommandTimeoutMs !== undefined
-          ? { commandTimeoutMs: opts.redisCommandTimeoutMs }
-          : {}),
-        log,
-      });
   const triton = new TritonClient({
     url: opts.tritonUrl,
     timeoutMs: opts.inferenceTimeoutMs ?? 60_000,
   });
+  const ttlSeconds = opts.sessionTtlSeconds ?? 86_400;
+  const redis = await openRedis(opts, log);
+  if (!redis) {
+    log.warn(
+      'no Redis configured: sessions live in this process only (a dev stack, not production)',
+    );
+  }
   const services: Services = {
-    redis,
     triton,
     catalog: new ModelCatalog(triton, opts.models ?? {}, opts.modelsCacheMs ?? 5_000),
-    sessions: new SessionStore(redis.client, {
-      ttlSeconds: opts.sessionTtlSeconds ?? 86_400,
-      onAuthError: () => redis.refreshAuth(true),
-    }),
+    sessions: redis
+      ? new SessionStore(redis.client, { ttlSeconds, onAuthError: () => redis.refreshAuth(true) })
+      : new MemorySessionStore(ttlSeconds),
+    storeReady: async (timeoutMs) => (redis ? redis.ping(timeoutMs) : true),
   };
   fastify.decorate('services', services);
   fastify.addHook('onClose', async () => {
-    await Promise.allSettled([triton.close(), redis.close()]);
+    await Promise.allSettled([triton.close(), redis?.close()]);
   });
 
   // Routes
   await fastify.register(healthRoutes);
   await fastify.register(v1Routes, { prefix: '/v1', secret });
+}
+
+/** The Redis connection the options ask for; none at all means the in-memory store. */
+async function openRedis(
+  opts: AppOptions,
+  log: FastifyBaseLogger,
+): Promise<RedisConnection | undefined> {
+  if (opts.redis) return RedisConnection.wrap(opts.redis, log);
+  if (opts.redisUrl === undefined && opts.redisClusterNodes === undefined) return undefined;
+  return RedisConnection.open({
+    ...(opts.redisUrl !== undefined ? { url: opts.redisUrl } : {}),
+    ...(opts.redisClusterNodes !== undefined ? { clusterNodes: opts.redisClusterNodes } : {}),
+    tls: opts.redisTls ?? false,
+    ...(opts.redisPassword !== undefined ? { password: asProvider(opts.redisPassword) } : {}),
+    ...(opts.redisCommandTimeoutMs !== undefined
+      ? { commandTimeoutMs: opts.redisCommandTimeoutMs }
+      : {}),
+    log,
+  });
 }
 
 export function serverOptions(opts: Pick<AppOptions, 'logger' | 'fastify'>): FastifyServerOptions {

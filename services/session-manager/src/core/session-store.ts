@@ -53,7 +53,22 @@ const AUTH_RETRIES = 3;
 /** Longer than any resend or retry of one append can take. */
 const TURN_MARKER_MS = 10 * 60 * 1000;
 
-export class SessionStore {
+/** What the routes need from a session store: Redis in production, memory for a dev stack. */
+export interface SessionRepository {
+  create(
+    keyId: string,
+    input: { model: string; system?: string; metadata?: Record<string, string> },
+  ): Promise<SessionMeta>;
+  get(keyId: string, id: string): Promise<Session | undefined>;
+  append(keyId: string, id: string, messages: readonly StoredMessage[]): Promise<boolean>;
+  delete(keyId: string, id: string): Promise<boolean>;
+  list(
+    keyId: string,
+    options: { limit: number; after?: string },
+  ): Promise<{ sessions: SessionMeta[]; hasMore: boolean }>;
+}
+
+export class SessionStore implements SessionRepository {
   private readonly ttlMs: string;
 
   constructor(

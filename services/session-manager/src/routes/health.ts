@@ -21,10 +21,10 @@ export default async function healthRoutes(fastify: FastifyInstance) {
   }));
 
   fastify.get('/readyz', { schema: { response: { 200: Ready } } }, async () => {
-    const { redis, triton } = fastify.services;
+    const { storeReady, triton } = fastify.services;
     // Both checks answer within 800 ms, inside a 1 s probe timeout.
     const [redisOk, tritonOk] = await Promise.all([
-      redis.ping(PROBE_TIMEOUT_MS),
+      storeReady(PROBE_TIMEOUT_MS),
       triton.ready(PROBE_TIMEOUT_MS),
     ]);
     if (!redisOk || !tritonOk) {
