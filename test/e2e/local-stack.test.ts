@@ -17,6 +17,7 @@ function testConfig(failureMode: 'open' | 'closed') {
     plans: {
       tiny: { requestsPerMinute: 60, burst: 2, tokensPerMinute: 100000 },
       roomy: { requestsPerMinute: 6000, burst: 500 },
+      metered: { requestsPerMinute: 600, burst: 10, tokensPerMinute: 600 },
     },
     rateLimiter: { failureMode, redisTimeoutMs: 100 },
     auth: { cacheTtlSeconds: 1, failuresPerMinutePerAddress: 1000 },
@@ -74,6 +75,31 @@ describe('local stack, failure mode open', () => {
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
     expect(text).toContain('stream this');
+  });
+
+  it('debits the tokens a buffered stream used from the key, though the client asked for no usage', async () => {
+    const { key } = await newKey(stack, 'metered'); // 600 tokens per minute: 10 a second
+    const ask = () =>
+      raw(stack, '/v1/chat/completions', {
+        method: 'POST',
+        key,
+        body: JSON.stringify({
+          model: MODEL,
+          stream: true,
+          messages: [{ role: 'user', content: 'count me' }],
+        }),
+      });
+    const first = await ask();
+    const body = await first.text();
+    const comment = /^: usage (\{.*\})$/m.exec(body)?.[1];
+    const used = (JSON.parse(comment ?? '{}') as { total_tokens?: number }).total_tokens ?? 0;
+    expect(used).toBeGreaterThan(0);
+    const started = Date.now();
+    const second = await ask();
+    const refilled = Math.ceil(((Date.now() - started) / 1000) * 10) + 1;
+    expect(Number(second.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThanOrEqual(
+      600 - used + refilled,
+    );
   });
 
   it('keeps session history and hides a session from every other key, spoofed headers or not', async () => {

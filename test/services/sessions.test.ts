@@ -112,8 +112,12 @@ describe.each(stores)('sessions on $name', ({ options }) => {
       body: JSON.stringify({ content: 'streamed turn', stream: true }),
     });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
-    const events = sseEvents(await res.text());
+    const body = await res.text();
+    const events = sseEvents(body);
     expect(events.at(-1)).toBe('[DONE]');
+    // The comment line the gateway settles the token bucket from; SSE clients skip it.
+    const usage = /^: usage (\{.*\})$/m.exec(body)?.[1];
+    expect(JSON.parse(usage ?? 'null')).toMatchObject({ total_tokens: expect.any(Number) });
     const text = events
       .slice(0, -1)
       .map((e) => JSON.parse(e).choices[0]?.delta?.content ?? '')

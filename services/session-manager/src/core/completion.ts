@@ -12,6 +12,7 @@ import {
   chatChunk,
   type FinishReason,
   sseData,
+  sseUsageComment,
   type Usage,
   usageChunk,
   usageOf,
@@ -171,7 +172,7 @@ export interface SseOptions {
 
 /**
  * The OpenAI chunk stream: a role chunk, content chunks, a chunk with finish_reason, the usage
- * chunk when asked for, then `[DONE]`. A failure once streaming has begun ends the stream with
+ * chunk when asked for, the `: usage` comment the gateway settles from, then `[DONE]`. A failure once streaming has begun ends the stream with
  * one `data: {"error": {...}}` event (the OpenAI SDK raises it as APIError) and no `[DONE]`.
  */
 export async function* completionSse(options: SseOptions): AsyncGenerator<string> {
@@ -200,6 +201,7 @@ export async function* completionSse(options: SseOptions): AsyncGenerator<string
     await options.onComplete?.(result);
     yield sseData(chatChunk(meta, {}, result.finishReason));
     if (options.includeUsage) yield sseData(usageChunk(meta, result.usage));
+    yield sseUsageComment(result.usage);
     yield sseData('[DONE]');
   } catch (error) {
     options.observe?.(

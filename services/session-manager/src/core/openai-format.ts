@@ -72,6 +72,16 @@ export function usageChunk(meta: CompletionMeta, usage: Usage) {
   };
 }
 
+/**
+ * `: usage {...}`: an SSE comment, which every SSE client (the OpenAI SDKs included) ignores,
+ * closing every stream with its token usage. The gateway reads it to settle the key's token
+ * bucket even when the client did not ask for the usage chunk; ALB Lambda targets buffer
+ * streams, so the gateway sees the whole body.
+ */
+export function sseUsageComment(usage: Usage): string {
+  return `: usage ${JSON.stringify(usage)}\n\n`;
+}
+
 export function sseData(payload: unknown): string {
   return `data: ${typeof payload === 'string' ? payload : JSON.stringify(payload)}\n\n`;
 }
