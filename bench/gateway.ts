@@ -16,6 +16,7 @@
  * CPU time per request of every process (Linux /proc) says where the time goes; `--profile`
  * writes a V8 CPU profile of the gateway process to <dir> (open it in Chrome DevTools).
  */
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -25,6 +26,7 @@ import { REPO_ROOT } from '../lib/paths.ts';
 import { RedisServer } from '../local/redis-server.ts';
 import { readyLine, spawnTs, stopAll } from './lib/children.ts';
 import { childPids, commandOf, treeCpuMs } from './lib/cpu.ts';
+import { type GcStats, readGcStats } from './lib/gc-monitor.ts';
 import { type CellResult, type LoadTarget, startLoadProcess } from './lib/load.ts';
 import { type Nginx, startNginx } from './lib/nginx.ts';
 import { flag, median, progress, round, table, wantsJson } from './lib/report.ts';
@@ -71,6 +73,7 @@ let redis: RedisServer | undefined;
 let nginx: Nginx | undefined;
 /** The processes whose CPU time is read around every cell. */
 const pids: Record<string, number | undefined> = {};
+let gatewayChild: ChildProcess | undefined;
 
 let interrupted = false;
 let cleaning: Promise<void> | undefined;
@@ -95,25 +98,23 @@ async function startTargets(): Promise<LoadTarget[]> {
   redis = await RedisServer.start();
   progress(`redis-server on ${redis.url}; starting the session manager`);
   const upstream = spawnTs('session manager', here('./lib/upstream-server.ts'), {
-    BENCH_REDIS_URL: redis.url,
-    BENCH_GATEWAY_SECRET: secret,
+    env: { BENCH_REDIS_URL: redis.url, BENCH_GATEWAY_SECRET: secret },
   });
   const { url: upstreamUrl } = await readyLine<{ url: string }>(upstream);
   pids['session manager'] = upstream.pid;
   pids.redis = childPids(process.pid).find((pid) => commandOf(pid) === 'redis-server');
   progress(`session manager on ${upstreamUrl}; bundling and starting the gateway`);
-  const gatewayChild = spawnTs(
-    'gateway',
-    here('./lib/gateway-server.ts'),
-    {
+  gatewayChild = spawnTs('gateway', here('./lib/gateway-server.ts'), {
+    env: {
       BENCH_REDIS_URL: redis.url,
       BENCH_UPSTREAM_URL: upstreamUrl,
       BENCH_GATEWAY_SECRET: secret,
       BENCH_BUILD_DIR: buildDir,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
-    PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
-  );
+    nodeOptions: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
+    ipc: true,
+  });
   const gateway = await readyLine<{ url: string; key: string; keyId: string; plan: string }>(
     gatewayChild,
   );
@@ -166,6 +167,8 @@ async function preflight(targets: readonly LoadTarget[]): Promise<void> {
 interface Round extends CellResult {
   /** CPU microseconds per request of each process, warm-up included. */
   cpuMicrosPerRequest: Record<string, number>;
+  /** The gateway process's collections during the cell (warm-up included). */
+  gatewayGc?: GcStats;
 }
 
 interface Cell {
@@ -215,6 +218,7 @@ async function measure(targets: LoadTarget[]): Promise<Cell[]> {
       const order = TARGET_NAMES.map((_, i) => TARGET_NAMES[(i + r) % TARGET_NAMES.length]);
       for (const target of order as TargetName[]) {
         const cpuBefore = cpuNow();
+        if (gatewayChild) await readGcStats(gatewayChild); // counts from here on
         const result = await load.run({
           target,
           rate,
@@ -224,9 +228,11 @@ async function measure(targets: LoadTarget[]): Promise<Cell[]> {
         });
         const requests = Math.round(rate * (SECONDS + WARMUP_SECONDS));
         const cpuMicrosPerRequest = cpuPerRequest(cpuBefore, requests);
+        const gatewayGc =
+          target === 'gateway' && gatewayChild ? await readGcStats(gatewayChild) : undefined;
         cells
           .find((c) => c.target === target && c.rate === rate)
-          ?.rounds.push({ ...result, cpuMicrosPerRequest });
+          ?.rounds.push({ ...result, cpuMicrosPerRequest, ...(gatewayGc && { gatewayGc }) });
         progress(
           `round ${r + 1}/${ROUNDS} ${rate} req/s ${target.padEnd(7)} p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  ${result.achievedRps} req/s  proxy CPU ${cpuMicrosPerRequest[target] ?? '-'} µs/req${result.errors ? `  ${result.errors} errors` : ''}`,
         );
@@ -275,6 +281,7 @@ function summarise(cell: Cell) {
     degraded: cell.rounds.reduce((n, r) => n + r.degraded, 0),
     sendLagP99Ms: mid((r) => r.sendLagP99Ms),
     cpuMicrosPerRequest,
+    ...(cell.target === 'gateway' && { gatewayGc: gcSummary(cell) }),
     notes: notes(cell),
     rounds: cell.rounds.map(({ p50Ms, p99Ms, achievedRps, errors }) => ({
       p50Ms,
@@ -282,6 +289,19 @@ function summarise(cell: Cell) {
       achievedRps,
       errors,
     })),
+  };
+}
+
+/** The gateway's collections over all rounds of a cell: rates per second of cell time. */
+function gcSummary(cell: Cell) {
+  const stats = cell.rounds.flatMap((r) => (r.gatewayGc ? [r.gatewayGc] : []));
+  if (stats.length === 0) return undefined;
+  const seconds = stats.length * (SECONDS + WARMUP_SECONDS);
+  return {
+    pausesPerSecond: round(stats.reduce((n, g) => n + g.pauses, 0) / seconds, 1),
+    pauseMsPerSecond: round(stats.reduce((n, g) => n + g.totalMs, 0) / seconds, 1),
+    longestPauseMs: round(Math.max(...stats.map((g) => g.maxMs)), 1),
+    majorPauses: stats.reduce((n, g) => n + g.majorPauses, 0),
   };
 }
 
@@ -390,6 +410,16 @@ async function main() {
         fmt(o.nginx.p99Ms),
       ]),
     ),
+  );
+  const gcLines = matrix.flatMap((m) =>
+    m.gatewayGc
+      ? [
+          `  ${m.offeredRps} req/s: ${m.gatewayGc.pausesPerSecond} pauses/s, ${m.gatewayGc.pauseMsPerSecond} ms/s paused, longest ${m.gatewayGc.longestPauseMs} ms, ${m.gatewayGc.majorPauses} major`,
+        ]
+      : [],
+  );
+  console.log(
+    `\nGateway process garbage collection (all rounds, warm-ups included):\n${gcLines.join('\n')}`,
   );
   const verdict =
     report.target.met === null ? 'not measured' : report.target.met ? 'met' : 'missed';

@@ -40,18 +40,21 @@ export function spawnChild(
   return register(spawn(command, args, { stdio: 'pipe', ...options }), name);
 }
 
-/**
- * A TypeScript module run by this Node with tsx (one process: no tsx wrapper in between);
- * `nodeOptions` go before the module, e.g. `--cpu-prof`.
- */
-export function spawnTs(
-  name: string,
-  module: string,
-  env: NodeJS.ProcessEnv = {},
-  nodeOptions: readonly string[] = [],
-): ChildProcess {
-  return spawnChild(name, process.execPath, [...nodeOptions, '--import', 'tsx', module], {
-    env: { ...process.env, ...env },
+export interface TsChildOptions {
+  /** Added to this process's environment. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Node options before the module, e.g. `--cpu-prof`. */
+  readonly nodeOptions?: readonly string[];
+  /** An IPC channel for `send` and `message`. @default false */
+  readonly ipc?: boolean;
+}
+
+/** A TypeScript module run by this Node with tsx (one process: no tsx wrapper in between). */
+export function spawnTs(name: string, module: string, options: TsChildOptions = {}): ChildProcess {
+  const args = [...(options.nodeOptions ?? []), '--import', 'tsx', module];
+  return spawnChild(name, process.execPath, args, {
+    env: { ...process.env, ...options.env },
+    ...(options.ipc && { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] }),
   });
 }
 

@@ -5,7 +5,8 @@
  * The plan's limits are far above any offered load, so every request is admitted and all three
  * benchmarked paths do the same work.
  * Env: BENCH_REDIS_URL, BENCH_UPSTREAM_URL, BENCH_GATEWAY_SECRET, BENCH_BUILD_DIR.
- * Prints `{"url", "key", "keyId", "plan"}` once listening (the key goes to the parent only).
+ * Prints `{"url", "key", "keyId", "plan"}` once listening (the key goes to the parent only),
+ * and answers the parent's `gc-stats` requests (gc-monitor.ts).
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,6 +22,7 @@ import { type AlbHandler, startAlbEmulator } from '../../local/alb-emulator.ts';
 import { bundleLambda } from '../../local/bundle.ts';
 import { startDynalite } from '../../local/dynalite.ts';
 import { exitWithParent } from './children.ts';
+import { serveGcStats } from './gc-monitor.ts';
 
 export const BENCH_PLAN = 'bench';
 /** Far above any offered load: nothing is denied, so no path does less work than another. */
@@ -68,6 +70,7 @@ const alb = await startAlbEmulator(handler, {
   onError: (err) => process.stderr.write(`gateway function failed: ${String(err)}\n`),
 });
 
+serveGcStats();
 exitWithParent(async () => {
   await alb.close();
   await dynalite.stop();
