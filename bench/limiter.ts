@@ -80,7 +80,9 @@ async function main() {
   const connection = await RedisConnection.open({ url: server.url, commandTimeoutMs: 1000 });
   let degraded = 0;
   const full = new Limiter({
-    primary: new RedisStore(connection.scripts()),
+    primary: new RedisStore(connection.client, {
+      retryAfter: (err) => connection.recoverable(err),
+    }),
     failureMode: 'closed',
     timeoutMs: 1000,
     onRedisError: () => degraded++,

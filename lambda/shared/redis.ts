@@ -99,28 +99,25 @@ export class RedisConnection {
   }
 
   /**
-   * Runs a command. When Redis rejected our credentials (or a re-read is already under way),
-   * waits for the re-read and the reconnect, then runs it once more; other errors go to the
-   * caller at once, so a dead Redis costs no waiting.
+   * After a failed command: when Redis rejected our credentials (or a re-read is already under
+   * way), waits for the re-read and the reconnect and resolves true, so the caller runs the
+   * command once more; for any other error resolves false at once, so a dead Redis costs no
+   * waiting. Callers keep the client for their fast path and consult this only on failure.
    */
+  async recoverable(err: unknown): Promise<boolean> {
+    if (!this.settings.password || !(isAuthError(err) || this.refreshing)) return false;
+    await this.refreshPassword();
+    return true;
+  }
+
+  /** Runs a command, once more after `recoverable` says a rotated token was the problem. */
   async run<T>(command: (client: RedisClient) => Promise<T>): Promise<T> {
     try {
       return await command(this.client);
     } catch (err) {
-      if (!this.settings.password || !(isAuthError(err) || this.refreshing)) throw err;
-      await this.refreshPassword();
+      if (!(await this.recoverable(err))) throw err;
       return command(this.client);
     }
-  }
-
-  /** Script calls through `run`, in the shape the token bucket's RedisStore takes. */
-  scripts() {
-    return {
-      evalsha: (sha: string, numKeys: number, ...args: (string | number)[]) =>
-        this.run((c) => c.evalsha(sha, numKeys, ...args)),
-      eval: (script: string, numKeys: number, ...args: (string | number)[]) =>
-        this.run((c) => c.eval(script, numKeys, ...args)),
-    };
   }
 
   /**

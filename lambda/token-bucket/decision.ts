@@ -107,34 +107,33 @@ function bucket(
   return { limit, remaining, retryAfterMs, resetMs };
 }
 
+/** Runs once per decision: plain assignments, no object spreads (bench:limiter). */
 export function toDecision(reply: Reply, limits: PlanLimits, degraded: boolean): Decision {
   const n = (i: number) => Number(reply[i] ?? 0);
   const allowed = n(0) === 1;
-  const requests = bucket(limits.burst, n(1), n(2), n(3));
-  const tokens = limits.tokensPerMinute
-    ? bucket(limits.tokenBurst ?? limits.tokensPerMinute, n(4), n(5), n(6))
-    : undefined;
-  const day = limits.requestsPerDay ? bucket(limits.requestsPerDay, n(7), n(8), n(9)) : undefined;
-
-  let limitedBy: BucketName | undefined;
-  let retryAfterMs = 0;
+  const decision: { -readonly [K in keyof Decision]: Decision[K] } = {
+    allowed,
+    degraded,
+    retryAfterMs: 0,
+    requests: bucket(limits.burst, n(1), n(2), n(3)),
+  };
+  if (limits.tokensPerMinute) {
+    decision.tokens = bucket(limits.tokenBurst ?? limits.tokensPerMinute, n(4), n(5), n(6));
+  }
+  if (limits.requestsPerDay) decision.day = bucket(limits.requestsPerDay, n(7), n(8), n(9));
   if (!allowed) {
-    const candidates = { requests, tokens, day };
-    for (const name of ['requests', 'tokens', 'day'] as const) {
-      const wait = candidates[name]?.retryAfterMs ?? 0;
-      if (wait > retryAfterMs) {
-        retryAfterMs = wait;
-        limitedBy = name;
+    // The bucket with the longest wait is the one the client must wait for.
+    const waits: [BucketName, number][] = [
+      ['requests', decision.requests.retryAfterMs],
+      ['tokens', decision.tokens?.retryAfterMs ?? 0],
+      ['day', decision.day?.retryAfterMs ?? 0],
+    ];
+    for (const [name, wait] of waits) {
+      if (wait > decision.retryAfterMs) {
+        decision.retryAfterMs = wait;
+        decision.limitedBy = name;
       }
     }
   }
-  return {
-    allowed,
-    degraded,
-    retryAfterMs,
-    requests,
-    ...(limitedBy && { limitedBy }),
-    ...(tokens && { tokens }),
-    ...(day && { day }),
-  };
+  return decision;
 }

@@ -15,10 +15,7 @@ import {
 import { Op, TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from './lua.ts';
 import type { BucketStore, DecideInput, Decision, SettleInput } from './types.ts';
 
-/**
- * All the limiter needs of a client. ioredis `Redis` and `Cluster` fit as they are, and so does
- * `RedisConnection.scripts()`, which adds the re-authenticate-and-retry of a rotated token.
- */
+/** All the limiter needs of a client; ioredis `Redis` and `Cluster` fit as they are. */
 export interface ScriptClient {
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
@@ -27,6 +24,13 @@ export interface ScriptClient {
 export interface RedisStoreOptions {
   /** Prefix of every key this store writes. @default 'axon:rl' */
   readonly prefix?: string;
+  /**
+   * Asked after a failed call; resolving true runs the call once more. `RedisConnection`'s
+   * `recoverable` re-reads a rotated AUTH token here. Consulted only on failure, so the fast
+   * path is the bare client.
+   * @default - no retry
+   */
+  readonly retryAfter?: (err: unknown) => Promise<boolean>;
 }
 
 export class RedisStore implements BucketStore {
@@ -34,7 +38,7 @@ export class RedisStore implements BucketStore {
 
   constructor(
     private readonly redis: ScriptClient,
-    options: RedisStoreOptions = {},
+    private readonly options: RedisStoreOptions = {},
   ) {
     this.prefix = options.prefix ?? 'axon:rl';
   }
@@ -62,6 +66,15 @@ export class RedisStore implements BucketStore {
 
   private async run(key: string, args: ScriptArgs): Promise<Reply> {
     const argv = args.join(' ');
+    try {
+      return await this.call(key, argv);
+    } catch (err) {
+      if (!(await this.options.retryAfter?.(err))) throw err;
+      return this.call(key, argv);
+    }
+  }
+
+  private async call(key: string, argv: string): Promise<Reply> {
     try {
       return (await this.redis.evalsha(TOKEN_BUCKET_SHA, 1, key, argv)) as Reply;
     } catch (err) {

@@ -29,7 +29,7 @@ export async function limiterFromEnv(
   }
   const redis = await RedisConnection.open(settings);
   const limiter = new Limiter({
-    primary: new RedisStore(redis.scripts()),
+    primary: new RedisStore(redis.client, { retryAfter: (err) => redis.recoverable(err) }),
     failureMode,
     timeoutMs: redisTimeoutMs,
     log,

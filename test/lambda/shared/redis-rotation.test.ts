@@ -45,7 +45,7 @@ describe('Redis AUTH token rotation', () => {
     });
     cleanups.push(() => redis.close());
     const limiter = new Limiter({
-      primary: new RedisStore(redis.scripts()),
+      primary: new RedisStore(redis.client, { retryAfter: (err) => redis.recoverable(err) }),
       failureMode: 'open',
       timeoutMs: 50,
     });
@@ -84,7 +84,7 @@ describe('Redis AUTH token rotation', () => {
     const settled = outcomes.slice(during);
     expect(settled.length).toBeGreaterThan(10);
     expect(settled.every((o) => o.degraded === false)).toBe(true);
-    expect(await admin.exists(new RedisStore(redis.scripts()).key('rotating'))).toBe(1);
+    expect(await admin.exists(new RedisStore(redis.client).key('rotating'))).toBe(1);
   });
 
   it('starts with a stale token, re-reads it and gets ready without a restart', async () => {

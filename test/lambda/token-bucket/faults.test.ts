@@ -25,7 +25,7 @@ interface Outcome {
 async function setup(failureMode: 'open' | 'closed') {
   const server = await RedisServer.start();
   const redis = await RedisConnection.open({ url: server.url, commandTimeoutMs: TIMEOUT_MS });
-  const store = new RedisStore(redis.scripts());
+  const store = new RedisStore(redis.client, { retryAfter: (err) => redis.recoverable(err) });
   const redisErrors: unknown[] = [];
   const limiter = new Limiter({
     primary: store,
