@@ -8,7 +8,6 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { authorizerFromEnv } from '#authorizer/setup';
 import { configFromEnv } from '#shared/config';
 import { createLogger } from '#shared/logger';
-import type { RedisConnection } from '#shared/redis';
 import { secretReader } from '#shared/secrets';
 import { limiterFromEnv } from '#token-bucket/setup';
 import { Gateway } from './gateway.ts';
@@ -20,9 +19,8 @@ export const MAX_RESPONSE_BYTES = 1024 * 1024 - 64 * 1024;
 
 export interface GatewaySetup {
   readonly gateway: Gateway;
+  /** Flushed by the handler after each invocation. */
   readonly metrics: Metrics;
-  readonly redis?: RedisConnection;
-  readonly upstream: Upstream;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string, what: string): string {
@@ -57,7 +55,7 @@ export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'gateway',
   });
   const gatewayMetrics = powertoolsMetrics(metrics);
-  const { limiter, redis } = await limiterFromEnv(config, log, env, () =>
+  const { limiter } = await limiterFromEnv(config, log, env, () =>
     gatewayMetrics.count('RedisErrors'),
   );
   const authorizer = authorizerFromEnv({ config, failures: limiter, log, env });
@@ -68,5 +66,5 @@ export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     maxResponseBytes: MAX_RESPONSE_BYTES,
   });
   const gateway = new Gateway({ authorizer, limiter, upstream, metrics: gatewayMetrics, log });
-  return { gateway, metrics, upstream, ...(redis && { redis }) };
+  return { gateway, metrics };
 }

@@ -161,10 +161,6 @@ export class Upstream {
       outgoing.end(request.body.length > 0 ? request.body : undefined);
     });
   }
-
-  close(): void {
-    this.agent.destroy();
-  }
 }
 
 function toResponse(incoming: IncomingMessage, body: Buffer): GatewayResponse {
