@@ -48,14 +48,19 @@ export class RedisStore implements BucketStore {
    * added for the same identity later lands in the same cluster slot.
    */
   key(id: string): string {
-    return `${this.prefix}:{${checkId(id)}}`;
+    return this.keyOf(checkId(id));
+  }
+
+  /** `key` for an id `toCharge` has already checked: the hot path checks it once. */
+  private keyOf(checkedId: string): string {
+    return `${this.prefix}:{${checkedId}}`;
   }
 
   async decide(input: DecideInput): Promise<Decision> {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
     const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost);
-    return toDecision(await this.run(this.key(charge.id), args), charge.limits, false);
+    return toDecision(await this.run(this.keyOf(charge.id), args), charge.limits, false);
   }
 
   async settle(input: SettleInput): Promise<void> {

@@ -11,6 +11,7 @@ import { authorizerFromEnv } from '#authorizer/setup';
 import { Gateway } from '#gateway/gateway';
 import type { GatewayRequest, Headers } from '#gateway/http';
 import { CountingMetrics } from '#gateway/metrics';
+import { MAX_RESPONSE_BYTES } from '#gateway/setup';
 import { Upstream } from '#gateway/upstream';
 import { type AxonConfig, parseConfig } from '#shared/config';
 import { limiterFromEnv } from '#token-bucket/setup';
@@ -112,7 +113,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     url: options.upstreamUrl ?? upstream.url,
     timeoutMs: options.upstreamTimeoutMs ?? 2000,
     secret: UPSTREAM_SECRET,
-    maxResponseBytes: options.maxResponseBytes ?? 960 * 1024,
+    maxResponseBytes: options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
   });
   const gateway = new Gateway({ authorizer, limiter, upstream: forwarder, metrics, log });
   return {
