@@ -112,7 +112,7 @@ function validate(props: PublicLoadBalancerProps): void {
     const seconds = props.idleTimeout.toSeconds({ integral: false });
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > 4000) {
       throw new Error(
-        `public ALB idleTimeout must be whole seconds from 1 to 4000, got ${props.idleTimeout.toHumanString()}`,
+        `public ALB idleTimeout must be whole seconds from 1 to 4000, got ${seconds} seconds`,
       );
     }
   }
