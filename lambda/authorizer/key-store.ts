@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { API_KEYS_TABLE, ENV } from '#shared/names';
 
-/** Env var naming the table for handlers (the CDK table's `bindRead` sets it). */
+/** Env var naming the table for handlers (the CDK table's `bindReader` sets it). */
 export const KEYS_TABLE_ENV = ENV.keysTable;
 /** Env var pointing handlers at a local DynamoDB (dynalite); unset in AWS. */
 export const DYNAMODB_ENDPOINT_ENV = ENV.dynamodbEndpoint;
