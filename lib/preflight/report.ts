@@ -51,11 +51,6 @@ const NETWORK_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
-/** True when no credentials could be found at all: every other call would fail the same way. */
-export function isMissingCredentials(err: unknown): boolean {
-  return err instanceof Error && err.name === 'CredentialsProviderError';
-}
-
 /**
  * Turns an error from one AWS call into a FAIL row. `action` is the IAM action the call needs
  * (e.g. `ssm:GetParameter`), so the fix names exactly what to grant. Only the error's name and
@@ -64,7 +59,8 @@ export function isMissingCredentials(err: unknown): boolean {
 export function errorRow(check: string, action: string, err: unknown): Row {
   const name = err instanceof Error ? err.name : '';
   const code = (err as { code?: unknown } | null)?.code;
-  if (isMissingCredentials(err)) {
+  // The default provider chain found nothing (no env keys, profile, SSO session or role).
+  if (name === 'CredentialsProviderError') {
     return fail(
       check,
       `no AWS credentials found, so ${action} could not be called`,

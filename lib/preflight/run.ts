@@ -18,7 +18,7 @@ import type { BootstrapRequirement } from './bootstrap-version.ts';
 import { checkCertificate, checkHostedZone, checkHttps } from './endpoint.ts';
 import { type PreflightInputs, preflightInputs } from './inputs.ts';
 import { checkGpuQuotas, checkLambdaConcurrency } from './quotas.ts';
-import { fail, formatTable, isMissingCredentials, type Row } from './report.ts';
+import { fail, formatTable, type Row } from './report.ts';
 import { checkAvailabilityZones, checkInstanceOfferings } from './zones.ts';
 
 export interface PreflightClients {
@@ -59,7 +59,11 @@ export interface RunOptions {
   readonly now?: Date;
 }
 
-/** Every check, in table order. Without credentials only the account row is worth printing. */
+/**
+ * Every check, in table order. STS GetCallerIdentity needs no permission, so when it fails the
+ * credentials or the network are broken and every other call would fail the same way: the table
+ * then holds the account row (and the config-only HTTPS row), not seven copies of one error.
+ */
 export async function runPreflight(
   inputs: PreflightInputs,
   clients: PreflightClients,
@@ -67,7 +71,7 @@ export async function runPreflight(
 ): Promise<Row[]> {
   const identity = await checkIdentity(clients.sts, inputs);
   const https = checkHttps(inputs);
-  if (isMissingCredentials(identity.error)) {
+  if (identity.error !== undefined) {
     return [identity.row, ...(https ? [https] : [])];
   }
   const now = options.now ?? new Date();
