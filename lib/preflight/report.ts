@@ -103,18 +103,27 @@ export function errorRow(check: string, action: string, err: unknown): Row {
   );
 }
 
-const HEADERS = ['CHECK', 'STATUS', 'DETAIL', 'FIX'] as const;
+const HEADERS = ['CHECK', 'STATUS', 'DETAIL'] as const;
 
-/** An aligned plain-text table, widest cell per column, then a one-line summary. */
+/**
+ * An aligned plain-text table, then a one-line summary. The fix of a WARN or FAIL row sits on its
+ * own line under the detail ("fix: ..."): as a fourth column it would push every line past 250
+ * characters, since fixes are whole commands.
+ */
 export function formatTable(rows: readonly Row[]): string {
-  const cells = rows.map((r) => [r.check, r.status, r.detail, r.fix ?? '-']);
+  const cells = rows.map((r) => [r.check, r.status, r.detail]);
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]?.length ?? 0)));
+  const indent = ' '.repeat((widths[0] ?? 0) + (widths[1] ?? 0) + 4);
   const line = (c: readonly string[]) =>
     c
-      .map((cell, i) => (i === c.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
-  return [line(HEADERS), ...cells.map(line), '', summary(rows)].join('\n');
+  const body = rows.flatMap((r, i) => [
+    line(cells[i] ?? []),
+    ...(r.fix === undefined ? [] : [`${indent}fix: ${r.fix}`]),
+  ]);
+  return [line(HEADERS), ...body, '', summary(rows)].join('\n');
 }
 
 /** "1 FAIL, 1 WARN, 7 PASS" plus what to do next. */

@@ -31,17 +31,19 @@ describe('error rows', () => {
 });
 
 describe('table', () => {
-  it('aligns the columns, puts - where a row has no fix, and ends with the counts', () => {
+  it('aligns the columns, puts each fix under its detail, and ends with the counts', () => {
     const text = formatTable([
       pass('account', 'account 111122223333'),
       warn('https', 'plain HTTP', 'set a certificate'),
       fail('GPU quota', '0 vCPUs', 'request 8'),
     ]);
     expect(text.split('\n')).toEqual([
-      'CHECK      STATUS  DETAIL                FIX',
-      'account    PASS    account 111122223333  -',
-      'https      WARN    plain HTTP            set a certificate',
-      'GPU quota  FAIL    0 vCPUs               request 8',
+      'CHECK      STATUS  DETAIL',
+      'account    PASS    account 111122223333',
+      'https      WARN    plain HTTP',
+      '                   fix: set a certificate',
+      'GPU quota  FAIL    0 vCPUs',
+      '                   fix: request 8',
       '',
       '1 FAIL, 1 WARN, 1 PASS: fix every FAIL row before npm run deploy',
     ]);
