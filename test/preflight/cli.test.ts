@@ -4,8 +4,10 @@
  * succeed, which is real: no credentials, or an endpoint that refuses connections.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
+import { GetAccountSettingsCommand } from '@aws-sdk/client-lambda';
 import { GetServiceQuotaCommand } from '@aws-sdk/client-service-quotas';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +100,21 @@ describe('preflight CLI (in-process, AWS stand-ins)', () => {
     expect(mocks.quotas.commandCalls(GetServiceQuotaCommand)).toHaveLength(0);
   });
 
+  it('prints exactly the sample docs/operations-preflight.md shows for the made-up account', async () => {
+    const { code, stdout } = await run(['--stage', 'dev'], (m) => {
+      healthyAccount(m, { gQuota: 0 });
+      m.lambda.on(GetAccountSettingsCommand).resolves({
+        AccountLimit: { ConcurrentExecutions: 400, UnreservedConcurrentExecutions: 400 },
+      });
+    });
+    const doc = readFileSync('docs/operations-preflight.md', 'utf8');
+    const sample = /\n(Preflight of stage dev in us-east-1\n[\s\S]*?\n)\$ echo \$\?\n1\n/.exec(
+      doc,
+    )?.[1];
+    expect(code).toBe(1);
+    expect(sample).toBe(stdout);
+  });
+
   it('exits 2 with the usage on an unknown option', async () => {
     const { code, stderr, stdout } = await run(['--stag', 'dev'], () => {});
     expect(code).toBe(2);
@@ -165,7 +182,6 @@ describe('bin/preflight.ts (child process, no AWS reachable)', () => {
       AWS_SECRET_ACCESS_KEY: secret,
       AWS_SESSION_TOKEN: 'stand-in-session-token',
       AWS_ENDPOINT_URL: `http://127.0.0.1:${await closedPort()}`,
-      AWS_MAX_ATTEMPTS: '1',
     });
     expect(code).toBe(1);
     expect(stdout).toMatch(
