@@ -13,6 +13,7 @@ import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { loadStageConfig, StageConfigError } from '../config.ts';
+import { REPO_ROOT } from '../paths.ts';
 import { checkBootstrap, checkIdentity } from './account.ts';
 import type { BootstrapRequirement } from './bootstrap-version.ts';
 import { checkCertificate, checkHostedZone, checkHttps } from './endpoint.ts';
@@ -21,14 +22,15 @@ import { checkGpuQuotas, checkLambdaConcurrency } from './quotas.ts';
 import { fail, formatTable, type Row } from './report.ts';
 import { checkAvailabilityZones, checkInstanceOfferings } from './zones.ts';
 
+/** The checks need only `send`; `destroy` lets the CLI close the connections when done. */
 export interface PreflightClients {
-  readonly sts: Pick<STSClient, 'send'>;
-  readonly ssm: Pick<SSMClient, 'send'>;
-  readonly quotas: Pick<ServiceQuotasClient, 'send'>;
-  readonly lambda: Pick<LambdaClient, 'send'>;
-  readonly acm: Pick<ACMClient, 'send'>;
-  readonly route53: Pick<Route53Client, 'send'>;
-  readonly ec2: Pick<EC2Client, 'send'>;
+  readonly sts: Pick<STSClient, 'send' | 'destroy'>;
+  readonly ssm: Pick<SSMClient, 'send' | 'destroy'>;
+  readonly quotas: Pick<ServiceQuotasClient, 'send' | 'destroy'>;
+  readonly lambda: Pick<LambdaClient, 'send' | 'destroy'>;
+  readonly acm: Pick<ACMClient, 'send' | 'destroy'>;
+  readonly route53: Pick<Route53Client, 'send' | 'destroy'>;
+  readonly ec2: Pick<EC2Client, 'send' | 'destroy'>;
 }
 
 /**
@@ -132,7 +134,7 @@ Options:
 export interface MainDeps {
   readonly createClients?: (region: string) => PreflightClients;
   readonly bootstrapRequirement?: () => Promise<BootstrapRequirement>;
-  /** Where config/stages/ lives. @default the current directory */
+  /** Where config/stages/ lives. @default the repository root */
   readonly rootDir?: string;
   readonly stdout?: (text: string) => void;
   readonly stderr?: (text: string) => void;
@@ -165,7 +167,7 @@ export async function main(argv: readonly string[], deps: MainDeps = {}): Promis
   }
   let inputs: PreflightInputs;
   try {
-    inputs = preflightInputs(loadStageConfig(values.stage ?? 'dev', deps.rootDir));
+    inputs = preflightInputs(loadStageConfig(values.stage ?? 'dev', deps.rootDir ?? REPO_ROOT));
   } catch (e) {
     if (!(e instanceof StageConfigError)) throw e;
     err(`error: ${e.message}\n`);
@@ -176,10 +178,16 @@ export async function main(argv: readonly string[], deps: MainDeps = {}): Promis
   const bootstrapRequirement =
     deps.bootstrapRequirement ??
     (async () => (await import('./bootstrap-version.ts')).requiredBootstrapVersion());
-  const rows = await runPreflight(inputs, clients, {
-    bootstrapRequirement,
-    ...(deps.now && { now: deps.now }),
-  });
+  let rows: Row[];
+  try {
+    rows = await runPreflight(inputs, clients, {
+      bootstrapRequirement,
+      ...(deps.now && { now: deps.now }),
+    });
+  } finally {
+    // Idle keep-alive sockets would otherwise hold the process open after the table is printed.
+    for (const client of Object.values(clients)) client.destroy();
+  }
   out(
     values.json
       ? `${JSON.stringify(rows, null, 2)}\n`

@@ -17,6 +17,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { loadStageConfig } from '../../lib/config.ts';
+import { REPO_ROOT } from '../../lib/paths.ts';
 import type { BootstrapRequirement } from '../../lib/preflight/bootstrap-version.ts';
 import { type PreflightInputs, preflightInputs } from '../../lib/preflight/inputs.ts';
 import type { PreflightClients } from '../../lib/preflight/run.ts';
@@ -28,7 +29,7 @@ export const ZONE_ID = 'Z0123456789EXAMPLE';
 
 /** The dev stage as the repo ships it, with fields overridden per test. */
 export function devInputs(overrides: Partial<PreflightInputs> = {}): PreflightInputs {
-  return { ...preflightInputs(loadStageConfig('dev')), ...overrides };
+  return { ...preflightInputs(loadStageConfig('dev', REPO_ROOT)), ...overrides };
 }
 
 /** A stage with HTTPS on a custom domain, for the certificate and zone checks. */
