@@ -121,6 +121,17 @@ describe('GPU quota check', () => {
     expect(row?.fix).toContain('add the type');
   });
 
+  it('fails a GPU type that falls under no quota it knows', async () => {
+    const { clients, mocks } = mockedClients();
+    healthyAccount(mocks);
+    const [row] = await checkGpuQuotas(
+      clients.quotas,
+      devInputs({ gpuInstanceTypes: ['inf2.xlarge'] }),
+    );
+    expect(row).toMatchObject({ check: 'GPU quota (inf2.xlarge)', status: 'FAIL' });
+    expect(row?.fix).toContain('GPU_QUOTAS');
+  });
+
   it('fails naming servicequotas:GetServiceQuota when the role may not read quotas', async () => {
     const { clients, mocks } = mockedClients();
     mocks.quotas.on(GetServiceQuotaCommand).rejects(awsError('AccessDeniedException'));
