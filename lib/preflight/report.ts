@@ -71,7 +71,7 @@ export function errorRow(check: string, action: string, err: unknown): Row {
     return fail(
       check,
       `access denied: the credentials may not call ${action}`,
-      `grant ${action} to the operator's role (the preflight only reads; ReadOnlyAccess covers every check)`,
+      `grant ${action} to the operator's role (every call the preflight makes only reads)`,
     );
   }
   if (BAD_CREDENTIALS.has(name)) {
