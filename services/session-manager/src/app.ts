@@ -19,6 +19,7 @@ import { MemorySessionStore } from './core/memory-session-store.ts';
 import { ModelCatalog, type ModelsConfig } from './core/models.ts';
 import { type ClusterNode, type RedisClient, RedisConnection } from './core/redis.ts';
 import { type SecretProvider, staticSecret } from './core/secrets.ts';
+import { type QuotasByPlan, quotasFor, type SessionQuotas } from './core/session-quotas.ts';
 import { type SessionRepository, SessionStore } from './core/session-store.ts';
 import { TritonClient } from './core/triton-client.ts';
 import errorHandler from './plugins/error-handler.ts';
@@ -48,6 +49,11 @@ export interface AppOptions {
   gatewaySecret: string | SecretProvider;
   /** Idle TTL of sessions. @default 86400 */
   sessionTtlSeconds?: number;
+  /**
+   * Session quotas per plan (AXON_SESSION_QUOTAS); a plan not named here, and any field a plan
+   * leaves out, gets DEFAULT_SESSION_QUOTAS. @default {}
+   */
+  sessionQuotas?: QuotasByPlan;
   /** Generate timeout; for streams, until the first event and between events. @default 60000 */
   inferenceTimeoutMs?: number;
   /** Per-model chat template, context window and default max_tokens. @default {} */
@@ -64,6 +70,8 @@ export interface Services {
   triton: TritonClient;
   catalog: ModelCatalog;
   sessions: SessionRepository;
+  /** The session quotas of a plan (the `x-axon-plan` the gateway sent). */
+  quotas(plan: string): SessionQuotas;
   /** Whether the session store answers (Redis PING; always true in memory). */
   storeReady(timeoutMs: number): Promise<boolean>;
 }
@@ -140,6 +148,7 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
     sessions: redis
       ? new SessionStore(redis.client, { ttlSeconds, onAuthError: () => redis.refreshAuth(true) })
       : new MemorySessionStore(ttlSeconds),
+    quotas: (plan) => quotasFor(opts.sessionQuotas ?? {}, plan),
     storeReady: async (timeoutMs) => (redis ? redis.ping(timeoutMs) : true),
   };
   fastify.decorate('services', services);
