@@ -15,6 +15,7 @@ import Fastify, {
 import fp from 'fastify-plugin';
 import { AxonError } from './core/errors.ts';
 import { GatewaySecret } from './core/gateway-secret.ts';
+import { errorFields } from './core/log-fields.ts';
 import { MemorySessionStore } from './core/memory-session-store.ts';
 import { ModelCatalog, type ModelsConfig } from './core/models.ts';
 import { type ClusterNode, type RedisClient, RedisConnection } from './core/redis.ts';
@@ -60,8 +61,8 @@ export interface AppOptions {
   models?: ModelsConfig;
   /** How long Triton's model index is reused. @default 5000 */
   modelsCacheMs?: number;
-  /** JSON logs to stdout (`true` is level info). @default false */
-  logger?: boolean | { level: string };
+  /** JSON logs to stdout, or to `stream` (`true` is level info). @default false */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /** Extra Fastify server options (server.ts sets HTTP timeouts here). */
   fastify?: Partial<FastifyServerOptions>;
 }
@@ -186,6 +187,12 @@ export function serverOptions(opts: Pick<AppOptions, 'logger' | 'fastify'>): Fas
       ? {
           level: typeof opts.logger === 'object' ? opts.logger.level : 'info',
           redact: ['req.headers["x-axon-gateway-secret"]', 'req.headers.authorization'],
+          // Name, code and scrubbed message of any logged error, never its stack (log-fields.ts).
+          // Fastify's type wants a `stack` in the result; leaving it out is the point.
+          serializers: { err: errorFields as unknown as (e: Error) => never },
+          ...(typeof opts.logger === 'object' && opts.logger.stream
+            ? { stream: opts.logger.stream }
+            : {}),
         }
       : false,
     bodyLimit: BODY_LIMIT_BYTES,
