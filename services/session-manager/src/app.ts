@@ -22,6 +22,7 @@ import { type ClusterNode, type RedisClient, RedisConnection } from './core/redi
 import { type SecretProvider, staticSecret } from './core/secrets.ts';
 import { type QuotasByPlan, quotasFor, type SessionQuotas } from './core/session-quotas.ts';
 import { type SessionRepository, SessionStore } from './core/session-store.ts';
+import { warmUpTokenizer } from './core/tokens.ts';
 import { TritonClient } from './core/triton-client.ts';
 import errorHandler from './plugins/error-handler.ts';
 import metrics from './plugins/metrics.ts';
@@ -130,6 +131,7 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
 
   const secret = new GatewaySecret(asProvider(opts.gatewaySecret));
   await secret.load();
+  warmUpTokenizer();
 
   const log = fastify.log;
   const triton = new TritonClient({

@@ -18,6 +18,14 @@ import { countTokens as count } from 'gpt-tokenizer';
 
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
+/**
+ * Loads the BPE ranks (about 200 K entries) now instead of on the first request, which would
+ * otherwise hold the event loop for a while at the first chat turn after start.
+ */
+export function warmUpTokenizer(): void {
+  count('warm up', PLAIN_TEXT);
+}
+
 /** Longest chunk handed to the BPE; long enough to hold any o200k token (128 bytes). */
 export const CHUNK_CHARS = 256;
 
