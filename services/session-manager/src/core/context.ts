@@ -11,7 +11,7 @@
  */
 import type { ChatMessage, ChatTemplate } from './chat-template.ts';
 import { InvalidRequestError } from './errors.ts';
-import { countTokens, MAX_CHARS_PER_TOKEN } from './tokens.ts';
+import { countTokens, countTokensSliced, MAX_CHARS_PER_TOKEN } from './tokens.ts';
 
 export interface CountedMessage extends ChatMessage {
   /** Tokens of this message as rendered by the template; computed when absent. */
@@ -37,8 +37,12 @@ export interface FitOptions {
 }
 
 /** Tokens of the rendered message; past `limit` it stops counting and returns more than `limit`. */
-function tokensOf(template: ChatTemplate, message: CountedMessage, limit: number): number {
-  return message.tokens ?? countTokens(template.renderMessage(message), Math.max(limit, 0));
+async function tokensOf(
+  template: ChatTemplate,
+  message: CountedMessage,
+  limit: number,
+): Promise<number> {
+  return message.tokens ?? countTokensSliced(template.renderMessage(message), Math.max(limit, 0));
 }
 
 function tooLong(options: FitOptions, budget: number): InvalidRequestError {
@@ -49,7 +53,10 @@ function tooLong(options: FitOptions, budget: number): InvalidRequestError {
   );
 }
 
-export function fitToContext(all: readonly CountedMessage[], options: FitOptions): FittedPrompt {
+export async function fitToContext(
+  all: readonly CountedMessage[],
+  options: FitOptions,
+): Promise<FittedPrompt> {
   const { template, contextWindow, maxTokens } = options;
   const budget = contextWindow - maxTokens;
   let pinnedCount = 0;
@@ -67,14 +74,14 @@ export function fitToContext(all: readonly CountedMessage[], options: FitOptions
 
   let used = countTokens(template.begin) + countTokens(template.generationPrompt);
   for (const m of pinned) {
-    used += tokensOf(template, m, budget - used);
+    used += await tokensOf(template, m, budget - used);
     if (used > budget) throw tooLong(options, budget);
   }
 
   let firstKept = rest.length;
   while (firstKept > 0) {
     const candidate = rest[firstKept - 1] as CountedMessage;
-    const cost = tokensOf(template, candidate, budget - used);
+    const cost = await tokensOf(template, candidate, budget - used);
     if (used + cost > budget) break;
     used += cost;
     firstKept--;

@@ -171,7 +171,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
       /** Stores the user turn and the answer together; the session may be gone by now. */
       const store = async (result: CompletionResult): Promise<StoredMessage> => {
-        const pair = turnToStore(prepared.settings.template, {
+        const pair = await turnToStore(prepared.settings.template, {
           content: body.content,
           askedAt,
           answer: result.text,
