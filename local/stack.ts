@@ -67,6 +67,8 @@ export interface LocalStack {
   readonly redis: 'spawned' | 'given' | 'memory';
   /** The sessions' Redis: `spawned`, `given`, `shared` (the limiter's) or `memory`. */
   readonly sessionRedis: 'spawned' | 'given' | 'shared' | 'memory';
+  /** Where each Redis is, when there is one. */
+  readonly redisUrls: { readonly limiter?: string; readonly sessions?: string };
   readonly config: AxonConfig;
   stop(): Promise<void>;
 }
@@ -194,7 +196,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     stops.unshift(async () => removeLocalState(options.stateDir));
 
-    return { url: alb.url, demoKey: demo.key, demoPlan, redis, sessionRedis, config, stop };
+    return {
+      url: alb.url,
+      demoKey: demo.key,
+      demoPlan,
+      redis,
+      sessionRedis,
+      redisUrls: {
+        ...(redisUrl && { limiter: redisUrl }),
+        ...(sessionRedisUrl && { sessions: sessionRedisUrl }),
+      },
+      config,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
