@@ -73,6 +73,13 @@ describe('scrubbing internal names from error messages', () => {
     expect(scrubHosts(raw)).toBe(scrubbed);
   });
 
+  it('keeps the message of a plain { message } object, scrubbed', () => {
+    expect(errorFields({ message: 'connect ECONNREFUSED 10.0.0.9:6379' })).toEqual({
+      name: 'object',
+      message: 'connect ECONNREFUSED <address>',
+    });
+  });
+
   it('keeps the name, code and message of an error and its cause, never a stack', () => {
     const cause = Object.assign(new Error('connect ECONNREFUSED 10.1.2.3:8000'), {
       code: 'ECONNREFUSED',

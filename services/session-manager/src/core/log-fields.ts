@@ -35,7 +35,10 @@ const MAX_DEPTH = 3;
 /** Name, code and scrubbed message of an error and of its causes; never a stack. */
 export function errorFields(error: unknown, depth = 0): ErrorFields {
   if (!(error instanceof Error)) {
-    return { name: typeof error, message: scrubHosts(String(error)).slice(0, 500) };
+    // A plain `{ message }` (how redis.ts logs a lost connection) keeps its message.
+    const message = (error as { message?: unknown })?.message;
+    const text = typeof message === 'string' ? message : String(error);
+    return { name: typeof error, message: scrubHosts(text).slice(0, 500) };
   }
   const code = (error as { code?: unknown }).code;
   const fields: ErrorFields = {
