@@ -1,6 +1,7 @@
 /**
  * npm start: the whole stack on loopback. Env: PORT (gateway, default 8080), AXON_CONFIG (config
- * file, default config/axon.json), REDIS_URL (use that Redis instead of spawning one),
+ * file, default config/axon.json), REDIS_URL (the limiter's Redis instead of spawning one; also
+ * the sessions' unless SESSION_REDIS_URL is set), SESSION_REDIS_URL (the sessions' Redis),
  * AXON_STATE_DIR (default .axon), AXON_SESSION_MANAGER_PORT, AXON_INFERENCE_PORT,
  * AXON_DYNAMODB_PORT (default: free ports).
  */
@@ -29,6 +30,7 @@ try {
     configPath: process.env.AXON_CONFIG || 'config/axon.json',
     stateDir: stateDir(),
     ...(process.env.REDIS_URL && { redisUrl: process.env.REDIS_URL }),
+    ...(process.env.SESSION_REDIS_URL && { sessionRedisUrl: process.env.SESSION_REDIS_URL }),
     sessionManagerPort: port('AXON_SESSION_MANAGER_PORT'),
     inferencePort: port('AXON_INFERENCE_PORT'),
     dynamodbPort: port('AXON_DYNAMODB_PORT'),

@@ -1,7 +1,12 @@
 /**
- * The whole stack on loopback (ARCHITECTURE.md, "Local stack"): the gateway Lambda bundle behind
- * an ALB emulator, DynamoDB as dynalite, Redis (given, spawned, or absent), the real session
- * manager and the Triton stand-in. Every component is the real code; only AWS is emulated.
+ * The whole stack on loopback: the gateway Lambda bundle behind an ALB emulator, DynamoDB as
+ * dynalite, two Redis servers (given, spawned, or absent), the real session manager and the
+ * Triton stand-in. Every component is the real code; only AWS is emulated.
+ *
+ * The limiter and the sessions get a Redis each, as in AWS: sessions are tenant data of
+ * arbitrary size, and on a shared Redis with `volatile-lru` they evicted other keys' drained
+ * buckets (issue 11). The limiter's Redis runs `maxmemory-policy noeviction`, so nothing can
+ * evict or reset its state.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -16,10 +21,11 @@ import {
   createKeyTable,
   LOCAL_KEYS_TABLE,
 } from '#authorizer/key-store';
-import { type AxonConfig, loadConfigFile } from '#shared/config';
+import { type AxonConfig, loadConfigFile, sessionQuotasEnv } from '#shared/config';
 import { REPO_ROOT } from '../lib/paths.ts';
 import { startInferenceStub } from '../services/inference-stub/src/index.ts';
 import { buildApp } from '../services/session-manager/src/app.ts';
+import { parseSessionQuotas } from '../services/session-manager/src/core/session-quotas.ts';
 import { type AlbHandler, startAlbEmulator } from './alb-emulator.ts';
 import { bundleLambda } from './bundle.ts';
 import { startDynalite } from './dynalite.ts';
@@ -34,8 +40,13 @@ export interface LocalStackOptions {
   readonly port?: number;
   /** Config file (SPEC.md section 7). */
   readonly configPath: string;
-  /** Use this Redis instead of spawning one. */
+  /**
+   * The limiter's Redis, instead of spawning one. Without sessionRedisUrl it holds the sessions
+   * too (one Redis for both, as before the split).
+   */
   readonly redisUrl?: string;
+  /** The sessions' Redis, instead of spawning one. */
+  readonly sessionRedisUrl?: string;
   /** Where the bundle, the DynamoDB data and local.json live. */
   readonly stateDir: string;
   /** Ports of the inner components. @default - free ports */
@@ -52,8 +63,12 @@ export interface LocalStack {
   readonly url: string;
   readonly demoKey: string;
   readonly demoPlan: string;
-  /** `spawned`, `given` or `memory`. */
+  /** The limiter's Redis: `spawned`, `given` or `memory`. */
   readonly redis: 'spawned' | 'given' | 'memory';
+  /** The sessions' Redis: `spawned`, `given`, `shared` (the limiter's) or `memory`. */
+  readonly sessionRedis: 'spawned' | 'given' | 'shared' | 'memory';
+  /** Where each Redis is, when there is one. */
+  readonly redisUrls: { readonly limiter?: string; readonly sessions?: string };
   readonly config: AxonConfig;
   stop(): Promise<void>;
 }
@@ -71,13 +86,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   try {
+    const canSpawn = hasRedisServer();
     let redisUrl = options.redisUrl;
     let redis: LocalStack['redis'] = redisUrl ? 'given' : 'memory';
-    if (!redisUrl && hasRedisServer()) {
-      const server = await RedisServer.start();
+    if (!redisUrl && canSpawn) {
+      const server = await RedisServer.start({ args: ['--maxmemory-policy', 'noeviction'] });
       stops.push(() => server.stop());
       redisUrl = server.url;
       redis = 'spawned';
+    }
+    let sessionRedisUrl = options.sessionRedisUrl;
+    let sessionRedis: LocalStack['sessionRedis'] = sessionRedisUrl ? 'given' : 'memory';
+    if (!sessionRedisUrl && options.redisUrl) {
+      sessionRedisUrl = options.redisUrl;
+      sessionRedis = 'shared';
+    } else if (!sessionRedisUrl && canSpawn) {
+      const server = await RedisServer.start();
+      stops.push(() => server.stop());
+      sessionRedisUrl = server.url;
+      sessionRedis = 'spawned';
     }
     if (!redisUrl) {
       say(
@@ -107,7 +134,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const gatewaySecret = randomBytes(24).toString('base64url');
     const sessionManager = await buildApp({
-      ...(redisUrl && { redisUrl }),
+      ...(sessionRedisUrl && { redisUrl: sessionRedisUrl }),
+      // Through the same JSON as the deployed service's AXON_SESSION_QUOTAS.
+      sessionQuotas: parseSessionQuotas(sessionQuotasEnv(config)),
       tritonUrl: stub.url,
       gatewaySecret,
       ...(options.inferenceTimeoutMs !== undefined && {
@@ -167,7 +196,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     stops.unshift(async () => removeLocalState(options.stateDir));
 
-    return { url: alb.url, demoKey: demo.key, demoPlan, redis, config, stop };
+    return {
+      url: alb.url,
+      demoKey: demo.key,
+      demoPlan,
+      redis,
+      sessionRedis,
+      redisUrls: {
+        ...(redisUrl && { limiter: redisUrl }),
+        ...(sessionRedisUrl && { sessions: sessionRedisUrl }),
+      },
+      config,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 
-export interface PlanLimits {
+/** One plan's numbers; the session-quota fields are optional (defaults in DEFAULT_SESSION_QUOTAS). */
+export interface PlanLimits extends Partial<SessionQuotas> {
   /** Refill rate of the request bucket. */
   readonly requestsPerMinute: number;
   /** Capacity of the request bucket. */
@@ -82,12 +83,92 @@ function optionalInteger(obj: Record<string, unknown>, name: string, where: stri
   return obj[name] === undefined ? undefined : positiveInteger(obj[name], `${where}.${name}`, max);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Session quotas (issue 11): what one API key may store in the session manager. Plain plan
+// fields beside the limiter's; the session manager gets them resolved, per plan, in the
+// AXON_SESSION_QUOTAS environment variable (see sessionQuotasEnv).
+
+/** Limits on what a key stores in sessions; every plan has all of them (defaults fill gaps). */
+export interface SessionQuotas {
+  /** Live sessions per key. */
+  readonly maxSessions: number;
+  /** Stored messages per session (each turn stores two: the user's and the answer). */
+  readonly maxSessionMessages: number;
+  /** Bytes one session stores: system prompt, metadata, model and messages (UTF-8). */
+  readonly maxSessionBytes: number;
+  /** Bytes of a session's system prompt (UTF-8). */
+  readonly maxSystemPromptBytes: number;
+  /** Bytes a key stores across all of its sessions. */
+  readonly maxStoredBytes: number;
+}
+
+/**
+ * What a plan gets for a quota it leaves out: no plan is unbounded by omission. 4 MB per key
+ * lets a cache of a few GB hold hundreds of keys at their ceiling; 256 KB per session keeps
+ * `GET /v1/sessions/{id}` well inside the ALB's 1 MB Lambda response limit.
+ */
+export const DEFAULT_SESSION_QUOTAS: SessionQuotas = {
+  maxSessions: 100,
+  maxSessionMessages: 1000,
+  maxSessionBytes: 256 * 1024,
+  maxSystemPromptBytes: 64 * 1024,
+  maxStoredBytes: 4 * 1024 * 1024,
+};
+
+const SESSION_QUOTA_FIELDS = Object.keys(DEFAULT_SESSION_QUOTAS) as (keyof SessionQuotas)[];
+const SESSION_QUOTA_MAX: Record<keyof SessionQuotas, number> = {
+  maxSessions: 100_000,
+  maxSessionMessages: 1_000_000,
+  maxSessionBytes: 1024 * 1024 * 1024,
+  maxSystemPromptBytes: 1024 * 1024 * 1024,
+  maxStoredBytes: 1024 * 1024 * 1024,
+};
+
+/** The session-quota fields a plan sets, validated; checks their order once defaults apply. */
+function parsePlanSessionQuotas(
+  plan: Record<string, unknown>,
+  where: string,
+): Partial<SessionQuotas> | undefined {
+  const set: Partial<Record<keyof SessionQuotas, number>> = {};
+  for (const field of SESSION_QUOTA_FIELDS) {
+    const value = optionalInteger(plan, field, where, SESSION_QUOTA_MAX[field]);
+    if (value !== undefined) set[field] = value;
+  }
+  if (Object.keys(set).length === 0) return undefined;
+  const q = { ...DEFAULT_SESSION_QUOTAS, ...set };
+  if (q.maxSystemPromptBytes > q.maxSessionBytes || q.maxSessionBytes > q.maxStoredBytes) {
+    throw new ConfigError(
+      `${where}: session quotas must satisfy maxSystemPromptBytes <= maxSessionBytes <= maxStoredBytes ` +
+        `(defaults fill unset ones), got ${q.maxSystemPromptBytes} / ${q.maxSessionBytes} / ${q.maxStoredBytes}`,
+    );
+  }
+  return set;
+}
+
+/** A plan's session quotas with the defaults filled in. */
+export function sessionQuotas(plan: PlanLimits): SessionQuotas {
+  const set = SESSION_QUOTA_FIELDS.filter((f) => plan[f] !== undefined).map((f) => [f, plan[f]]);
+  return { ...DEFAULT_SESSION_QUOTAS, ...Object.fromEntries(set) };
+}
+
+/**
+ * The value of the session manager's AXON_SESSION_QUOTAS: JSON of every plan's resolved quotas,
+ * `{"<plan>": {"maxSessions": 100, ...}, ...}`.
+ */
+export function sessionQuotasEnv(config: AxonConfig): string {
+  return JSON.stringify(
+    Object.fromEntries(Object.entries(config.plans).map(([name, p]) => [name, sessionQuotas(p)])),
+  );
+}
+// ---------------------------------------------------------------------------------------------
+
 /** Validates one plan's numbers; also used for a key record's overrides. */
 export function parsePlanLimits(value: unknown, where: string): PlanLimits {
   if (!isObject(value)) {
     throw new ConfigError(`${where} must be an object like {"requestsPerMinute": 60, "burst": 10}`);
   }
-  rejectUnknown(value, PLAN_FIELDS, where);
+  rejectUnknown(value, [...PLAN_FIELDS, ...SESSION_QUOTA_FIELDS], where);
+  const sessions = parsePlanSessionQuotas(value, where);
   const requestsPerMinute = positiveInteger(
     value.requestsPerMinute,
     `${where}.requestsPerMinute`,
@@ -110,6 +191,7 @@ export function parsePlanLimits(value: unknown, where: string): PlanLimits {
       tokenBurst: tokenBurst ?? tokensPerMinute,
     }),
     ...(requestsPerDay !== undefined && { requestsPerDay }),
+    ...sessions,
   };
 }
 

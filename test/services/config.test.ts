@@ -124,6 +124,23 @@ describe('server environment', () => {
   });
 });
 
+describe('session quotas from the environment', () => {
+  it('reads AXON_SESSION_QUOTAS, and none set means every plan gets the defaults', () => {
+    expect(loadServerConfig(base).app.sessionQuotas).toEqual({});
+    const config = loadServerConfig({
+      ...base,
+      AXON_SESSION_QUOTAS: '{"free":{"maxSessions":5,"maxStoredBytes":100000}}',
+    });
+    expect(config.app.sessionQuotas).toEqual({ free: { maxSessions: 5, maxStoredBytes: 100000 } });
+  });
+
+  it('stops with a message naming the variable and the field', () => {
+    expect(() =>
+      loadServerConfig({ ...base, AXON_SESSION_QUOTAS: '{"free":{"maxSessions":0}}' }),
+    ).toThrow('AXON_SESSION_QUOTAS/free/maxSessions');
+  });
+});
+
 describe('secrets from AWS Secrets Manager (aws-sdk-client-mock: no Secrets Manager runs here)', () => {
   const sm = mockClient(SecretsManagerClient);
   afterEach(() => sm.reset());

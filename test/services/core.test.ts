@@ -14,7 +14,11 @@ import {
 import { ALL_SCRIPTS } from '../../services/session-manager/src/core/session-scripts.ts';
 import { readSseData } from '../../services/session-manager/src/core/sse.ts';
 import { cutAtStop, StopScanner } from '../../services/session-manager/src/core/stop.ts';
-import { countTokens } from '../../services/session-manager/src/core/tokens.ts';
+import {
+  countTokens,
+  countTokensSliced,
+  MAX_CHARS_PER_TOKEN,
+} from '../../services/session-manager/src/core/tokens.ts';
 import { fieldName } from '../../services/session-manager/src/plugins/validation.ts';
 
 describe('chat templates', () => {
@@ -79,8 +83,8 @@ describe('context trimming', () => {
     { role: 'user' as const, content: 'newest' },
   ];
 
-  it('drops the oldest turns first and keeps the system prompt and the newest message', () => {
-    const fitted = fitToContext(history, {
+  it('drops the oldest turns first and keeps the system prompt and the newest message', async () => {
+    const fitted = await fitToContext(history, {
       template,
       contextWindow: 300,
       maxTokens: 50,
@@ -97,8 +101,8 @@ describe('context trimming', () => {
     expect(countTokens(renderPrompt(template, fitted.messages))).toBeLessThanOrEqual(260);
   });
 
-  it('keeps everything when it fits', () => {
-    const fitted = fitToContext(history, {
+  it('keeps everything when it fits', async () => {
+    const fitted = await fitToContext(history, {
       template,
       contextWindow: 8192,
       maxTokens: 512,
@@ -109,15 +113,40 @@ describe('context trimming', () => {
     expect(fitted.messages).toHaveLength(history.length);
   });
 
-  it('refuses with 400 when trimming is not allowed or the newest message alone is too long', () => {
+  it('refuses with 400 when trimming is not allowed or the newest message alone is too long', async () => {
     const options = { template, contextWindow: 300, maxTokens: 50, field: 'messages' };
-    expect(() => fitToContext(history, { ...options, allowTrimming: false })).toThrow(
+    await expect(fitToContext(history, { ...options, allowTrimming: false })).rejects.toThrow(
       expect.objectContaining({ status: 400, code: 'context_length_exceeded' }),
     );
     const huge = [{ role: 'user' as const, content: 'word '.repeat(400) }];
-    expect(() => fitToContext(huge, { ...options, allowTrimming: true })).toThrow(
+    await expect(fitToContext(huge, { ...options, allowTrimming: true })).rejects.toThrow(
       expect.objectContaining({ code: 'context_length_exceeded' }),
     );
+  });
+
+  it('refuses a kept message longer than budget x MAX_CHARS_PER_TOKEN before counting it', async () => {
+    // A window of 1000 leaves 900 tokens: no text over 900 x 128 characters can fit. The message
+    // is one character longer, built so that counting it would take minutes on an unchunked BPE.
+    const options = { template, contextWindow: 1000, maxTokens: 100, field: 'messages' };
+    const content = 'a'.repeat(900 * MAX_CHARS_PER_TOKEN + 1);
+    await expect(
+      fitToContext([{ role: 'user', content }], { ...options, allowTrimming: true }),
+    ).rejects.toThrow(expect.objectContaining({ code: 'context_length_exceeded' }));
+  });
+
+  it('lets other work run while it counts a long message', async () => {
+    // Random letters defeat the BPE cache: counting 1 M of them takes seconds of CPU.
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    const content = Array.from({ length: 1_000_000 }, (_, i) => letters[(i * 7919) % 26]).join('');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      await countTokensSliced(content);
+    } finally {
+      clearInterval(timer);
+    }
+    // A timer that fires while counting proves the loop was given back at least once.
+    expect(ticks).toBeGreaterThan(0);
   });
 });
 

@@ -15,11 +15,14 @@ import Fastify, {
 import fp from 'fastify-plugin';
 import { AxonError } from './core/errors.ts';
 import { GatewaySecret } from './core/gateway-secret.ts';
+import { errorFields } from './core/log-fields.ts';
 import { MemorySessionStore } from './core/memory-session-store.ts';
 import { ModelCatalog, type ModelsConfig } from './core/models.ts';
 import { type ClusterNode, type RedisClient, RedisConnection } from './core/redis.ts';
 import { type SecretProvider, staticSecret } from './core/secrets.ts';
+import { type QuotasByPlan, quotasFor, type SessionQuotas } from './core/session-quotas.ts';
 import { type SessionRepository, SessionStore } from './core/session-store.ts';
+import { warmUpTokenizer } from './core/tokens.ts';
 import { TritonClient } from './core/triton-client.ts';
 import errorHandler from './plugins/error-handler.ts';
 import metrics from './plugins/metrics.ts';
@@ -48,14 +51,19 @@ export interface AppOptions {
   gatewaySecret: string | SecretProvider;
   /** Idle TTL of sessions. @default 86400 */
   sessionTtlSeconds?: number;
+  /**
+   * Session quotas per plan (AXON_SESSION_QUOTAS); a plan not named here, and any field a plan
+   * leaves out, gets DEFAULT_SESSION_QUOTAS. @default {}
+   */
+  sessionQuotas?: QuotasByPlan;
   /** Generate timeout; for streams, until the first event and between events. @default 60000 */
   inferenceTimeoutMs?: number;
   /** Per-model chat template, context window and default max_tokens. @default {} */
   models?: ModelsConfig;
   /** How long Triton's model index is reused. @default 5000 */
   modelsCacheMs?: number;
-  /** JSON logs to stdout (`true` is level info). @default false */
-  logger?: boolean | { level: string };
+  /** JSON logs to stdout, or to `stream` (`true` is level info). @default false */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /** Extra Fastify server options (server.ts sets HTTP timeouts here). */
   fastify?: Partial<FastifyServerOptions>;
 }
@@ -64,6 +72,8 @@ export interface Services {
   triton: TritonClient;
   catalog: ModelCatalog;
   sessions: SessionRepository;
+  /** The session quotas of a plan (the `x-axon-plan` the gateway sent). */
+  quotas(plan: string): SessionQuotas;
   /** Whether the session store answers (Redis PING; always true in memory). */
   storeReady(timeoutMs: number): Promise<boolean>;
 }
@@ -121,6 +131,7 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
 
   const secret = new GatewaySecret(asProvider(opts.gatewaySecret));
   await secret.load();
+  warmUpTokenizer();
 
   const log = fastify.log;
   const triton = new TritonClient({
@@ -140,6 +151,7 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
     sessions: redis
       ? new SessionStore(redis.client, { ttlSeconds, onAuthError: () => redis.refreshAuth(true) })
       : new MemorySessionStore(ttlSeconds),
+    quotas: (plan) => quotasFor(opts.sessionQuotas ?? {}, plan),
     storeReady: async (timeoutMs) => (redis ? redis.ping(timeoutMs) : true),
   };
   fastify.decorate('services', services);
@@ -177,6 +189,12 @@ export function serverOptions(opts: Pick<AppOptions, 'logger' | 'fastify'>): Fas
       ? {
           level: typeof opts.logger === 'object' ? opts.logger.level : 'info',
           redact: ['req.headers["x-axon-gateway-secret"]', 'req.headers.authorization'],
+          // Name, code and scrubbed message of any logged error, never its stack (log-fields.ts).
+          // Fastify's type wants a `stack` in the result; leaving it out is the point.
+          serializers: { err: errorFields as unknown as (e: Error) => never },
+          ...(typeof opts.logger === 'object' && opts.logger.stream
+            ? { stream: opts.logger.stream }
+            : {}),
         }
       : false,
     bodyLimit: BODY_LIMIT_BYTES,

@@ -7,6 +7,7 @@ import type { AppOptions } from './app.ts';
 import { parseModelsConfig } from './core/models.ts';
 import type { ClusterNode } from './core/redis.ts';
 import { type SecretProvider, secretsManagerSecret, staticSecret } from './core/secrets.ts';
+import { parseSessionQuotas } from './core/session-quotas.ts';
 
 export interface ServerConfig {
   port: number;
@@ -105,6 +106,13 @@ export function loadServerConfig(env: Env): ServerConfig {
     throw new ConfigError((error as Error).message);
   }
   const redisPassword = secret(env, 'REDIS_PASSWORD', 'REDIS_AUTH_SECRET_ARN', false);
+  const quotasJson = set(env, 'AXON_SESSION_QUOTAS');
+  let sessionQuotas: AppOptions['sessionQuotas'];
+  try {
+    sessionQuotas = quotasJson === undefined ? {} : parseSessionQuotas(quotasJson);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
 
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -121,6 +129,7 @@ export function loadServerConfig(env: Env): ServerConfig {
       sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 86_400, 1, 365 * 86_400),
       inferenceTimeoutMs: integer(env, 'INFERENCE_TIMEOUT_MS', 60_000, 1, 3_600_000),
       models,
+      sessionQuotas,
     },
   };
 }

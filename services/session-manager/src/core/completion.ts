@@ -18,7 +18,7 @@ import {
   usageOf,
 } from './openai-format.ts';
 import { cutAtStop, StopScanner } from './stop.ts';
-import { countTokens } from './tokens.ts';
+import { countTokensSliced } from './tokens.ts';
 import type { GenerateRequest, TritonClient } from './triton-client.ts';
 
 export interface CompletionRequest {
@@ -68,7 +68,7 @@ export async function prepareCompletion(
       `${request.maxTokensField}: must be below the model's context window of ${settings.contextWindow} tokens.`,
     );
   }
-  const fitted = fitToContext(request.messages, {
+  const fitted = await fitToContext(request.messages, {
     template: settings.template,
     contextWindow: settings.contextWindow,
     maxTokens,
@@ -90,8 +90,12 @@ export async function prepareCompletion(
   };
 }
 
-function finish(prepared: PreparedCompletion, text: string, stopped: boolean): CompletionResult {
-  const completionTokens = countTokens(text);
+async function finish(
+  prepared: PreparedCompletion,
+  text: string,
+  stopped: boolean,
+): Promise<CompletionResult> {
+  const completionTokens = await countTokensSliced(text);
   return {
     text,
     // Triton does not say why it stopped; reaching max_tokens (by our count) is taken as 'length'.
@@ -117,7 +121,7 @@ export async function runCompletion(
     const raw = await triton.generate(prepared.model, prepared.generate, signal);
     observe?.({ ...labels, outcome: 'ok' }, (performance.now() - started) / 1000);
     const cut = cutAtStop(raw, prepared.stop);
-    return finish(prepared, cut.text, cut.stopped);
+    return await finish(prepared, cut.text, cut.stopped);
   } catch (error) {
     observe?.({ ...labels, outcome: outcomeOf(error) }, (performance.now() - started) / 1000);
     throw error;
@@ -197,7 +201,7 @@ export async function* completionSse(options: SseOptions): AsyncGenerator<string
       yield sseData(chatChunk(meta, { content: rest }));
     }
     options.observe?.({ ...labels, outcome: 'ok' }, (performance.now() - started) / 1000);
-    const result = finish(prepared, text, scanner.stopped);
+    const result = await finish(prepared, text, scanner.stopped);
     await options.onComplete?.(result);
     yield sseData(chatChunk(meta, {}, result.finishReason));
     if (options.includeUsage) yield sseData(usageChunk(meta, result.usage));

@@ -6,7 +6,7 @@
 import type { ChatTemplate } from './chat-template.ts';
 import type { CountedMessage } from './context.ts';
 import type { Session, StoredMessage } from './session-store.ts';
-import { countTokens } from './tokens.ts';
+import { countTokensSliced } from './tokens.ts';
 
 export function turnPrompt(session: Session, content: string): CountedMessage[] {
   return [
@@ -21,18 +21,18 @@ export function turnPrompt(session: Session, content: string): CountedMessage[] 
 }
 
 /** The user message and the answer, each with its token count under the model's template. */
-export function turnToStore(
+export async function turnToStore(
   template: ChatTemplate,
   turn: { content: string; askedAt: number; answer: string; answeredAt: number },
-): [StoredMessage, StoredMessage] {
-  const message = (role: 'user' | 'assistant', content: string, createdAt: number) => ({
+): Promise<[StoredMessage, StoredMessage]> {
+  const message = async (role: 'user' | 'assistant', content: string, createdAt: number) => ({
     role,
     content,
     createdAt,
-    tokens: countTokens(template.renderMessage({ role, content })),
+    tokens: await countTokensSliced(template.renderMessage({ role, content })),
   });
   return [
-    message('user', turn.content, turn.askedAt),
-    message('assistant', turn.answer, turn.answeredAt),
+    await message('user', turn.content, turn.askedAt),
+    await message('assistant', turn.answer, turn.answeredAt),
   ];
 }

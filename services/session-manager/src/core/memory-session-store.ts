@@ -1,14 +1,25 @@
 /**
  * Sessions in this process's memory, for the local stack when no redis-server is available
  * (buildApp without any Redis option). Same contract as the Redis store: scoped by key id,
- * idle TTL, atomic appends (JavaScript runs one turn's append at a time), newest-first listing.
+ * idle TTL, the same quotas, atomic appends (JavaScript runs one turn's append at a time),
+ * newest-first listing.
  * Not for production: nothing is shared between instances and a restart forgets everything.
  */
-import { newSessionId } from './ids.ts';
-import type { Session, SessionMeta, SessionRepository, StoredMessage } from './session-store.ts';
+import { quotaError, type SessionQuotas, utf8Bytes } from './session-quotas.ts';
+import {
+  type NewSession,
+  newSessionMeta,
+  type Session,
+  type SessionMeta,
+  type SessionRepository,
+  type StoredMessage,
+  storedBytes,
+} from './session-store.ts';
 
 interface Entry {
-  session: Session;
+  session: Omit<Session, 'usage'>;
+  /** Bytes as the Redis store counts them: its hash fields and values, its messages' JSON. */
+  bytes: number;
   expiresAt: number;
 }
 
@@ -22,19 +33,29 @@ export class MemorySessionStore implements SessionRepository {
 
   async create(
     keyId: string,
-    input: { model: string; system?: string; metadata?: Record<string, string> },
+    input: NewSession,
+    quotas: SessionQuotas,
     nowMs = this.now(),
   ): Promise<SessionMeta> {
-    const meta: SessionMeta = {
-      id: newSessionId(nowMs),
-      model: input.model,
-      metadata: { ...input.metadata },
-      createdAt: nowMs,
-      ...(input.system !== undefined ? { system: input.system } : {}),
+    const meta = newSessionMeta(input, quotas, nowMs);
+    const fields = {
+      model: meta.model,
+      metadata: JSON.stringify(meta.metadata),
+      created_at: String(nowMs),
+      system_bytes: String(meta.systemBytes),
+      ...(meta.system !== undefined ? { system: meta.system } : {}),
     };
+    let bytes = 0;
+    for (const [name, value] of Object.entries(fields)) bytes += utf8Bytes(name) + utf8Bytes(value);
+    const live = this.liveIds(keyId);
+    if (live.length >= quotas.maxSessions) throw quotaError('session_limit_exceeded', quotas);
+    if (bytes > quotas.maxSessionBytes) throw quotaError('session_too_large', quotas);
+    if (this.keyBytes(keyId) + bytes > quotas.maxStoredBytes) {
+      throw quotaError('storage_quota_exceeded', quotas);
+    }
     const sessions = this.byKey.get(keyId) ?? new Map<string, Entry>();
     this.byKey.set(keyId, sessions);
-    sessions.set(meta.id, { session: { ...meta, messages: [] }, expiresAt: this.expiry() });
+    sessions.set(meta.id, { session: { ...meta, messages: [] }, bytes, expiresAt: this.expiry() });
     return meta;
   }
 
@@ -42,13 +63,33 @@ export class MemorySessionStore implements SessionRepository {
     const entry = this.live(keyId, id);
     if (!entry) return undefined;
     entry.expiresAt = this.expiry();
-    return { ...entry.session, messages: [...entry.session.messages] };
+    return {
+      ...entry.session,
+      messages: [...entry.session.messages],
+      usage: { sessionBytes: entry.bytes, keyBytes: this.keyBytes(keyId) },
+    };
   }
 
-  async append(keyId: string, id: string, messages: readonly StoredMessage[]): Promise<boolean> {
+  async append(
+    keyId: string,
+    id: string,
+    messages: readonly StoredMessage[],
+    quotas: SessionQuotas,
+  ): Promise<boolean> {
     const entry = this.live(keyId, id);
     if (!entry) return false;
+    const added = messages.reduce((sum, m) => sum + storedBytes(m), 0);
+    if (
+      entry.session.messages.length + messages.length > quotas.maxSessionMessages ||
+      entry.bytes + added > quotas.maxSessionBytes
+    ) {
+      throw quotaError('session_too_large', quotas);
+    }
+    if (this.keyBytes(keyId) + added > quotas.maxStoredBytes) {
+      throw quotaError('storage_quota_exceeded', quotas);
+    }
     entry.session.messages.push(...messages);
+    entry.bytes += added;
     entry.expiresAt = this.expiry();
     return true;
   }
@@ -63,15 +104,29 @@ export class MemorySessionStore implements SessionRepository {
     keyId: string,
     options: { limit: number; after?: string },
   ): Promise<{ sessions: SessionMeta[]; hasMore: boolean }> {
-    const ids = [...(this.byKey.get(keyId)?.keys() ?? [])]
-      .filter((id) => this.live(keyId, id) && (options.after === undefined || id < options.after))
+    const ids = this.liveIds(keyId)
+      .filter((id) => options.after === undefined || id < options.after)
       .sort()
       .reverse();
     const page = ids.slice(0, options.limit).map((id) => {
-      const { messages: _messages, ...meta } = (this.live(keyId, id) as Entry).session;
+      const {
+        messages: _messages,
+        system: _system,
+        ...meta
+      } = (this.live(keyId, id) as Entry).session;
       return meta;
     });
     return { sessions: page, hasMore: ids.length > options.limit };
+  }
+
+  private liveIds(keyId: string): string[] {
+    return [...(this.byKey.get(keyId)?.keys() ?? [])].filter((id) => this.live(keyId, id));
+  }
+
+  private keyBytes(keyId: string): number {
+    let total = 0;
+    for (const id of this.liveIds(keyId)) total += (this.live(keyId, id) as Entry).bytes;
+    return total;
   }
 
   private live(keyId: string, id: string): Entry | undefined {

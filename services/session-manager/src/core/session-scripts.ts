@@ -2,6 +2,15 @@
  * Lua for the session store. Each script touches only keys of one API key, which share the hash
  * tag `{<keyId>}`, so each runs atomically on one node, also on Redis Cluster. Every write
  * refreshes the idle TTL of the session and of the key's index together.
+ *
+ * Quotas (session-quotas.ts) are checked inside the same script that writes, so a write either
+ * fits and is stored whole, or is refused and stores nothing. What a key stores is kept in two
+ * bookkeeping keys beside its index: `usage`, a hash of session id -> bytes plus the field
+ * `~total` (session ids never start with `~`), and `expiry`, a sorted set of session id -> the
+ * Redis time in ms when that session's idle TTL ends. A write first drops the entries of
+ * sessions whose TTL has passed (at most EXPIRED_BATCH per call, each entry once), so counts
+ * and totals follow expiry without any scan over the key's sessions. A session evicted early by
+ * memory pressure still counts until its TTL would have ended: the error is on the safe side.
  */
 import { createHash } from 'node:crypto';
 
@@ -15,54 +24,119 @@ function script(lua: string): Script {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') };
 }
 
+/** Longest run of expired bookkeeping entries one write clears; the rest go on later writes. */
+export const EXPIRED_BATCH = 100;
+
 /**
- * Create a session.
- * KEYS[1] session hash; KEYS[2] the key's index (sorted set, score 0, ordered by id)
- * ARGV[1] idle TTL in ms; ARGV[2] session id; ARGV[3..] field, value pairs of the hash
+ * Lua shared by the writing scripts. `forget_expired(index, usage, expiry, now)` drops the
+ * entries of sessions whose idle TTL has passed; `now_ms()` is Redis's clock, the one its TTLs
+ * run on.
  */
-export const CREATE = script(`
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+const BOOKKEEPING = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function forget_expired(index, usage, expiry, now)
+  local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, ${EXPIRED_BATCH})
+  for _, sid in ipairs(gone) do
+    local bytes = tonumber(redis.call('HGET', usage, sid) or '0')
+    redis.call('HDEL', usage, sid)
+    redis.call('HINCRBY', usage, '~total', -bytes)
+    redis.call('ZREM', expiry, sid)
+    redis.call('ZREM', index, sid)
+  end
+end
+`;
+
+/**
+ * Create a session, within the key's quotas. A repeat of the same create (ioredis resends a
+ * command whose reply a dropped connection lost) finds the session and changes nothing.
+ * KEYS[1] session hash; KEYS[2] the key's index (sorted set, score 0, ordered by id);
+ * KEYS[3] the key's usage hash; KEYS[4] the key's expiry set
+ * ARGV[1] idle TTL in ms; ARGV[2] session id; ARGV[3] most sessions per key;
+ * ARGV[4] most bytes per session; ARGV[5] most bytes per key; ARGV[6..] field, value pairs
+ * Returns 1 when stored (or already there); -1 too many sessions; -3 the session alone is too
+ * large; -4 the key's total would pass its budget.
+ */
+export const CREATE = script(`${BOOKKEEPING}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+local now = now_ms()
+forget_expired(KEYS[2], KEYS[3], KEYS[4], now)
+local bytes = 0
+for i = 6, #ARGV do bytes = bytes + #ARGV[i] end
+if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then return -1 end
+if bytes > tonumber(ARGV[4]) then return -3 end
+local total = tonumber(redis.call('HGET', KEYS[3], '~total') or '0')
+if total + bytes > tonumber(ARGV[5]) then return -4 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], 0, ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[2], bytes)
+redis.call('HINCRBY', KEYS[3], '~total', bytes)
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[1]), ARGV[2])
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return 1
 `);
 
 /**
  * Read a session and its messages, and count the read as activity.
- * KEYS[1] session hash; KEYS[2] message list; KEYS[3] the key's index
- * ARGV[1] idle TTL in ms
- * Returns false when the session does not exist, else {hash as flat array, messages}.
+ * KEYS[1] session hash; KEYS[2] message list; KEYS[3] the key's index; KEYS[4] usage hash;
+ * KEYS[5] expiry set
+ * ARGV[1] idle TTL in ms; ARGV[2] session id
+ * Returns false when the session does not exist, else {hash as flat array, messages,
+ * the session's stored bytes, the key's stored bytes}.
  */
-export const GET = script(`
+export const GET = script(`${BOOKKEEPING}
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
-return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
+redis.call('ZADD', KEYS[5], 'XX', now_ms() + tonumber(ARGV[1]), ARGV[2])
+for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return {
+  redis.call('HGETALL', KEYS[1]),
+  redis.call('LRANGE', KEYS[2], 0, -1),
+  tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0'),
+  tonumber(redis.call('HGET', KEYS[4], '~total') or '0')
+}
 `);
 
 /**
  * Append messages (a user turn and its answer) in one step, so concurrent turns never
  * interleave or overwrite each other, and never resurrect a deleted or expired session.
  * Idempotent per turn id: ioredis resends a command whose reply a dropped connection lost,
- * and the marker key makes that second run a no-op instead of a duplicated turn.
+ * and the marker key makes that second run a no-op instead of a duplicated turn (checked
+ * before the quotas, so a resend of a stored turn is never refused).
  * KEYS[1] session hash; KEYS[2] message list; KEYS[3] the key's index;
- * KEYS[4] the turn's marker (same hash tag)
- * ARGV[1] idle TTL in ms; ARGV[2] how long the marker is kept, in ms; ARGV[3..] messages as JSON
- * Returns the message count, or -1 when the session does not exist.
+ * KEYS[4] the turn's marker (same hash tag); KEYS[5] usage hash; KEYS[6] expiry set
+ * ARGV[1] idle TTL in ms; ARGV[2] how long the marker is kept, in ms; ARGV[3] session id;
+ * ARGV[4] most messages per session; ARGV[5] most bytes per session; ARGV[6] most bytes per
+ * key; ARGV[7..] messages as JSON
+ * Returns the message count; -1 when the session does not exist; -2 too many messages;
+ * -3 the session would be too large; -4 the key's total would pass its budget.
  */
-export const APPEND = script(`
+export const APPEND = script(`${BOOKKEEPING}
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[2]) then
-  return redis.call('LLEN', KEYS[2])
-end
-local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 3))
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+if redis.call('EXISTS', KEYS[4]) == 1 then return redis.call('LLEN', KEYS[2]) end
+local now = now_ms()
+forget_expired(KEYS[3], KEYS[5], KEYS[6], now)
+local added = 0
+for i = 7, #ARGV do added = added + #ARGV[i] end
+if redis.call('LLEN', KEYS[2]) + #ARGV - 6 > tonumber(ARGV[4]) then return -2 end
+local own = tonumber(redis.call('HGET', KEYS[5], ARGV[3]) or '0')
+if own + added > tonumber(ARGV[5]) then return -3 end
+local total = tonumber(redis.call('HGET', KEYS[5], '~total') or '0')
+if total + added > tonumber(ARGV[6]) then return -4 end
+redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
+local n = redis.call('RPUSH', KEYS[2], unpack(ARGV, 7))
+redis.call('HSET', KEYS[5], ARGV[3], own + added)
+redis.call('HINCRBY', KEYS[5], '~total', added)
+redis.call('ZADD', KEYS[6], now + tonumber(ARGV[1]), ARGV[3])
+for _, i in ipairs({1, 2, 3, 5, 6}) do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return n
 `);
 
 /**
- * Delete a session.
- * KEYS[1] session hash; KEYS[2] message list; KEYS[3] the key's index
+ * Delete a session and give its bytes back to the key.
+ * KEYS[1] session hash; KEYS[2] message list; KEYS[3] the key's index; KEYS[4] usage hash;
+ * KEYS[5] expiry set
  * ARGV[1] session id
  * Returns 1 when the session existed, else 0.
  */
@@ -70,20 +144,30 @@ export const DELETE = script(`
 local existed = redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
+local bytes = redis.call('HGET', KEYS[4], ARGV[1])
+if bytes then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('HINCRBY', KEYS[4], '~total', -tonumber(bytes))
+end
+redis.call('ZREM', KEYS[5], ARGV[1])
 return existed
 `);
 
+/** The hash fields a listing returns: never the system prompt, so a page costs what its size says. */
+export const LISTED_FIELDS = ['model', 'metadata', 'created_at', 'system_bytes'] as const;
+
 /**
- * Read the hashes of listed sessions; drop index entries whose session has expired.
+ * Read the listed fields of some sessions; drop index entries whose session has expired. Work is
+ * bounded by the page: a few small fields per session, never a system prompt or a message.
  * KEYS[1] the key's index; KEYS[2..n] session hashes
  * ARGV[1..n-1] the session ids of KEYS[2..n], in the same order
- * Returns one flat hash array per session (empty when it has expired).
+ * Returns per session the values of LISTED_FIELDS in order (all false when it has expired).
  */
 export const READ_MANY = script(`
 local out = {}
 for i = 2, #KEYS do
-  local h = redis.call('HGETALL', KEYS[i])
-  if #h == 0 then redis.call('ZREM', KEYS[1], ARGV[i - 1]) end
+  local h = redis.call('HMGET', KEYS[i], '${LISTED_FIELDS.join("', '")}')
+  if not h[1] then redis.call('ZREM', KEYS[1], ARGV[i - 1]) end
   out[#out + 1] = h
 end
 return out

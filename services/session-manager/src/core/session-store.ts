@@ -3,15 +3,16 @@
  * owner's key id as hash tag (`axon:sess:{<keyId>}:<sessionId>`), so another key's lookups miss
  * (404, as if the session did not exist) and one key's data lives on one cluster slot.
  *
- * Layout per API key: a hash per session (model, system, metadata, created_at), a list of its
- * messages (JSON), and an index (sorted set, all scores 0, members = session ids, which start
- * with their creation time so lexical order is age order). All of it expires after the idle TTL;
- * each use extends it.
+ * Layout per API key: a hash per session (model, system, system_bytes, metadata, created_at), a
+ * list of its messages (JSON), an index (sorted set, all scores 0, members = session ids, which
+ * start with their creation time so lexical order is age order), and the quota bookkeeping that
+ * session-scripts.ts describes. All of it expires after the idle TTL; each use extends it.
  */
 import type { Redis } from 'ioredis';
 import { SessionStoreUnavailableError } from './errors.ts';
 import { newSessionId, randomBase62 } from './ids.ts';
 import { isAuthError } from './redis.ts';
+import { type QuotaBreach, quotaError, type SessionQuotas, utf8Bytes } from './session-quotas.ts';
 import { APPEND, CREATE, DELETE, GET, READ_MANY, type Script } from './session-scripts.ts';
 
 /** What the store needs from a client; a Redis or a Cluster both fit. */
@@ -20,10 +21,19 @@ export type SessionRedis = Pick<Redis, 'evalsha' | 'eval' | 'zrevrangebylex'>;
 export interface SessionMeta {
   id: string;
   model: string;
+  /** Absent in listings, which never carry the prompt itself (see systemBytes). */
   system?: string;
+  /** UTF-8 bytes of the system prompt (0 without one). */
+  systemBytes: number;
   metadata: Record<string, string>;
   /** Unix time in ms. */
   createdAt: number;
+}
+
+export interface NewSession {
+  model: string;
+  system?: string;
+  metadata?: Record<string, string>;
 }
 
 export interface StoredMessage {
@@ -37,7 +47,19 @@ export interface StoredMessage {
 
 export interface Session extends SessionMeta {
   messages: StoredMessage[];
+  /** Bytes this session stores, and all of its key's sessions, as the quotas count them. */
+  usage: { sessionBytes: number; keyBytes: number };
 }
+
+/** Bytes a message costs against the quotas: its stored JSON. */
+export const storedBytes = (message: StoredMessage) => utf8Bytes(JSON.stringify(message));
+
+const BREACHES: Record<number, QuotaBreach> = {
+  [-1]: 'session_limit_exceeded',
+  [-2]: 'session_too_large',
+  [-3]: 'session_too_large',
+  [-4]: 'storage_quota_exceeded',
+};
 
 export interface SessionStoreOptions {
   ttlSeconds: number;
@@ -53,14 +75,20 @@ const AUTH_RETRIES = 3;
 /** Longer than any resend or retry of one append can take. */
 const TURN_MARKER_MS = 10 * 60 * 1000;
 
-/** What the routes need from a session store: Redis in production, memory for a dev stack. */
+/**
+ * What the routes need from a session store: Redis in production, memory for a dev stack.
+ * `create` and `append` enforce the quotas they are given: over one, they store nothing and
+ * throw the quota's 400 (session-quotas.ts).
+ */
 export interface SessionRepository {
-  create(
-    keyId: string,
-    input: { model: string; system?: string; metadata?: Record<string, string> },
-  ): Promise<SessionMeta>;
+  create(keyId: string, input: NewSession, quotas: SessionQuotas): Promise<SessionMeta>;
   get(keyId: string, id: string): Promise<Session | undefined>;
-  append(keyId: string, id: string, messages: readonly StoredMessage[]): Promise<boolean>;
+  append(
+    keyId: string,
+    id: string,
+    messages: readonly StoredMessage[],
+    quotas: SessionQuotas,
+  ): Promise<boolean>;
   delete(keyId: string, id: string): Promise<boolean>;
   list(
     keyId: string,
@@ -80,16 +108,11 @@ export class SessionStore implements SessionRepository {
 
   async create(
     keyId: string,
-    input: { model: string; system?: string; metadata?: Record<string, string> },
+    input: NewSession,
+    quotas: SessionQuotas,
     nowMs = Date.now(),
   ): Promise<SessionMeta> {
-    const meta: SessionMeta = {
-      id: newSessionId(nowMs),
-      model: input.model,
-      metadata: input.metadata ?? {},
-      createdAt: nowMs,
-      ...(input.system !== undefined ? { system: input.system } : {}),
-    };
+    const meta = newSessionMeta(input, quotas, nowMs);
     const fields = [
       'model',
       meta.model,
@@ -97,47 +120,90 @@ export class SessionStore implements SessionRepository {
       JSON.stringify(meta.metadata),
       'created_at',
       String(nowMs),
+      'system_bytes',
+      String(meta.systemBytes),
     ];
     if (meta.system !== undefined) fields.push('system', meta.system);
     const keys = sessionKeys(keyId, meta.id);
-    await this.run(CREATE, [keys.meta, keys.index], [this.ttlMs, meta.id, ...fields]);
+    const result = Number(
+      await this.run(
+        CREATE,
+        [keys.meta, keys.index, keys.usage, keys.expiry],
+        [
+          this.ttlMs,
+          meta.id,
+          String(quotas.maxSessions),
+          String(quotas.maxSessionBytes),
+          String(quotas.maxStoredBytes),
+          ...fields,
+        ],
+      ),
+    );
+    const breach = BREACHES[result];
+    if (breach) throw quotaError(breach, quotas);
     return meta;
   }
 
   async get(keyId: string, id: string): Promise<Session | undefined> {
     const keys = sessionKeys(keyId, id);
-    const reply = (await this.run(GET, [keys.meta, keys.messages, keys.index], [this.ttlMs])) as
-      | [string[], string[]]
-      | null;
+    const reply = (await this.run(
+      GET,
+      [keys.meta, keys.messages, keys.index, keys.usage, keys.expiry],
+      [this.ttlMs, id],
+    )) as [string[], string[], number, number] | null;
     if (!reply) return undefined;
-    const [hash, messages] = reply;
-    return { ...metaFromHash(id, hash), messages: messages.map(parseMessage) };
+    const [hash, messages, sessionBytes, keyBytes] = reply;
+    return {
+      ...metaFromHash(id, hash),
+      messages: messages.map(parseMessage),
+      usage: { sessionBytes: Number(sessionBytes), keyBytes: Number(keyBytes) },
+    };
   }
 
-  /** Appends atomically; false when the session no longer exists. */
   /**
-   * Appends atomically; false when the session no longer exists. `turnId` makes a repeated
-   * delivery of the same append (a resend after a dropped connection) a no-op.
+   * Appends atomically, within the quotas; false when the session no longer exists. `turnId`
+   * makes a repeated delivery of the same append (a resend after a dropped connection) a no-op.
    */
   async append(
     keyId: string,
     id: string,
     messages: readonly StoredMessage[],
+    quotas: SessionQuotas,
     turnId = randomBase62(16),
   ): Promise<boolean> {
     const keys = sessionKeys(keyId, id);
     const encoded = messages.map((m) => JSON.stringify(m));
-    const count = await this.run(
-      APPEND,
-      [keys.meta, keys.messages, keys.index, `${keys.meta}:turn:${turnId}`],
-      [this.ttlMs, String(TURN_MARKER_MS), ...encoded],
+    const count = Number(
+      await this.run(
+        APPEND,
+        [
+          keys.meta,
+          keys.messages,
+          keys.index,
+          `${keys.meta}:turn:${turnId}`,
+          keys.usage,
+          keys.expiry,
+        ],
+        [
+          this.ttlMs,
+          String(TURN_MARKER_MS),
+          id,
+          String(quotas.maxSessionMessages),
+          String(quotas.maxSessionBytes),
+          String(quotas.maxStoredBytes),
+          ...encoded,
+        ],
+      ),
     );
-    return Number(count) >= 0;
+    const breach = BREACHES[count];
+    if (breach && count !== -1) throw quotaError(breach, quotas);
+    return count >= 0;
   }
 
   async delete(keyId: string, id: string): Promise<boolean> {
     const keys = sessionKeys(keyId, id);
-    return Number(await this.run(DELETE, [keys.meta, keys.messages, keys.index], [id])) === 1;
+    const all = [keys.meta, keys.messages, keys.index, keys.usage, keys.expiry];
+    return Number(await this.run(DELETE, all, [id])) === 1;
   }
 
   /** Newest first; `after` is the last id of the previous page (it may have expired since). */
@@ -154,14 +220,14 @@ export class SessionStore implements SessionRepository {
         this.redis.zrevrangebylex(index, upper, '-', 'LIMIT', 0, want),
       );
       if (ids.length === 0) break;
-      const hashes = (await this.run(
+      const rows = (await this.run(
         READ_MANY,
         [index, ...ids.map((sid) => sessionKeys(keyId, sid).meta)],
         ids,
-      )) as string[][];
+      )) as (string | null)[][];
       ids.forEach((sid, i) => {
-        const hash = hashes[i];
-        if (hash && hash.length > 0) found.push(metaFromHash(sid, hash));
+        const row = rows[i];
+        if (row?.[0]) found.push(metaFromListed(sid, row));
       });
       upper = `(${ids.at(-1)}`;
       if (ids.length < want) break;
@@ -227,7 +293,33 @@ function indexKey(keyId: string): string {
 
 export function sessionKeys(keyId: string, sessionId: string) {
   const base = `${PREFIX}{${keyId}}:${sessionId}`;
-  return { meta: base, messages: `${base}:msgs`, index: indexKey(keyId) };
+  return {
+    meta: base,
+    messages: `${base}:msgs`,
+    index: indexKey(keyId),
+    usage: `${PREFIX}{${keyId}}:usage`,
+    expiry: `${PREFIX}{${keyId}}:expiry`,
+  };
+}
+
+/** A new session's meta after the checks that need no store: the system prompt's size. */
+export function newSessionMeta(
+  input: NewSession,
+  quotas: SessionQuotas,
+  nowMs: number,
+): SessionMeta {
+  const systemBytes = input.system === undefined ? 0 : utf8Bytes(input.system);
+  if (systemBytes > quotas.maxSystemPromptBytes) {
+    throw quotaError('system_prompt_too_large', quotas);
+  }
+  return {
+    id: newSessionId(nowMs),
+    model: input.model,
+    metadata: { ...input.metadata },
+    createdAt: nowMs,
+    systemBytes,
+    ...(input.system !== undefined ? { system: input.system } : {}),
+  };
 }
 
 function metaFromHash(id: string, flat: string[]): SessionMeta {
@@ -239,7 +331,19 @@ function metaFromHash(id: string, flat: string[]): SessionMeta {
     model: hash.get('model') ?? '',
     metadata: JSON.parse(hash.get('metadata') ?? '{}'),
     createdAt: Number(hash.get('created_at') ?? 0),
+    systemBytes: Number(hash.get('system_bytes') ?? (system === undefined ? 0 : utf8Bytes(system))),
     ...(system !== undefined ? { system } : {}),
+  };
+}
+
+/** A listing row: LISTED_FIELDS' values in order (model, metadata, created_at, system_bytes). */
+function metaFromListed(id: string, [model, metadata, createdAt, systemBytes]: (string | null)[]) {
+  return {
+    id,
+    model: model ?? '',
+    metadata: JSON.parse(metadata ?? '{}'),
+    createdAt: Number(createdAt ?? 0),
+    systemBytes: Number(systemBytes ?? 0),
   };
 }
 

@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AxonError, InternalError, InvalidRequestError, NotFoundError } from '../core/errors.ts';
+import { scrubHosts, unexpectedStack } from '../core/log-fields.ts';
 import { ClientGoneError, upstreamDetail } from '../core/triton-client.ts';
 import { type SchemaError, validationError } from './validation.ts';
 
@@ -51,11 +52,31 @@ export function toAxonError(error: unknown): AxonError {
   return new InternalError(error);
 }
 
+/** Log fields of a failure: code and status, the upstream's words and the cause, scrubbed. */
+export function failureFields(axon: AxonError, error: unknown) {
+  const upstream = upstreamDetail(axon);
+  return {
+    code: axon.code,
+    status: axon.status,
+    ...(upstream !== undefined ? { upstream: scrubHosts(upstream) } : {}),
+    // The logger's `err` serializer (app.ts) keeps name, code and message, never the stack.
+    err: axon.cause ?? error,
+  };
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown) {
   const axon = toAxonError(error);
-  const fields = { code: axon.code, status: axon.status, upstream: upstreamDetail(axon) };
-  if (axon.status >= 500) request.log.error({ ...fields, err: axon.cause ?? error }, axon.message);
-  else request.log.info(fields, 'request refused');
+  if (axon instanceof InternalError) {
+    const cause = axon.cause ?? error;
+    request.log.error(
+      { ...failureFields(axon, error), stack: unexpectedStack(cause) },
+      axon.message,
+    );
+  } else if (axon.status >= 500) {
+    request.log.error(failureFields(axon, error), axon.message);
+  } else {
+    request.log.info({ code: axon.code, status: axon.status }, 'request refused');
+  }
   request.server.metrics?.errors.inc({ code: axon.code, status: String(axon.status) });
   return reply
     .code(axon.status)

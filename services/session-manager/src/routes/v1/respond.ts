@@ -2,8 +2,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InferenceObserver } from '../../core/completion.ts';
-import { upstreamDetail } from '../../core/triton-client.ts';
-import { toAxonError } from '../../plugins/error-handler.ts';
+import { failureFields, toAxonError } from '../../plugins/error-handler.ts';
 
 /** Aborts when the caller hangs up before the response is complete, to stop upstream work. */
 export function clientGoneSignal(reply: FastifyReply): AbortSignal {
@@ -34,10 +33,7 @@ export function sendSse(reply: FastifyReply, events: AsyncGenerator<string>) {
 export function streamErrorBody(request: FastifyRequest) {
   return (error: unknown) => {
     const axon = toAxonError(error);
-    request.log.warn(
-      { code: axon.code, upstream: upstreamDetail(axon), err: axon.cause ?? error },
-      'stream ended with an error event',
-    );
+    request.log.warn(failureFields(axon, error), 'stream ended with an error event');
     request.server.metrics.errors.inc({ code: axon.code, status: 'stream' });
     return axon.toBody();
   };

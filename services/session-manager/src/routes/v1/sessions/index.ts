@@ -13,7 +13,8 @@ import {
 import { turnPrompt, turnToStore } from '../../../core/conversation.ts';
 import { InvalidRequestError, NotFoundError } from '../../../core/errors.ts';
 import { isSessionId, newCompletionId } from '../../../core/ids.ts';
-import type { SessionMeta, StoredMessage } from '../../../core/session-store.ts';
+import { quotaError } from '../../../core/session-quotas.ts';
+import { type SessionMeta, type StoredMessage, storedBytes } from '../../../core/session-store.ts';
 import { stopList } from '../chat/completions.ts';
 import {
   clientGoneSignal,
@@ -48,7 +49,7 @@ function toSessionObject(meta: SessionMeta): SessionObject {
     model: meta.model,
     created_at: seconds(meta.createdAt),
     metadata: meta.metadata,
-    system: meta.system ?? null,
+    system_bytes: meta.systemBytes,
   };
 }
 
@@ -59,7 +60,7 @@ const toMessage = (m: StoredMessage) => ({
 });
 
 const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { sessions, catalog, triton } = fastify.services;
+  const { sessions, catalog, triton, quotas } = fastify.services;
 
   fastify.post(
     '/sessions',
@@ -68,11 +69,15 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const body = request.body;
       const model = body.model ?? (await catalog.defaultModel());
       await catalog.resolve(model);
-      const meta = await sessions.create(request.principal.keyId, {
-        model,
-        ...(body.system !== undefined ? { system: body.system } : {}),
-        ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
-      });
+      const meta = await sessions.create(
+        request.principal.keyId,
+        {
+          model,
+          ...(body.system !== undefined ? { system: body.system } : {}),
+          ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
+        },
+        quotas(request.principal.plan),
+      );
       return reply.code(201).send(toSessionObject(meta));
     },
   );
@@ -112,7 +117,11 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const { id } = request.params;
       const session = isSessionId(id) ? await sessions.get(request.principal.keyId, id) : undefined;
       if (!session) throw sessionNotFound(id);
-      return { ...toSessionObject(session), messages: session.messages.map(toMessage) };
+      return {
+        ...toSessionObject(session),
+        system: session.system ?? null,
+        messages: session.messages.map(toMessage),
+      };
     },
   );
 
@@ -133,6 +142,19 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const body = request.body;
       const session = isSessionId(id) ? await sessions.get(keyId, id) : undefined;
       if (!session) throw sessionNotFound(id);
+      const limits = quotas(request.principal.plan);
+      // Refuse before generating what could not be stored anyway; the store checks again,
+      // atomically, with the answer's real size.
+      const asked = storedBytes({ role: 'user', content: body.content, createdAt: Date.now() });
+      if (
+        session.messages.length + 2 > limits.maxSessionMessages ||
+        session.usage.sessionBytes + asked > limits.maxSessionBytes
+      ) {
+        throw quotaError('session_too_large', limits);
+      }
+      if (session.usage.keyBytes + asked > limits.maxStoredBytes) {
+        throw quotaError('storage_quota_exceeded', limits);
+      }
 
       const prepared = await prepareCompletion(catalog, {
         model: session.model,
@@ -149,13 +171,13 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
       /** Stores the user turn and the answer together; the session may be gone by now. */
       const store = async (result: CompletionResult): Promise<StoredMessage> => {
-        const pair = turnToStore(prepared.settings.template, {
+        const pair = await turnToStore(prepared.settings.template, {
           content: body.content,
           askedAt,
           answer: result.text,
           answeredAt: Date.now(),
         });
-        if (!(await sessions.append(keyId, id, pair))) throw sessionNotFound(id);
+        if (!(await sessions.append(keyId, id, pair, limits))) throw sessionNotFound(id);
         return pair[1];
       };
 

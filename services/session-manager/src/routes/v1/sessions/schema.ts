@@ -40,13 +40,18 @@ export const SendMessageBody = Type.Object(
 );
 export type SendMessageBody = Static<typeof SendMessageBody>;
 
+/**
+ * A session as created and listed: the system prompt's size, never the prompt itself, so a
+ * create reply or a page of 100 stays small whatever the prompts hold. `GET /v1/sessions/{id}`
+ * returns the prompt (SessionWithMessages).
+ */
 export const SessionObject = Type.Object({
   id: Type.String(),
   object: Type.Literal('session'),
   model: Type.String(),
   created_at: Type.Integer(),
   metadata: Type.Record(Type.String(), Type.String()),
-  system: Type.Union([Type.String(), Type.Null()]),
+  system_bytes: Type.Integer(),
 });
 export type SessionObject = Static<typeof SessionObject>;
 
@@ -58,7 +63,10 @@ export const SessionMessage = Type.Object({
 
 export const SessionWithMessages = Type.Intersect([
   SessionObject,
-  Type.Object({ messages: Type.Array(SessionMessage) }),
+  Type.Object({
+    system: Type.Union([Type.String(), Type.Null()]),
+    messages: Type.Array(SessionMessage),
+  }),
 ]);
 
 export const SessionList = Type.Object({
