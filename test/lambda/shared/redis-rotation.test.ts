@@ -3,9 +3,10 @@
  * the new one), played on a real redis-server with ACL passwords while decisions flow. The
  * secret source is a function standing in for Secrets Manager.
  */
+
+import { RedisConnection } from '@axon/runtime/redis';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisConnection } from '#shared/redis';
 import { Limiter } from '#token-bucket/limiter';
 import { RedisStore } from '#token-bucket/redis-store';
 import { RedisServer } from '../../support/redis.ts';

@@ -4,8 +4,9 @@
  * system messages are pinned; the rest is dropped oldest-first until the prompt fits, and the
  * newest message must always survive (else the request is too long: 400).
  */
+
+import { InvalidRequestError } from '@axon/runtime/errors';
 import type { ChatMessage, ChatTemplate } from './chat-template.ts';
-import { InvalidRequestError } from './errors.ts';
 import { countTokens } from './tokens.ts';
 
 export interface CountedMessage extends ChatMessage {
