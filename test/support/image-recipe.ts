@@ -212,6 +212,9 @@ async function runStage(
           cwd: inStage(workdir),
           env: { ...env, ...stageEnv },
           maxBuffer: 16 * 1024 * 1024,
+        }).catch((error: { stdout?: string; stderr?: string }) => {
+          // What the compiler or npm said, not only that the command failed.
+          throw new Error(`RUN ${command} failed:\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
         });
       }
     } else if (keyword === 'ENV') {
