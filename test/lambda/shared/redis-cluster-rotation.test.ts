@@ -17,18 +17,10 @@ import { Limiter } from '#token-bucket/limiter';
 import { RedisStore } from '#token-bucket/redis-store';
 import { call, freshKeyId, principal, type Stack, startStack } from '../../services/support.ts';
 import { RedisCluster, type RedisServer, redisCli } from '../../support/redis.ts';
+import { SecretStandIn } from '../../support/secret-stand-in.ts';
 
 const OLD = 'old-token-0123456789abcdef';
 const NEW = 'new-token-fedcba9876543210';
-
-class SecretStandIn {
-  reads = 0;
-  constructor(public value: string) {}
-  reader = async () => {
-    this.reads++;
-    return this.value;
-  };
-}
 
 /** Runs a command on every node as an operator whose connection is not under test. */
 async function onEveryNode(cluster: RedisCluster, password: string, ...args: string[]) {

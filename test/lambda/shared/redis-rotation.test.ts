@@ -10,20 +10,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Limiter } from '#token-bucket/limiter';
 import { RedisStore } from '#token-bucket/redis-store';
 import { RedisServer, waitFor } from '../../support/redis.ts';
+import { SecretStandIn } from '../../support/secret-stand-in.ts';
 
 const OLD = 'old-token-0123456789abcdef';
 const NEW = 'new-token-fedcba9876543210';
 /** Lets the other workers and the client's socket events run between two decisions. */
 const yieldTurn = () => new Promise((r) => setImmediate(r));
-
-class SecretStandIn {
-  reads = 0;
-  constructor(public value: string) {}
-  reader = async () => {
-    this.reads++;
-    return this.value;
-  };
-}
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
