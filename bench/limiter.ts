@@ -9,9 +9,10 @@
  * Contenders run interleaved, in rounds, and each cell reports the median round.
  * Redis commands per decision come from INFO commandstats around a counted run.
  */
+
+import { RedisConnection } from '@axon/runtime/redis';
 import { Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterRedis } from 'rate-limiter-flexible';
-import { RedisConnection } from '#shared/redis';
 import { Limiter } from '#token-bucket/limiter';
 import { RedisStore } from '#token-bucket/redis-store';
 import { RedisServer } from '../local/redis-server.ts';

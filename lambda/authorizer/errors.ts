@@ -2,7 +2,7 @@
  * The authorizer's answers other than a principal (SPEC.md section 2). Messages never say which
  * check failed, so a caller learns nothing by probing; the logs say it instead.
  */
-import { AxonError } from '#shared/errors';
+import { AxonError } from '@axon/runtime/errors';
 
 const REALM = 'Bearer realm="axon"';
 

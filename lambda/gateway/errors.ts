@@ -1,5 +1,5 @@
 /** The gateway's own failures, in SPEC.md's envelope (sections 1 and 4). */
-import { AxonError } from '#shared/errors';
+import { AxonError } from '@axon/runtime/errors';
 
 export class NotFoundError extends AxonError {
   constructor(method: string, path: string) {

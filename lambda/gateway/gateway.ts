@@ -3,8 +3,9 @@
  * answer carries `x-request-id`; every answer to an authenticated key carries the rate-limit
  * headers, admitted or denied. Errors leave as SPEC's envelope, never as a stack trace.
  */
+
+import { AxonError, InternalError } from '@axon/runtime/errors';
 import type { AuthenticateInput, Principal } from '#authorizer/authorizer';
-import { AxonError, InternalError } from '#shared/errors';
 import type { Log } from '#shared/logger';
 import { RateLimitExceededError, rateLimitHeaders } from '#token-bucket/http';
 import type { BucketStore, Decision } from '#token-bucket/types';

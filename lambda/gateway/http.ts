@@ -3,7 +3,7 @@
  * lower-case, every header a list (a client may send one twice), bodies as bytes.
  */
 import { randomUUID } from 'node:crypto';
-import type { AxonError } from '#shared/errors';
+import type { AxonError } from '@axon/runtime/errors';
 
 export type Headers = Map<string, string[]>;
 

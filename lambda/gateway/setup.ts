@@ -5,11 +5,11 @@
  * `AXON_UPSTREAM_SECRET_ARN` (or `AXON_UPSTREAM_SECRET` locally), `AXON_UPSTREAM_TIMEOUT_MS`.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { secretsManagerSecret } from '@axon/runtime/secrets';
 import { authorizerFromEnv } from '#authorizer/setup';
 import { configFromEnv } from '#shared/config';
 import { createLogger } from '#shared/logger';
 import { ENV, GATEWAY_METRICS } from '#shared/names';
-import { secretReader } from '#shared/secrets';
 import { limiterFromEnv } from '#token-bucket/setup';
 import { Gateway } from './gateway.ts';
 import { powertoolsMetrics } from './metrics.ts';
@@ -37,7 +37,7 @@ async function upstreamSecret(env: NodeJS.ProcessEnv): Promise<string> {
     ENV.upstreamSecretArn,
     'the ARN of the gateway-to-session-manager secret',
   );
-  return secretReader(arn)();
+  return secretsManagerSecret(arn)();
 }
 
 export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<GatewaySetup> {

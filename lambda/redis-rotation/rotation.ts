@@ -12,7 +12,7 @@
  *                  strategy SET and the new token, after which only the new token works.
  *
  * Clients that still hold the old token get WRONGPASS on their next connection, re-read
- * AWSCURRENT and reconnect (lambda/shared/redis.ts). No token is ever logged.
+ * AWSCURRENT and reconnect (`@axon/runtime/redis`). No token is ever logged.
  */
 import {
   DescribeReplicationGroupsCommand,

@@ -2,8 +2,9 @@
  * "May this key make this call?" for internal services, through the same limiter the gateway
  * uses. Input is untrusted JSON from a Lambda invoke, so it is validated field by field.
  */
+
+import { type ErrorBody, toErrorBody } from '@axon/runtime/errors';
 import { type AxonConfig, ConfigError, type PlanLimits, planLimits } from '#shared/config';
-import { type ErrorBody, toErrorBody } from '#shared/errors';
 import { InvalidChargeError } from './decision.ts';
 import { rateLimitHeaders, retryAfterSeconds } from './http.ts';
 import type { BucketStore, Decision } from './types.ts';

@@ -3,8 +3,9 @@
  * internal services ask the same limiter as the gateway. Config and the Redis connection are
  * made once per instance, during init.
  */
+
+import { AxonError, type ErrorBody } from '@axon/runtime/errors';
 import { configFromEnv } from '#shared/config';
-import { AxonError, type ErrorBody } from '#shared/errors';
 import { createLogger } from '#shared/logger';
 import { type CheckResult, checkLimit } from './check.ts';
 import { limiterFromEnv } from './setup.ts';

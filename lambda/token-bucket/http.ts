@@ -2,8 +2,9 @@
  * A decision as HTTP: the rate-limit headers of SPEC.md section 3 (IETF RateLimit and
  * RateLimit-Policy structured fields, OpenAI's x-ratelimit-*), and the 429 error a denial becomes.
  */
+
+import { AxonError } from '@axon/runtime/errors';
 import type { PlanLimits } from '#shared/config';
-import { AxonError } from '#shared/errors';
 import type { BucketName, Decision } from './types.ts';
 
 const seconds = (ms: number) => Math.ceil(ms / 1000);

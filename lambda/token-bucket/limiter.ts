@@ -4,8 +4,9 @@
  * plan and marks the decision degraded; `closed` raises `RateLimiterUnavailableError` (503).
  * Nothing here waits for Redis to come back: the next decision simply tries Redis again.
  */
+
+import { RateLimiterUnavailableError } from '@axon/runtime/errors';
 import type { FailureMode } from '#shared/config';
-import { RateLimiterUnavailableError } from '#shared/errors';
 import type { Log } from '#shared/logger';
 import { InvalidChargeError } from './decision.ts';
 import { MemoryStore } from './memory-store.ts';

@@ -2,10 +2,11 @@
  * Builds the limiter a process uses from its config and environment: Redis when one is
  * configured (see `redisSettingsFromEnv`), otherwise the in-memory store alone.
  */
+
+import { RedisConnection, redisSettingsFromEnv } from '@axon/runtime/redis';
+import { secretsManagerSecret } from '@axon/runtime/secrets';
 import type { AxonConfig } from '#shared/config';
 import type { Log } from '#shared/logger';
-import { RedisConnection, redisSettingsFromEnv } from '#shared/redis';
-import { secretReader } from '#shared/secrets';
 import { Limiter } from './limiter.ts';
 import { RedisStore } from './redis-store.ts';
 
@@ -22,7 +23,7 @@ export async function limiterFromEnv(
   onRedisError?: (err: unknown) => void,
 ): Promise<LimiterSetup> {
   const { failureMode, redisTimeoutMs } = config.rateLimiter;
-  const settings = redisSettingsFromEnv(env, redisTimeoutMs, secretReader, log);
+  const settings = redisSettingsFromEnv(env, redisTimeoutMs, secretsManagerSecret, log);
   if (!settings) {
     log.warn('no Redis configured: rate limits are kept in this process only');
     return { limiter: new Limiter({ failureMode, timeoutMs: redisTimeoutMs, log }) };

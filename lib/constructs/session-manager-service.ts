@@ -33,7 +33,7 @@ export interface SessionManagerServiceProps {
   /** Longest request the gateway makes; the ALB idle timeout must outlast it. */
   readonly upstreamTimeoutMs: number;
   readonly accessLogs: s3.IBucket;
-  /** Build context of the image. @default services/session-manager */
+  /** Build context of the image, holding services/session-manager/Dockerfile. @default the repository root */
   readonly imageDirectory?: string;
 }
 
@@ -49,10 +49,11 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
     super(scope, id);
     const { config, redis } = props;
 
+    // Context: the repository root, narrowed by its .dockerignore to what the image takes.
     this.image = new ecrAssets.DockerImageAsset(this, 'Image', {
-      directory: props.imageDirectory ?? repoPath('services', 'session-manager'),
+      directory: props.imageDirectory ?? repoPath(),
+      file: 'services/session-manager/Dockerfile',
       platform: ecrAssets.Platform.LINUX_AMD64,
-      exclude: ['node_modules', 'dist', 'coverage', 'test'],
     });
 
     const albSecurityGroup = new ec2.SecurityGroup(this, 'AlbSecurityGroup', {

@@ -1,83 +1,102 @@
 /**
- * The deployable artefact: `npm run build -w services/session-manager` compiles, the compiled
- * server starts with plain `node` from the environment contract, serves, and on SIGTERM lets an
- * in-flight stream finish before exiting 0. No Docker engine runs here, so the Dockerfile and
- * its lock file are checked statically (the same steps were run by hand in an isolated folder,
- * see docs/session-manager.md).
+ * The deployable artefact. No Docker engine runs here or in CI, so the image recipe is run
+ * without one (test/support/image-recipe.ts): its COPY lines take from the repository root
+ * after .dockerignore, its npm commands run with the same flags (`npm ci` offline from the
+ * local cache, filled by the `npm ci` that set up this checkout), and the final stage's CMD
+ * starts the server with the environment contract. A recipe that misses a file, a dependency or
+ * a build step fails here instead of in `cdk deploy`.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type InferenceStub, startInferenceStub } from '../../services/inference-stub/src/index.ts';
-import { freePort } from '../support/redis.ts';
+import {
+  contextFiles,
+  parseDockerfile,
+  type RecipeRun,
+  runRecipe,
+} from '../support/image-recipe.ts';
+import { freePort, waitFor } from '../support/redis.ts';
 import { GATEWAY_SECRET, principal, sseEvents } from './support.ts';
 
-const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
-const pkgDir = join(root, 'services', 'session-manager');
+const dockerfilePath = join(root, 'services', 'session-manager', 'Dockerfile');
+const dockerfile = readFileSync(dockerfilePath, 'utf8');
 
-describe('session manager package', () => {
-  it('has a lock file cut from the root one, so the image runs the tested versions', async () => {
-    const { stdout } = await run('node', [join(pkgDir, 'scripts', 'sync-lockfile.mjs'), '--check']);
-    expect(stdout).toContain('current');
-    const lock = JSON.parse(readFileSync(join(pkgDir, 'package-lock.json'), 'utf8'));
-    const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
-    for (const name of Object.keys(pkg.dependencies)) {
-      expect(lock.packages[`node_modules/${name}`]?.dev, name).toBeUndefined();
-    }
-    expect(lock.packages['node_modules/typescript']?.dev).toBe(true);
-  });
+/** The host's environment without what `npm test` adds, so npm runs as it would in the image. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) && name !== 'NODE_ENV'),
+  );
+}
 
-  it('has a multi-stage, non-root Dockerfile on node 22 with a healthcheck', () => {
-    const dockerfile = readFileSync(join(pkgDir, 'Dockerfile'), 'utf8');
+describe('session manager image recipe', () => {
+  it('is multi-stage on node 22, runs as a non-root user, and has a healthcheck', () => {
     const stages = dockerfile.match(/^FROM .+$/gm) ?? [];
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22-alpine$/m);
     for (const stage of stages) expect(stage).toMatch(/^FROM \$\{NODE_IMAGE\}/);
-    const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-    expect(final).toMatch(/^USER node$/m);
-    expect(final).toMatch(/^HEALTHCHECK .*\n.*\/healthz/m);
-    expect(final).toMatch(/^CMD \["node", "dist\/server\.js"\]$/m);
-    expect(final).not.toMatch(/^COPY (src|\.)/m);
-    // Everything the build copies from the context exists and is let through .dockerignore.
-    const allowed = readFileSync(join(pkgDir, '.dockerignore'), 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('!'))
-      .map((line) => line.slice(1));
-    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap(
-      (m) => m[1]?.split(' ') ?? [],
+    const final = parseDockerfile(dockerfile).at(-1)?.instructions ?? [];
+    expect(final.filter((i) => i.keyword === 'USER').map((i) => i.args)).toEqual(['node']);
+    expect(final.find((i) => i.keyword === 'HEALTHCHECK')?.args).toContain('/healthz');
+    // The final image gets compiled output and node_modules only, never sources or the context.
+    const fromContext = final.filter((i) => i.keyword === 'COPY' && !i.args.startsWith('--from'));
+    expect(fromContext).toEqual([]);
+  });
+
+  it('installs from the root lock file, production dependencies only in the image', () => {
+    const runs = parseDockerfile(dockerfile).flatMap((stage) =>
+      stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args),
     );
-    for (const file of copied) {
-      expect(allowed, file).toContain(file);
-      expect(existsSync(join(pkgDir, file)), file).toBe(true);
+    const installs = runs.filter((command) => command.startsWith('npm ci'));
+    expect(installs).toHaveLength(2);
+    for (const install of installs) expect(install).toContain('-w services/session-manager');
+    expect(installs.filter((install) => install.includes('--omit=dev'))).toHaveLength(1);
+    expect(dockerfile).toMatch(/^COPY package\.json package-lock\.json \.\/$/m);
+  });
+
+  it('has a build context of only what the image takes, so a docs change leaves it alone', () => {
+    const files = contextFiles(root);
+    const taken = [
+      'package.json',
+      'package-lock.json',
+      'packages/runtime/',
+      'services/session-manager/',
+    ];
+    for (const file of files) {
+      expect(
+        taken.some((t) => file === t || (t.endsWith('/') && file.startsWith(t))),
+        file,
+      ).toBe(true);
     }
+    expect(files.some((f) => f.startsWith('docs/') || f.startsWith('lib/'))).toBe(false);
+    expect(files.some((f) => f.includes('node_modules/') || f.includes('/dist/'))).toBe(false);
+    expect(files).toContain('services/session-manager/src/server.ts');
+    expect(files).toContain('packages/runtime/src/redis.ts');
   });
 });
 
-describe('compiled server', () => {
+describe('session manager image, built from its recipe without Docker', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'axon-image-'));
+  let image: RecipeRun;
   let stub: InferenceStub;
   let server: ChildProcess | undefined;
   let output = '';
+  let base = '';
+  let exited: Promise<number | null>;
 
   beforeAll(async () => {
     stub = await startInferenceStub({ log: () => {}, tokenDelayMs: 150 });
-  });
-  afterAll(async () => {
-    server?.kill('SIGKILL');
-    await stub.close();
-  });
-
-  it('builds with npm, starts with node, and drains an in-flight stream on SIGTERM', async () => {
-    await run('npm', ['run', 'build', '-w', 'services/session-manager'], { cwd: root });
-    expect(existsSync(join(pkgDir, 'dist', 'server.js'))).toBe(true);
-
+    image = await runRecipe(dockerfilePath, root, scratch, cleanEnv());
     const port = await freePort();
-    server = spawn('node', ['dist/server.js'], {
-      cwd: pkgDir,
+    const [command = '', ...args] = image.cmd;
+    server = spawn(command, args, {
+      cwd: image.workdir,
       env: {
         PATH: process.env.PATH,
+        ...image.env,
         PORT: String(port),
         HOST: '127.0.0.1',
         REDIS_URL: inject('redisUrl'),
@@ -87,24 +106,36 @@ describe('compiled server', () => {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    server.stdout?.on('data', (chunk) => {
+    const collect = (chunk: Buffer) => {
       output += chunk;
+    };
+    server.stdout?.on('data', collect);
+    server.stderr?.on('data', collect);
+    exited = new Promise((resolve) => server?.once('exit', resolve));
+    base = `http://127.0.0.1:${port}`;
+    await waitFor(
+      async () => (await fetch(`${base}/readyz`)).ok,
+      'the built server to answer /readyz',
+      30_000,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n${output}`);
     });
-    server.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
-    const exited = new Promise<number | null>((resolve) => server?.once('exit', resolve));
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`${base}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  }, 300_000);
 
+  // Generous: three stages' node_modules are tens of thousands of files on a busy disk.
+  afterAll(async () => {
+    server?.kill('SIGKILL');
+    await stub?.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }, 300_000);
+
+  it('starts with the CMD of the recipe and answers /healthz', async () => {
+    const res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(200);
+    expect(image.cmd).toEqual(['node', '--conditions=compiled', 'dist/server.js']);
+  });
+
+  it('drains an in-flight stream on SIGTERM and exits 0, never logging the secret', async () => {
     const res = await fetch(`${base}/v1/chat/completions`, {
       method: 'POST',
       headers: { ...principal('key_build'), 'content-type': 'application/json' },
@@ -119,7 +150,7 @@ describe('compiled server', () => {
     let text = '';
     const first = await reader?.read();
     text += decoder.decode(first?.value);
-    server.kill('SIGTERM'); // mid-stream: about a second of tokens is still to come
+    server?.kill('SIGTERM'); // mid-stream: about a second of tokens is still to come
     for (;;) {
       const chunk = await reader?.read();
       if (!chunk || chunk.done) break;

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisCluster, RedisServer } from '../support/redis.ts';
+import { RedisCluster, RedisServer, waitFor } from '../support/redis.ts';
 import { call, freshKeyId, principal, type Stack, startStack } from './support.ts';
 
 const run = promisify(execFile);
@@ -99,7 +99,7 @@ describe.each(targets)('Redis AUTH token rotation on $name', (target) => {
     };
     const workers = Array.from({ length: 4 }, (_, w) => worker(w));
 
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(async () => statuses.length >= 10, 'requests flowing before the rotation');
     for (const port of redis.ports)
       await redisCli(port, OLD_TOKEN, 'CONFIG', 'SET', 'requirepass', NEW_TOKEN);
     token = NEW_TOKEN;
@@ -107,7 +107,10 @@ describe.each(targets)('Redis AUTH token rotation on $name', (target) => {
     for (const port of redis.ports)
       await redisCli(port, NEW_TOKEN, 'CLIENT', 'KILL', 'TYPE', 'normal');
     rotated = true;
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await waitFor(
+      async () => reads >= 2 && afterRotation > 10,
+      'the token re-read and more than 10 requests answered after the rotation',
+    );
     stop = true;
     await Promise.all(workers);
 

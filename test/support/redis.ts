@@ -4,9 +4,20 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { RedisServer, waitFor } from '../../local/redis-server.ts';
+import {
+  RedisServer,
+  type RedisServerOptions,
+  redisCli,
+  waitFor,
+} from '../../local/redis-server.ts';
 
-export { freePort, RedisServer, type RedisServerOptions } from '../../local/redis-server.ts';
+export {
+  freePort,
+  RedisServer,
+  type RedisServerOptions,
+  redisCli,
+  waitFor,
+} from '../../local/redis-server.ts';
 
 const run = promisify(execFile);
 
@@ -15,25 +26,40 @@ export interface ClusterNode {
   port: number;
 }
 
+export interface RedisClusterOptions {
+  /** `requirepass` (and `masterauth`) of every node at start. @default none */
+  readonly password?: string;
+}
+
+/** `redis-cli -a` arguments for a password, none without one. */
+function auth(password: string | undefined): string[] {
+  return password ? ['--no-auth-warning', '-a', password] : [];
+}
+
+/** redis-server arguments of a cluster node; `masterauth` lets nodes replicate and migrate. */
+function nodeArgs(name: string, password: string | undefined): RedisServerOptions {
+  return {
+    ...(password && { password }),
+    args: [
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      `nodes-${name}.conf`,
+      '--cluster-node-timeout',
+      '2000',
+      ...(password ? ['--masterauth', password] : []),
+    ],
+  };
+}
+
 /** A Redis Cluster of `masters` masters and no replicas, made with `redis-cli --cluster create`. */
 export class RedisCluster {
   private constructor(readonly servers: RedisServer[]) {}
 
-  static async start(masters = 3): Promise<RedisCluster> {
+  static async start(masters = 3, options: RedisClusterOptions = {}): Promise<RedisCluster> {
     const servers: RedisServer[] = [];
     for (let i = 0; i < masters; i++) {
-      servers.push(
-        await RedisServer.start({
-          args: [
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            `nodes-${i}.conf`,
-            '--cluster-node-timeout',
-            '2000',
-          ],
-        }),
-      );
+      servers.push(await RedisServer.start(nodeArgs(String(i), options.password)));
     }
     const cluster = new RedisCluster(servers);
     await run('redis-cli', [
@@ -43,6 +69,7 @@ export class RedisCluster {
       '--cluster-replicas',
       '0',
       '--cluster-yes',
+      ...auth(options.password),
     ]);
     await waitFor(async () => {
       const states = await Promise.all(servers.map((s) => s.cli('CLUSTER', 'INFO')));
@@ -53,6 +80,116 @@ export class RedisCluster {
 
   get nodes(): ClusterNode[] {
     return this.servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
+  }
+
+  /**
+   * Starts one more master, with no slots, and introduces it with CLUSTER MEET; resolves once
+   * every node lists it as connected. `password` is what the nodes require now (it may have
+   * been rotated since start), and the new node's own.
+   */
+  async addMaster(password?: string): Promise<RedisServer> {
+    const server = await RedisServer.start(nodeArgs(String(this.servers.length), password));
+    const first = this.servers[0];
+    if (!first) throw new Error('the cluster has no node to meet');
+    await redisCli(
+      first.port,
+      ...auth(password),
+      'CLUSTER',
+      'MEET',
+      '127.0.0.1',
+      String(server.port),
+    );
+    this.servers.push(server);
+    const id = await redisCli(server.port, ...auth(password), 'CLUSTER', 'MYID');
+    await waitFor(async () => {
+      const views = await Promise.all(
+        this.servers.map((s) => redisCli(s.port, ...auth(password), 'CLUSTER', 'NODES')),
+      );
+      return views.every((view) =>
+        view.split('\n').some((line) => line.startsWith(id) && line.includes(' connected')),
+      );
+    }, `every node to know the new master ${server.port}`);
+    // Until it has the slot map from its peers the new node answers CLUSTERDOWN (to MIGRATE too).
+    await waitFor(
+      async () =>
+        (await redisCli(server.port, ...auth(password), 'CLUSTER', 'INFO')).includes(
+          'cluster_state:ok',
+        ),
+      `cluster_state:ok on the new master ${server.port}`,
+    );
+    return server;
+  }
+
+  /**
+   * Moves `slot` with its keys to `target` as `redis-cli --cluster reshard` does: IMPORTING on
+   * the target, MIGRATING on the owner, MIGRATE the keys, then SETSLOT NODE on every master.
+   * Clients with the old slot map get MOVED on their next command for the slot.
+   */
+  async moveSlot(slot: number, target: RedisServer, password?: string): Promise<void> {
+    const cli = (server: RedisServer, ...args: string[]) =>
+      redisCli(server.port, ...auth(password), ...args);
+    const ids = await Promise.all(this.servers.map((s) => cli(s, 'CLUSTER', 'MYID')));
+    const targetId = await cli(target, 'CLUSTER', 'MYID');
+    const owner = await this.ownerOf(slot, password);
+    const ownerId = ids[this.servers.indexOf(owner)] ?? '';
+    if (owner === target) return;
+    await cli(target, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', ownerId);
+    await cli(owner, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
+    // Bounded: a MIGRATE that keeps failing must fail the test, not spin.
+    for (let batch = 0; ; batch++) {
+      const keys = (await cli(owner, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100'))
+        .split('\n')
+        .filter(Boolean);
+      if (keys.length === 0) break;
+      const reply = await cli(
+        owner,
+        'MIGRATE',
+        '127.0.0.1',
+        String(target.port),
+        '',
+        '0',
+        '5000',
+        ...(password ? ['AUTH', password] : []),
+        'KEYS',
+        ...keys,
+      );
+      if (!['OK', 'NOKEY'].includes(reply) || batch > 100) {
+        throw new Error(`MIGRATE of slot ${slot} to ${target.port} answered ${reply}`);
+      }
+    }
+    for (const server of [
+      target,
+      owner,
+      ...this.servers.filter((s) => s !== target && s !== owner),
+    ]) {
+      await cli(server, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
+    }
+  }
+
+  /** The master serving `slot`, by the first node's view. */
+  async ownerOf(slot: number, password?: string): Promise<RedisServer> {
+    const first = this.servers[0];
+    if (!first) throw new Error('the cluster has no node');
+    const view = await redisCli(first.port, ...auth(password), 'CLUSTER', 'NODES');
+    for (const line of view.split('\n')) {
+      const [, address = '', flags = '', , , , , , ...slots] = line.split(' ');
+      if (!flags.includes('master')) continue;
+      const serves = slots.some((range) => {
+        const [from, to = from] = range.split('-').map(Number);
+        return from !== undefined && !Number.isNaN(from) && slot >= from && slot <= (to ?? from);
+      });
+      const port = Number(address.split('@')[0]?.split(':')[1]);
+      const server = this.servers.find((s) => s.port === port);
+      if (serves && server) return server;
+    }
+    throw new Error(`no master serves slot ${slot}`);
+  }
+
+  /** The slot a key hashes to (hash tags included), as Redis computes it. */
+  async slotOf(key: string, password?: string): Promise<number> {
+    const first = this.servers[0];
+    if (!first) throw new Error('the cluster has no node');
+    return Number(await redisCli(first.port, ...auth(password), 'CLUSTER', 'KEYSLOT', key));
   }
 
   async stop(): Promise<void> {

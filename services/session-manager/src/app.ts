@@ -6,6 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { AxonError } from '@axon/runtime/errors';
+import {
+  type RedisClient,
+  RedisConnection,
+  type RedisNode,
+  type RuntimeLog,
+} from '@axon/runtime/redis';
+import { type SecretProvider, staticSecret } from '@axon/runtime/secrets';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
@@ -13,13 +21,10 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import { AxonError } from './core/errors.ts';
 import { GatewaySecret } from './core/gateway-secret.ts';
 import { errorFields } from './core/log-fields.ts';
 import { MemorySessionStore } from './core/memory-session-store.ts';
 import { ModelCatalog, type ModelsConfig } from './core/models.ts';
-import { type ClusterNode, type RedisClient, RedisConnection } from './core/redis.ts';
-import { type SecretProvider, staticSecret } from './core/secrets.ts';
 import { type QuotasByPlan, quotasFor, type SessionQuotas } from './core/session-quotas.ts';
 import { type SessionRepository, SessionStore } from './core/session-store.ts';
 import { warmUpTokenizer } from './core/tokens.ts';
@@ -38,7 +43,7 @@ export interface AppOptions {
   /** `redis://` or `rediss://` URL. */
   redisUrl?: string;
   /** Redis Cluster seed nodes. */
-  redisClusterNodes?: readonly ClusterNode[];
+  redisClusterNodes?: readonly RedisNode[];
   /** TLS for a `redis://` URL or cluster nodes. @default false */
   redisTls?: boolean;
   /** AUTH token, or where to read it (again, after WRONGPASS/NOAUTH). */
@@ -149,7 +154,10 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
     triton,
     catalog: new ModelCatalog(triton, opts.models ?? {}, opts.modelsCacheMs ?? 5_000),
     sessions: redis
-      ? new SessionStore(redis.client, { ttlSeconds, onAuthError: () => redis.refreshAuth(true) })
+      ? new SessionStore(redis.client, {
+          ttlSeconds,
+          onAuthError: () => redis.refreshPassword(true),
+        })
       : new MemorySessionStore(ttlSeconds),
     quotas: (plan) => quotasFor(opts.sessionQuotas ?? {}, plan),
     storeReady: async (timeoutMs) => (redis ? redis.ping(timeoutMs) : true),
@@ -164,22 +172,33 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
   await fastify.register(v1Routes, { prefix: '/v1', secret });
 }
 
+/** The connection's log lines through Fastify's pino logger (fields first, then the message). */
+function redisLog(log: FastifyBaseLogger): RuntimeLog {
+  return {
+    info: (message, fields) => log.info(fields, message),
+    warn: (message, fields) => log.warn(fields, message),
+    error: (message, fields) => log.error(fields, message),
+  };
+}
+
 /** The Redis connection the options ask for; none at all means the in-memory store. */
 async function openRedis(
   opts: AppOptions,
   log: FastifyBaseLogger,
 ): Promise<RedisConnection | undefined> {
-  if (opts.redis) return RedisConnection.wrap(opts.redis, log);
+  if (opts.redis) return RedisConnection.wrap(opts.redis, redisLog(log));
   if (opts.redisUrl === undefined && opts.redisClusterNodes === undefined) return undefined;
   return RedisConnection.open({
     ...(opts.redisUrl !== undefined ? { url: opts.redisUrl } : {}),
     ...(opts.redisClusterNodes !== undefined ? { clusterNodes: opts.redisClusterNodes } : {}),
     tls: opts.redisTls ?? false,
     ...(opts.redisPassword !== undefined ? { password: asProvider(opts.redisPassword) } : {}),
-    ...(opts.redisCommandTimeoutMs !== undefined
-      ? { commandTimeoutMs: opts.redisCommandTimeoutMs }
-      : {}),
-    log,
+    commandTimeoutMs: opts.redisCommandTimeoutMs ?? 2_000,
+    // A session write would rather wait out a short reconnect than fail: the session store's
+    // own deadline still bounds it.
+    queueWhileDisconnected: true,
+    retriesPerRequest: 2,
+    log: redisLog(log),
   });
 }
 

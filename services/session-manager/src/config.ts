@@ -3,10 +3,11 @@
  * Deployment is written from it). Parsed once at start; a bad value stops the process with a
  * message that names the variable and the fix. Secrets are returned as providers, never logged.
  */
+
+import type { RedisNode } from '@axon/runtime/redis';
+import { type SecretProvider, secretsManagerSecret, staticSecret } from '@axon/runtime/secrets';
 import type { AppOptions } from './app.ts';
 import { parseModelsConfig } from './core/models.ts';
-import type { ClusterNode } from './core/redis.ts';
-import { type SecretProvider, secretsManagerSecret, staticSecret } from './core/secrets.ts';
 import { parseSessionQuotas } from './core/session-quotas.ts';
 
 export interface ServerConfig {
@@ -56,7 +57,7 @@ function secret(
   return undefined;
 }
 
-export function parseClusterNodes(raw: string): ClusterNode[] {
+export function parseClusterNodes(raw: string): RedisNode[] {
   return raw.split(',').map((entry) => {
     const match = /^\s*([^\s:]+):(\d{1,5})\s*$/.exec(entry);
     const port = Number(match?.[2]);

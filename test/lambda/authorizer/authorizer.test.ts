@@ -1,4 +1,5 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { AxonError } from '@axon/runtime/errors';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKey, revokeKey } from '#authorizer/admin';
@@ -7,7 +8,6 @@ import { displayPrefix, generateKey, hashKey } from '#authorizer/key-format';
 import { createDocumentClient, KeyStore } from '#authorizer/key-store';
 import { PrincipalCache } from '#authorizer/principal-cache';
 import { type AxonConfig, parseConfig } from '#shared/config';
-import { AxonError } from '#shared/errors';
 import { Limiter } from '#token-bucket/limiter';
 import { MemoryStore } from '#token-bucket/memory-store';
 import { RedisStore } from '#token-bucket/redis-store';

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { AxonError } from '@axon/runtime/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authorizer } from '#authorizer/authorizer';
 import {
@@ -18,7 +19,6 @@ import {
 } from '#authorizer/key-store';
 import { PrincipalCache } from '#authorizer/principal-cache';
 import { loadConfigFile } from '#shared/config';
-import { AxonError } from '#shared/errors';
 import { MemoryStore } from '#token-bucket/memory-store';
 import { createTestTable, type Dynalite, LogCapture, startDynalite } from './support.ts';
 

@@ -3,6 +3,8 @@
  * never another error, never a key-store read. The table uses a REAL active key as material,
  * so what rejects each value is its malformation, not an unknown key.
  */
+
+import { AxonError } from '@axon/runtime/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey } from '#authorizer/admin';
 import { Authorizer } from '#authorizer/authorizer';
@@ -10,7 +12,6 @@ import { generateKey } from '#authorizer/key-format';
 import { KeyStore } from '#authorizer/key-store';
 import { PrincipalCache } from '#authorizer/principal-cache';
 import { parseConfig } from '#shared/config';
-import { AxonError } from '#shared/errors';
 import { MemoryStore } from '#token-bucket/memory-store';
 import {
   CountingKeys,

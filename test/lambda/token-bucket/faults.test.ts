@@ -3,9 +3,10 @@
  * within its timeout (open: degraded local decisions; closed: a typed 503 error) and return to
  * Redis by itself, with the same client, once Redis is back.
  */
+
+import { RateLimiterUnavailableError } from '@axon/runtime/errors';
+import { RedisConnection } from '@axon/runtime/redis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RateLimiterUnavailableError } from '#shared/errors';
-import { RedisConnection } from '#shared/redis';
 import { Limiter } from '#token-bucket/limiter';
 import { RedisStore } from '#token-bucket/redis-store';
 import { RedisServer } from '../../support/redis.ts';

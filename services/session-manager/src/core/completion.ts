@@ -3,9 +3,14 @@
  * into its context window, render the prompt, generate (whole or streamed), apply `stop`, count
  * usage. Routes call these; tests can too.
  */
+
+import {
+  InferenceStreamError,
+  InferenceUnavailableError,
+  InvalidRequestError,
+} from '@axon/runtime/errors';
 import { renderPrompt } from './chat-template.ts';
 import { type CountedMessage, fitToContext } from './context.ts';
-import { InferenceStreamError, InferenceUnavailableError, InvalidRequestError } from './errors.ts';
 import type { ModelCatalog, ModelSettings } from './models.ts';
 import {
   type CompletionMeta,

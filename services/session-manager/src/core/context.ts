@@ -9,8 +9,9 @@
  * characters cannot fit, so it is refused before any tokenizer call; every count stops once it
  * passes what is left of the budget, so a long message costs at most a budget's worth of tokens.
  */
+
+import { InvalidRequestError } from '@axon/runtime/errors';
 import type { ChatMessage, ChatTemplate } from './chat-template.ts';
-import { InvalidRequestError } from './errors.ts';
 import { countTokens, countTokensSliced, MAX_CHARS_PER_TOKEN } from './tokens.ts';
 
 export interface CountedMessage extends ChatMessage {

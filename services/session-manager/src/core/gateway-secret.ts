@@ -6,7 +6,7 @@
  * is picked up without a restart.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { SecretProvider } from './secrets.ts';
+import type { SecretProvider } from '@axon/runtime/secrets';
 
 const MIN_SECRET_LENGTH = 16;
 

@@ -3,10 +3,11 @@
  * (chat template, context window, default max_tokens from MODELS_CONFIG). An unknown model is
  * the caller's mistake (400); a known model that is not READY is Triton's problem (503).
  */
+
+import { InferenceUnavailableError, InvalidRequestError } from '@axon/runtime/errors';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { type ChatTemplate, TEMPLATE_NAMES, TEMPLATES } from './chat-template.ts';
-import { InferenceUnavailableError, InvalidRequestError } from './errors.ts';
 import type { RepositoryModel } from './triton-client.ts';
 
 const ModelSettingsSchema = Type.Object(

@@ -6,9 +6,10 @@
  * DEFAULT_SESSION_QUOTAS there; a test checks the two agree. A plan this service was not told
  * about, or a request without a plan, gets the defaults: no key is unbounded by omission.
  */
+
+import { InvalidRequestError } from '@axon/runtime/errors';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { InvalidRequestError } from './errors.ts';
 
 export interface SessionQuotas {
   /** Live sessions per key. */

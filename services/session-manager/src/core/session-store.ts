@@ -8,10 +8,11 @@
  * start with their creation time so lexical order is age order), and the quota bookkeeping that
  * session-scripts.ts describes. All of it expires after the idle TTL; each use extends it.
  */
+
+import { SessionStoreUnavailableError } from '@axon/runtime/errors';
+import { isAuthError } from '@axon/runtime/redis';
 import type { Redis } from 'ioredis';
-import { SessionStoreUnavailableError } from './errors.ts';
 import { newSessionId, randomBase62 } from './ids.ts';
-import { isAuthError } from './redis.ts';
 import { type QuotaBreach, quotaError, type SessionQuotas, utf8Bytes } from './session-quotas.ts';
 import { APPEND, CREATE, DELETE, GET, READ_MANY, type Script } from './session-scripts.ts';
 

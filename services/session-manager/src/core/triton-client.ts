@@ -10,14 +10,15 @@
  * generate is not (a retried generation costs a second GPU run and may differ), so a failed
  * generate fails the request.
  */
-import { Pool } from 'undici';
+
 import {
   AxonError,
   InferenceStreamError,
   InferenceTimeoutError,
   InferenceUnavailableError,
   InvalidRequestError,
-} from './errors.ts';
+} from '@axon/runtime/errors';
+import { Pool } from 'undici';
 import { readSseData, SseProtocolError } from './sse.ts';
 
 export interface RepositoryModel {

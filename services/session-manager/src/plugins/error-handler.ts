@@ -3,9 +3,10 @@
  * validation, 404, 413, 415) and anything unexpected, all rendered as SPEC.md's envelope.
  * 5xx bodies carry a fixed message; the cause goes to the log only.
  */
+
+import { AxonError, InternalError, InvalidRequestError, NotFoundError } from '@axon/runtime/errors';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { AxonError, InternalError, InvalidRequestError, NotFoundError } from '../core/errors.ts';
 import { scrubHosts, unexpectedStack } from '../core/log-fields.ts';
 import { ClientGoneError, upstreamDetail } from '../core/triton-client.ts';
 import { type SchemaError, validationError } from './validation.ts';

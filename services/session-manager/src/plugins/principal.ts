@@ -4,9 +4,10 @@
  * `x-axon-gateway-secret`; without it, or without a key id, the answer is 401.
  * Registered inside the /v1 scope only: health, readiness and metrics need no principal.
  */
+
+import { AuthenticationError } from '@axon/runtime/errors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { AuthenticationError } from '../core/errors.ts';
 import type { GatewaySecret } from '../core/gateway-secret.ts';
 
 export interface Principal {

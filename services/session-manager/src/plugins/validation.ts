@@ -2,7 +2,7 @@
  * Turns schema validation errors (TypeBox's, Ajv-shaped) into one 400 that names the field in
  * the caller's terms (`messages[0].role`), with an OpenAI-style code.
  */
-import { InvalidRequestError } from '../core/errors.ts';
+import { InvalidRequestError } from '@axon/runtime/errors';
 
 export interface SchemaError {
   keyword: string;

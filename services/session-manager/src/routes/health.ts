@@ -3,9 +3,10 @@
  * says Redis and Triton both answer (readiness), so Kubernetes routes traffic only to pods that
  * can complete a request.
  */
+
+import { AxonError } from '@axon/runtime/errors';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { AxonError } from '../core/errors.ts';
 
 const PROBE_TIMEOUT_MS = 800;
 

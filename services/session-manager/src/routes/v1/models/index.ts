@@ -2,8 +2,9 @@
  * `GET /v1/models`: the READY models of Triton's repository index, in OpenAI's list shape.
  * Triton does not report when a model was loaded, so `created` is 0.
  */
+
+import { NotFoundError } from '@axon/runtime/errors';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { NotFoundError } from '../../../core/errors.ts';
 import { ModelList, ModelObject, ModelParams } from './schema.ts';
 
 const toModel = (name: string): ModelObject => ({

@@ -2,6 +2,8 @@
  * The sessions API: conversations kept in Redis for the calling API key. A session that does
  * not exist, has expired, or belongs to another key is the same 404.
  */
+
+import { InvalidRequestError, NotFoundError } from '@axon/runtime/errors';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   type CompletionResult,
@@ -11,7 +13,6 @@ import {
   runCompletion,
 } from '../../../core/completion.ts';
 import { turnPrompt, turnToStore } from '../../../core/conversation.ts';
-import { InvalidRequestError, NotFoundError } from '../../../core/errors.ts';
 import { isSessionId, newCompletionId } from '../../../core/ids.ts';
 import { quotaError } from '../../../core/session-quotas.ts';
 import { type SessionMeta, type StoredMessage, storedBytes } from '../../../core/session-store.ts';

@@ -1,7 +1,7 @@
 /**
- * SPEC.md section 1's error envelope (OpenAI's shape). This package cannot import the repo's
- * lambda/shared/errors.ts because its Docker build context is this folder alone, so it keeps a
- * copy of the same contract. Domain code throws these; the one error handler renders them.
+ * The one error envelope every Axon answer uses (OpenAI's shape, listed in docs/api.md), and the
+ * error types the Lambdas and the session manager share. Domain code throws `AxonError`
+ * subclasses; handlers render them with `toBody`, so no other shape escapes.
  */
 
 export type ErrorType =
@@ -15,22 +15,37 @@ export interface ErrorBody {
   error: { message: string; type: ErrorType; code: string };
 }
 
+/** An error with its HTTP status and envelope fields, so a handler can answer it as is. */
 export class AxonError extends Error {
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly code: string;
+  /** Extra response headers this error calls for (`Retry-After`, `WWW-Authenticate`). */
+  readonly headers: Readonly<Record<string, string>>;
+
   constructor(
-    readonly status: number,
-    readonly type: ErrorType,
-    readonly code: string,
+    status: number,
+    type: ErrorType,
+    code: string,
     message: string,
-    /** Extra response headers this error calls for (`Retry-After`). */
-    readonly headers: Readonly<Record<string, string>> = {},
+    headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = new.target.name;
+    this.status = status;
+    this.type = type;
+    this.code = code;
+    this.headers = headers;
   }
 
   toBody(): ErrorBody {
-    return { error: { message: this.message, type: this.type, code: this.code } };
+    return toErrorBody(this.type, this.code, this.message);
   }
+}
+
+/** The envelope for answers that are not thrown (a 429 decision, a fallback body). */
+export function toErrorBody(type: ErrorType, code: string, message: string): ErrorBody {
+  return { error: { message, type, code } };
 }
 
 /** 400: the caller can fix the request; the message names the field. */
@@ -40,15 +55,45 @@ export class InvalidRequestError extends AxonError {
   }
 }
 
+/** 404 with a code the caller can branch on (`session_not_found`, `model_not_found`). */
 export class NotFoundError extends AxonError {
   constructor(code: string, message: string) {
     super(404, 'not_found_error', code, message);
   }
 }
 
+/** 401 with a code the caller can branch on; see the authorizer for the API-key variant. */
 export class AuthenticationError extends AxonError {
   constructor(code: string, message: string) {
     super(401, 'authentication_error', code, message);
+  }
+}
+
+/** The limiter could not reach Redis and the failure mode is `closed`. */
+export class RateLimiterUnavailableError extends AxonError {
+  constructor(cause?: unknown) {
+    super(
+      503,
+      'api_error',
+      'rate_limiter_unavailable',
+      'The rate limiter is temporarily unavailable; retry the request shortly.',
+      { 'retry-after': '1' },
+    );
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/** Redis unreachable or slower than the command timeout, for the session store. */
+export class SessionStoreUnavailableError extends AxonError {
+  constructor(cause?: unknown) {
+    super(
+      503,
+      'api_error',
+      'session_store_unavailable',
+      'The session store is temporarily unavailable; retry the request shortly.',
+      { 'retry-after': '1' },
+    );
+    if (cause !== undefined) this.cause = cause;
   }
 }
 
@@ -76,27 +121,16 @@ export class InferenceTimeoutError extends AxonError {
 
 /** Triton sent `{"error": ...}` inside a stream that had already started (a 200 carrying a failure). */
 export class InferenceStreamError extends AxonError {
-  constructor(readonly upstreamMessage: string) {
+  readonly upstreamMessage: string;
+
+  constructor(upstreamMessage: string) {
     super(
       502,
       'api_error',
       'inference_error',
       'The model failed while generating; retry the request.',
     );
-  }
-}
-
-/** Redis unreachable or slower than the command timeout. */
-export class SessionStoreUnavailableError extends AxonError {
-  constructor(cause?: unknown) {
-    super(
-      503,
-      'api_error',
-      'session_store_unavailable',
-      'The session store is temporarily unavailable; retry the request shortly.',
-      { 'retry-after': '1' },
-    );
-    if (cause !== undefined) this.cause = cause;
+    this.upstreamMessage = upstreamMessage;
   }
 }
 
