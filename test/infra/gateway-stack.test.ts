@@ -255,14 +255,39 @@ describe('GatewayStack: WAF', () => {
     expect(body.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_exceeded' });
   });
 
-  it('runs the AWS managed common rule set, counting (not blocking) large bodies', () => {
+  it('counts, never blocks, the body rules of the common and known-bad-inputs sets', () => {
+    // The rule-by-rule table is in test/infra/constructs/gateway-web-acl.test.ts; this checks
+    // the stage's ACL is that construct's.
+    const counted = (group: string) =>
+      acl()
+        .Rules.find((r: { Name: string }) => r.Name === group)
+        .Statement.ManagedRuleGroupStatement.RuleActionOverrides.map(
+          (o: { Name: string; ActionToUse: unknown }) => [o.Name, o.ActionToUse],
+        );
+    expect(counted('AWSManagedRulesCommonRuleSet')).toEqual(
+      [
+        'SizeRestrictions_BODY',
+        'CrossSiteScripting_BODY',
+        'GenericLFI_BODY',
+        'GenericRFI_BODY',
+        'EC2MetaDataSSRF_BODY',
+      ].map((name) => [name, { Count: {} }]),
+    );
+    expect(counted('AWSManagedRulesKnownBadInputsRuleSet')).toEqual(
+      ['JavaDeserializationRCE_BODY', 'Log4JRCE_BODY', 'ReactJSRCE_BODY'].map((name) => [
+        name,
+        { Count: {} },
+      ]),
+    );
+  });
+
+  it("blocks addresses on the Amazon IP reputation list with the group's own actions", () => {
     const rule = acl().Rules.find(
-      (r: { Name: string }) => r.Name === 'AWSManagedRulesCommonRuleSet',
+      (r: { Name: string }) => r.Name === 'AWSManagedRulesAmazonIpReputationList',
     );
     expect(rule.Statement.ManagedRuleGroupStatement).toEqual({
       VendorName: 'AWS',
-      Name: 'AWSManagedRulesCommonRuleSet',
-      RuleActionOverrides: [{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }],
+      Name: 'AWSManagedRulesAmazonIpReputationList',
     });
     expect(rule.OverrideAction).toEqual({ None: {} });
   });
