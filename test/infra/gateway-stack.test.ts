@@ -6,7 +6,7 @@
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '#shared/config';
-import { type Json, normalised, resources, stageConfig, synth } from './support.ts';
+import { type Json, normalised, parseDev, resources, stageConfig, synth } from './support.ts';
 
 const dev = synth(stageConfig('dev'));
 const prod = synth(stageConfig('prod'));
@@ -173,19 +173,35 @@ describe('GatewayStack: public ALB', () => {
     });
   });
 
-  it('serves HTTPS with the configured certificate and a TLS 1.3/1.2 policy', () => {
+  it('serves HTTPS on the stage domain with a certificate it requests and validates by DNS', () => {
+    p.hasResourceProperties('AWS::CertificateManager::Certificate', {
+      DomainName: 'api.example.com',
+      ValidationMethod: 'DNS',
+      DomainValidationOptions: [{ DomainName: 'api.example.com', HostedZoneId: 'Z0000000EXAMPLE' }],
+    });
     p.hasResourceProperties(LISTENER, {
       Port: 443,
       Protocol: 'HTTPS',
-      Certificates: [
-        {
-          CertificateArn:
-            'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
-        },
-      ],
+      Certificates: [{ CertificateArn: { Ref: Match.stringLikeRegexp('^PublicAlbCertificate') } }],
       SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
       DefaultActions: [Match.objectLike({ Type: 'forward' })],
     });
+    p.hasOutput('Url', { Value: 'https://api.example.com' });
+  });
+
+  it('serves HTTPS with a certificate given by ARN, and then makes no certificate or record', () => {
+    const cert =
+      'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000';
+    const byArn = synth(
+      parseDev({ stage: 'byarn', gateway: { allowPlainHttp: false, certificateArn: cert } }),
+    ).templates.gateway;
+    byArn.hasResourceProperties(LISTENER, {
+      Port: 443,
+      Protocol: 'HTTPS',
+      Certificates: [{ CertificateArn: cert }],
+    });
+    byArn.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+    byArn.resourceCountIs('AWS::Route53::RecordSet', 0);
   });
 
   it('redirects HTTP to HTTPS permanently when there is a certificate', () => {
@@ -219,7 +235,7 @@ describe('GatewayStack: public ALB', () => {
     );
   });
 
-  it('creates the DNS alias when a domain and hosted zone are configured', () => {
+  it('creates the DNS alias in the configured zone when the stage has a domain', () => {
     p.hasResourceProperties('AWS::Route53::RecordSet', {
       Name: 'api.example.com.',
       Type: 'A',
