@@ -112,6 +112,19 @@ export interface StageConfig {
     readonly deniedPerFiveMinutes: number;
     readonly degradedPerFiveMinutes: number;
     readonly redisErrorsPerFiveMinutes: number;
+    /** Data stack, per Redis node: 5-minute average of EngineCPUUtilization. */
+    readonly redisEngineCpuPercent: number;
+    /** Data stack, per Redis node: DatabaseMemoryUsagePercentage (of maxmemory). */
+    readonly redisMemoryPercent: number;
+    readonly redisEvictionsPerFiveMinutes: number;
+    /** Data stack, per Redis replica: seconds the replica is behind its primary. */
+    readonly redisReplicationLagSeconds: number;
+    /** Data stack, per Redis node: open client connections (CurrConnections). */
+    readonly redisConnections: number;
+    /** Data stack, ApiKeys table: throttled reads, writes or requests per 5 minutes. */
+    readonly dynamoThrottlesPerFiveMinutes: number;
+    /** Data stack, ApiKeys table: DynamoDB's own (HTTP 500) errors per 5 minutes. */
+    readonly dynamoSystemErrorsPerFiveMinutes: number;
   };
   /** The SPEC section 7 document the gateway gets as `AXON_CONFIG`. */
   readonly runtime: AxonConfig;
@@ -473,6 +486,13 @@ function parseAlarms(f: Fields): StageConfig['alarms'] {
     'deniedPerFiveMinutes',
     'degradedPerFiveMinutes',
     'redisErrorsPerFiveMinutes',
+    'redisEngineCpuPercent',
+    'redisMemoryPercent',
+    'redisEvictionsPerFiveMinutes',
+    'redisReplicationLagSeconds',
+    'redisConnections',
+    'dynamoThrottlesPerFiveMinutes',
+    'dynamoSystemErrorsPerFiveMinutes',
   ]);
   return {
     email: f.optionalMatching('email', /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address'),
@@ -480,6 +500,17 @@ function parseAlarms(f: Fields): StageConfig['alarms'] {
     deniedPerFiveMinutes: f.integer('deniedPerFiveMinutes', 1, 1e9, 1000),
     degradedPerFiveMinutes: f.integer('degradedPerFiveMinutes', 1, 1e9, 1),
     redisErrorsPerFiveMinutes: f.integer('redisErrorsPerFiveMinutes', 1, 1e9, 1),
+    // Redis is single-threaded: past ~80% of its one core, commands queue and the limiter's
+    // 50 ms budget goes first.
+    redisEngineCpuPercent: f.integer('redisEngineCpuPercent', 1, 100, 80),
+    redisMemoryPercent: f.integer('redisMemoryPercent', 1, 100, 80),
+    // Any eviction may drop a token bucket or a session, so the first one pages.
+    redisEvictionsPerFiveMinutes: f.integer('redisEvictionsPerFiveMinutes', 1, 1e9, 1),
+    redisReplicationLagSeconds: f.integer('redisReplicationLagSeconds', 1, 3600, 10),
+    // ElastiCache allows 65,000; each warm gateway Lambda and session manager pod holds a few.
+    redisConnections: f.integer('redisConnections', 1, 65_000, 5000),
+    dynamoThrottlesPerFiveMinutes: f.integer('dynamoThrottlesPerFiveMinutes', 1, 1e9, 1),
+    dynamoSystemErrorsPerFiveMinutes: f.integer('dynamoSystemErrorsPerFiveMinutes', 1, 1e9, 1),
   };
 }
 

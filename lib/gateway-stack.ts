@@ -6,6 +6,7 @@ import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { OUTPUTS } from '#shared/names';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
@@ -25,6 +26,8 @@ export interface GatewayStackProps extends AxonStackProps {
   readonly upstream: ec2.IConnectable;
   readonly upstreamUrl: string;
   readonly upstreamSecret: secretsmanager.ISecret;
+  /** The stage's alarm topic (Data stack). */
+  readonly alarmTopic: sns.ITopic;
   /** @default lambda/gateway/handler.ts */
   readonly gatewayEntry?: string;
 }
@@ -84,7 +87,7 @@ export class GatewayStack extends AxonStack {
     this.alarms = new GatewayAlarms(this, 'Alarms', {
       loadBalancer: this.loadBalancer.loadBalancer,
       function: this.gateway.function,
-      email: alarms.email,
+      topic: props.alarmTopic,
       fiveXxPerFiveMinutes: alarms.fiveXxPerFiveMinutes,
       deniedPerFiveMinutes: alarms.deniedPerFiveMinutes,
       degradedPerFiveMinutes: alarms.degradedPerFiveMinutes,
@@ -101,6 +104,5 @@ export class GatewayStack extends AxonStack {
         'Point your DNS name (CNAME/alias) here when the stack does not manage the record',
     });
     new CfnOutput(this, OUTPUTS.apiKeysTableName, { value: props.apiKeys.tableName });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }

@@ -58,7 +58,7 @@ export const BODY_RULES_COUNTED = {
     JavaDeserializationRCE_BODY:
       'Matches Java serialization and Runtime.exec patterns; prompts paste Java code. No Java process deserializes the body.',
     Log4JRCE_BODY:
-      'Matches ${jndi:...} lookups; prompts ask about Log4Shell. The gateway and session manager are Node.js, no Log4j reads the body.',
+      'Matches JNDI lookup strings (the Log4Shell payload); prompts ask about Log4Shell. The gateway and session manager are Node.js, no Log4j reads the body.',
     ReactJSRCE_BODY:
       'Matches React Server Components payload patterns; prompts paste React code. No React server parses the body.',
   },

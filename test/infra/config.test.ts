@@ -301,6 +301,21 @@ describe('stage config validation', () => {
       /gateway\.upstreamTimeoutMs must be a whole number from 1000 to 840000/,
     ],
     [
+      'a Redis memory alarm over 100%',
+      { alarms: { redisMemoryPercent: 150 } },
+      /alarms\.redisMemoryPercent must be a whole number from 1 to 100, got 150/,
+    ],
+    [
+      'a replication lag alarm of 0 s',
+      { alarms: { redisReplicationLagSeconds: 0 } },
+      /alarms\.redisReplicationLagSeconds must be a whole number from 1 to 3600, got 0/,
+    ],
+    [
+      'a misspelt alarm field',
+      { alarms: { redisCpuPercent: 70 } },
+      /alarms\.redisCpuPercent is not a known field; use one of: .*redisEngineCpuPercent/,
+    ],
+    [
       'an alarm email without @',
       { alarms: { email: 'oncall' } },
       /alarms\.email must be an email address/,
@@ -431,6 +446,17 @@ describe('stage config defaults', () => {
     ],
     ['no alarm email', c.alarms.email, undefined],
     ['alarm at 10 5xx per 5 minutes', c.alarms.fiveXxPerFiveMinutes, 10],
+    ['a Redis engine CPU alarm at 80%', c.alarms.redisEngineCpuPercent, 80],
+    ['a Redis memory alarm at 80%', c.alarms.redisMemoryPercent, 80],
+    ['a Redis eviction alarm on the first eviction', c.alarms.redisEvictionsPerFiveMinutes, 1],
+    ['a Redis replication lag alarm at 10 s', c.alarms.redisReplicationLagSeconds, 10],
+    ['a Redis connections alarm at 5000', c.alarms.redisConnections, 5000],
+    ['a DynamoDB throttle alarm on the first throttle', c.alarms.dynamoThrottlesPerFiveMinutes, 1],
+    [
+      'a DynamoDB system error alarm on the first error',
+      c.alarms.dynamoSystemErrorsPerFiveMinutes,
+      1,
+    ],
     ['fail open', c.runtime.rateLimiter.failureMode, 'open'],
   ])('defaults to %s', (_what, actual, expected) => {
     expect(actual).toEqual(expected);

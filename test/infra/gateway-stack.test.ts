@@ -351,37 +351,14 @@ describe('GatewayStack: alarms', () => {
     });
   });
 
-  it('notifies an encrypted, TLS-only topic, and the configured email', () => {
-    const topic = resources(t, 'AWS::SNS::Topic')[0]?.[0];
-    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topic }]);
-    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
-    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: {
-        Statement: [
-          Match.objectLike({
-            Effect: 'Deny',
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          }),
-        ],
-      },
-    });
-    p.hasResourceProperties('AWS::SNS::Subscription', {
-      Protocol: 'email',
-      Endpoint: 'oncall@example.com',
-    });
-  });
-
-  it('lets CloudWatch use the topic key', () => {
-    t.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
-            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          }),
-        ]),
-      },
-    });
+  it('notifies the stage alarm topic of the Data stack when an alarm fires and clears', () => {
+    const topic = { 'Fn::ImportValue': expect.stringMatching(/^Axon-dev-Data:.*AlarmTopic/) };
+    expect(alarms).toHaveLength(6);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions).toEqual([topic]);
+      expect(alarm.OKActions).toEqual([topic]);
+    }
+    t.resourceCountIs('AWS::SNS::Topic', 0);
   });
 });
 
