@@ -41,7 +41,7 @@ export function createAxonStacks(
   });
   const data = new DataStack(app, stackName(config.stage, 'Data'), {
     ...common,
-    description: `Axon ${config.stage}: ElastiCache with rotated AUTH token, ApiKeys table`,
+    description: `Axon ${config.stage}: ElastiCache with rotated AUTH token, ApiKeys table, alarms and the alarm topic`,
     vpc: network.vpc,
   });
   const inference = new InferenceStack(app, stackName(config.stage, 'Inference'), {
@@ -60,6 +60,7 @@ export function createAxonStacks(
     upstream: inference.sessionManager,
     upstreamUrl: inference.sessionManager.url,
     upstreamSecret: inference.gatewaySecret,
+    alarmTopic: data.alarmTopic.topic,
     gatewayEntry: options.gatewayEntry,
   });
   return { network, data, inference, gateway };

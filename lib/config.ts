@@ -86,10 +86,20 @@ export interface StageConfig {
     readonly models?: Readonly<Record<string, unknown>>;
   };
   readonly gateway: {
+    /**
+     * HTTPS with a certificate you manage (DNS is yours: point it at the LoadBalancerDnsName
+     * output). Exclusive with domainName.
+     */
     readonly certificateArn?: string;
+    /**
+     * HTTPS on this name: the stack requests and DNS-validates the certificate and creates the
+     * alias record, in the hosted zone named by hostedZoneId and hostedZoneName.
+     */
     readonly domainName?: string;
     readonly hostedZoneId?: string;
-    /** Dev only: serve plain HTTP when there is no certificate (synth warns). */
+    /** The hosted zone's own name (e.g. "example.com"), never guessed from domainName. */
+    readonly hostedZoneName?: string;
+    /** Dev only: serve plain HTTP when there is neither certificateArn nor domainName (synth warns). */
     readonly allowPlainHttp: boolean;
     readonly upstreamTimeoutMs: number;
     readonly memoryMiB: number;
@@ -102,6 +112,19 @@ export interface StageConfig {
     readonly deniedPerFiveMinutes: number;
     readonly degradedPerFiveMinutes: number;
     readonly redisErrorsPerFiveMinutes: number;
+    /** Data stack, per Redis node: 5-minute average of EngineCPUUtilization. */
+    readonly redisEngineCpuPercent: number;
+    /** Data stack, per Redis node: DatabaseMemoryUsagePercentage (of maxmemory). */
+    readonly redisMemoryPercent: number;
+    readonly redisEvictionsPerFiveMinutes: number;
+    /** Data stack, per Redis replica: seconds the replica is behind its primary. */
+    readonly redisReplicationLagSeconds: number;
+    /** Data stack, per Redis node: open client connections (CurrConnections). */
+    readonly redisConnections: number;
+    /** Data stack, ApiKeys table: throttled reads, writes or requests per 5 minutes. */
+    readonly dynamoThrottlesPerFiveMinutes: number;
+    /** Data stack, ApiKeys table: DynamoDB's own (HTTP 500) errors per 5 minutes. */
+    readonly dynamoSystemErrorsPerFiveMinutes: number;
   };
   /** The SPEC section 7 document the gateway gets as `AXON_CONFIG`. */
   readonly runtime: AxonConfig;
@@ -354,6 +377,7 @@ function parseGateway(f: Fields, region: string): StageConfig['gateway'] {
     'certificateArn',
     'domainName',
     'hostedZoneId',
+    'hostedZoneName',
     'allowPlainHttp',
     'upstreamTimeoutMs',
     'memoryMiB',
@@ -370,16 +394,10 @@ function parseGateway(f: Fields, region: string): StageConfig['gateway'] {
       `is in ${certificateArn.split(':')[3]}, but an ALB needs a certificate in its own region ${region}; request or import one there`,
     );
   }
-  const allowPlainHttp = f.boolean('allowPlainHttp', false);
-  if (!certificateArn && !allowPlainHttp) {
-    f.fail(
-      'certificateArn',
-      'is required: set it to an ACM certificate ARN for your domain, or set "allowPlainHttp": true in a dev stage to serve plain HTTP',
-    );
-  }
+  const dnsName = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$/;
   const domainName = f.optionalMatching(
     'domainName',
-    /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$/,
+    dnsName,
     'must be a DNS name such as "api.example.com"',
   );
   const hostedZoneId = f.optionalMatching(
@@ -387,19 +405,78 @@ function parseGateway(f: Fields, region: string): StageConfig['gateway'] {
     /^Z[A-Z0-9]{4,31}$/,
     'must be a Route 53 hosted zone id such as "Z123EXAMPLE"',
   );
-  if (hostedZoneId && !domainName)
-    f.fail('hostedZoneId', 'needs gateway.domainName: the record to create in that zone');
-  if (domainName && !certificateArn)
-    f.fail('domainName', 'needs gateway.certificateArn: a custom domain is served over HTTPS only');
+  const hostedZoneName = f.optionalMatching(
+    'hostedZoneName',
+    dnsName,
+    'must be the hosted zone\'s name such as "example.com" (no trailing dot)',
+  );
+  const allowPlainHttp = f.boolean('allowPlainHttp', false);
+  checkHttps(f, { certificateArn, domainName, hostedZoneId, hostedZoneName, allowPlainHttp });
   return {
     certificateArn,
     domainName,
     hostedZoneId,
+    hostedZoneName,
     allowPlainHttp,
     upstreamTimeoutMs: f.integer('upstreamTimeoutMs', 1000, 840_000, 60_000),
     memoryMiB: f.integer('memoryMiB', 128, 10240, 1024),
     wafRequestsPerFiveMinutes: f.integer('wafRequestsPerFiveMinutes', 10, 2_000_000_000, 3000),
   };
+}
+
+/**
+ * One way to HTTPS per stage: a domain the stack certifies (domainName with its zone), or a
+ * certificate you bring (certificateArn); plain HTTP only by the explicit allowPlainHttp.
+ */
+function checkHttps(
+  f: Fields,
+  g: Pick<
+    StageConfig['gateway'],
+    'certificateArn' | 'domainName' | 'hostedZoneId' | 'hostedZoneName' | 'allowPlainHttp'
+  >,
+): void {
+  if (g.certificateArn && g.domainName) {
+    f.fail(
+      'certificateArn',
+      'and gateway.domainName are both set; choose one: domainName (with hostedZoneId and hostedZoneName) makes the stack create the certificate and DNS record, certificateArn uses your certificate and leaves DNS to you',
+    );
+  }
+  if ((g.hostedZoneId || g.hostedZoneName) && !g.domainName) {
+    f.fail(
+      g.hostedZoneId ? 'hostedZoneId' : 'hostedZoneName',
+      'needs gateway.domainName: the name to certify and create in that zone',
+    );
+  }
+  if (g.domainName && !(g.hostedZoneId && g.hostedZoneName)) {
+    f.fail(
+      'domainName',
+      'needs gateway.hostedZoneId and gateway.hostedZoneName: the public Route 53 zone that validates the certificate and holds the record (aws route53 list-hosted-zones-by-name)',
+    );
+  }
+  if (
+    g.domainName &&
+    g.hostedZoneName &&
+    g.domainName !== g.hostedZoneName &&
+    !g.domainName.endsWith(`.${g.hostedZoneName}`)
+  ) {
+    f.fail(
+      'hostedZoneName',
+      `is "${g.hostedZoneName}", which cannot hold "${g.domainName}"; use the zone the domain belongs to (the domain must equal it or end with ".${g.hostedZoneName}")`,
+    );
+  }
+  const https = Boolean(g.certificateArn || g.domainName);
+  if (!https && !g.allowPlainHttp) {
+    f.fail(
+      'domainName',
+      'or gateway.certificateArn is required: set domainName, hostedZoneId and hostedZoneName to let the stack create the certificate, or certificateArn to use yours; only a dev stage may set "allowPlainHttp": true instead',
+    );
+  }
+  if (https && g.allowPlainHttp) {
+    f.fail(
+      'allowPlainHttp',
+      'is true but the stage serves HTTPS (domainName or certificateArn is set); remove allowPlainHttp, HTTP then only redirects to HTTPS',
+    );
+  }
 }
 
 function parseAlarms(f: Fields): StageConfig['alarms'] {
@@ -409,6 +486,13 @@ function parseAlarms(f: Fields): StageConfig['alarms'] {
     'deniedPerFiveMinutes',
     'degradedPerFiveMinutes',
     'redisErrorsPerFiveMinutes',
+    'redisEngineCpuPercent',
+    'redisMemoryPercent',
+    'redisEvictionsPerFiveMinutes',
+    'redisReplicationLagSeconds',
+    'redisConnections',
+    'dynamoThrottlesPerFiveMinutes',
+    'dynamoSystemErrorsPerFiveMinutes',
   ]);
   return {
     email: f.optionalMatching('email', /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address'),
@@ -416,6 +500,17 @@ function parseAlarms(f: Fields): StageConfig['alarms'] {
     deniedPerFiveMinutes: f.integer('deniedPerFiveMinutes', 1, 1e9, 1000),
     degradedPerFiveMinutes: f.integer('degradedPerFiveMinutes', 1, 1e9, 1),
     redisErrorsPerFiveMinutes: f.integer('redisErrorsPerFiveMinutes', 1, 1e9, 1),
+    // Redis is single-threaded: past ~80% of its one core, commands queue and the limiter's
+    // 50 ms budget goes first.
+    redisEngineCpuPercent: f.integer('redisEngineCpuPercent', 1, 100, 80),
+    redisMemoryPercent: f.integer('redisMemoryPercent', 1, 100, 80),
+    // Any eviction may drop a token bucket or a session, so the first one pages.
+    redisEvictionsPerFiveMinutes: f.integer('redisEvictionsPerFiveMinutes', 1, 1e9, 1),
+    redisReplicationLagSeconds: f.integer('redisReplicationLagSeconds', 1, 3600, 10),
+    // ElastiCache allows 65,000; each warm gateway Lambda and session manager pod holds a few.
+    redisConnections: f.integer('redisConnections', 1, 65_000, 5000),
+    dynamoThrottlesPerFiveMinutes: f.integer('dynamoThrottlesPerFiveMinutes', 1, 1e9, 1),
+    dynamoSystemErrorsPerFiveMinutes: f.integer('dynamoSystemErrorsPerFiveMinutes', 1, 1e9, 1),
   };
 }
 

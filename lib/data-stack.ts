@@ -1,13 +1,16 @@
 /**
  * State: the ElastiCache replication group (token buckets, sessions) with its rotated AUTH
- * token, and the DynamoDB ApiKeys table.
+ * token, the DynamoDB ApiKeys table, their alarms, and the stage's alarm topic, which lives here
+ * because every stack with alarms (Data, Inference, Gateway) already depends on this one.
  */
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { OUTPUTS } from '#shared/names';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
+import { AlarmTopic } from './constructs/alarm-topic.ts';
 import { ApiKeysTable } from './constructs/api-keys-table.ts';
+import { DataAlarms } from './constructs/data-alarms.ts';
 import { RedisAuthRotation } from './constructs/redis-auth-rotation.ts';
 import { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
 
@@ -18,10 +21,14 @@ export interface DataStackProps extends AxonStackProps {
 export class DataStack extends AxonStack {
   readonly redis: RedisReplicationGroup;
   readonly apiKeys: ApiKeysTable;
+  /** The stage's alarm topic: every stack's alarms notify it. */
+  readonly alarmTopic: AlarmTopic;
+  readonly alarms: DataAlarms;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
-    const { redis } = props.config;
+    const { redis, alarms } = props.config;
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', { email: alarms.email });
 
     this.redis = new RedisReplicationGroup(this, 'Redis', {
       vpc: props.vpc,
@@ -42,11 +49,28 @@ export class DataStack extends AxonStack {
 
     this.apiKeys = new ApiKeysTable(this, 'ApiKeys');
 
+    this.alarms = new DataAlarms(this, 'Alarms', {
+      topic: this.alarmTopic.topic,
+      redisNodes: this.redis.memberClusterIds,
+      apiKeys: this.apiKeys.table,
+      redisEngineCpuPercent: alarms.redisEngineCpuPercent,
+      redisMemoryPercent: alarms.redisMemoryPercent,
+      redisEvictionsPerFiveMinutes: alarms.redisEvictionsPerFiveMinutes,
+      redisReplicationLagSeconds: alarms.redisReplicationLagSeconds,
+      redisConnections: alarms.redisConnections,
+      dynamoThrottlesPerFiveMinutes: alarms.dynamoThrottlesPerFiveMinutes,
+      dynamoSystemErrorsPerFiveMinutes: alarms.dynamoSystemErrorsPerFiveMinutes,
+    });
+
     new CfnOutput(this, OUTPUTS.apiKeysTableName, {
       value: this.apiKeys.tableName,
       description: 'DynamoDB table of API keys (read by `npm run keys -- … --stage`)',
     });
     new CfnOutput(this, 'RedisEndpoint', { value: this.redis.endpoint });
     new CfnOutput(this, 'RedisAuthSecretArn', { value: this.redis.authToken.secretArn });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarmTopic.topic.topicArn,
+      description: 'SNS topic every alarm of the stage notifies (subscribe on-call here)',
+    });
   }
 }

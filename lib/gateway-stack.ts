@@ -5,8 +5,8 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { OUTPUTS } from '#shared/names';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
@@ -26,6 +26,8 @@ export interface GatewayStackProps extends AxonStackProps {
   readonly upstream: ec2.IConnectable;
   readonly upstreamUrl: string;
   readonly upstreamSecret: secretsmanager.ISecret;
+  /** The stage's alarm topic (Data stack). */
+  readonly alarmTopic: sns.ITopic;
   /** @default lambda/gateway/handler.ts */
   readonly gatewayEntry?: string;
 }
@@ -54,10 +56,23 @@ export class GatewayStack extends AxonStack {
       entry: props.gatewayEntry,
     });
 
+    const { domainName, hostedZoneId, hostedZoneName } = config.gateway;
+    // The zone is named by the config, not derived from the domain: api.eu.example.com may live
+    // in eu.example.com or in example.com, and only the operator knows which.
+    const hostedZone =
+      hostedZoneId && hostedZoneName
+        ? route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+            hostedZoneId,
+            zoneName: hostedZoneName,
+          })
+        : undefined;
     this.loadBalancer = new PublicLoadBalancer(this, 'PublicAlb', {
       vpc: props.vpc,
       target: this.gateway.function,
       certificateArn: config.gateway.certificateArn,
+      domainName,
+      hostedZone,
+      allowPlainHttp: config.gateway.allowPlainHttp,
       accessLogs: accessLogs.bucket,
       idleTimeout: this.gateway.timeout.plus(Duration.seconds(5)),
     });
@@ -72,30 +87,15 @@ export class GatewayStack extends AxonStack {
     this.alarms = new GatewayAlarms(this, 'Alarms', {
       loadBalancer: this.loadBalancer.loadBalancer,
       function: this.gateway.function,
-      email: alarms.email,
+      topic: props.alarmTopic,
       fiveXxPerFiveMinutes: alarms.fiveXxPerFiveMinutes,
       deniedPerFiveMinutes: alarms.deniedPerFiveMinutes,
       degradedPerFiveMinutes: alarms.degradedPerFiveMinutes,
       redisErrorsPerFiveMinutes: alarms.redisErrorsPerFiveMinutes,
     });
 
-    const { domainName, hostedZoneId } = config.gateway;
-    if (domainName && hostedZoneId) {
-      const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
-        hostedZoneId,
-        zoneName: domainName.split('.').slice(1).join('.'),
-      });
-      new route53.ARecord(this, 'Alias', {
-        zone,
-        recordName: domainName,
-        target: route53.RecordTarget.fromAlias(
-          new route53Targets.LoadBalancerTarget(this.loadBalancer.loadBalancer),
-        ),
-      });
-    }
-
     new CfnOutput(this, 'Url', {
-      value: domainName ? `https://${domainName}` : this.loadBalancer.url,
+      value: this.loadBalancer.url,
       description: 'Base URL of the API (OpenAI SDK baseURL: <Url>/v1)',
     });
     new CfnOutput(this, 'LoadBalancerDnsName', {
@@ -104,6 +104,5 @@ export class GatewayStack extends AxonStack {
         'Point your DNS name (CNAME/alias) here when the stack does not manage the record',
     });
     new CfnOutput(this, OUTPUTS.apiKeysTableName, { value: props.apiKeys.tableName });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }

@@ -2,26 +2,23 @@
  * Alarms on what an on-call engineer must act on: 5xx from the ALB and from the gateway, Lambda
  * errors, a burst of rate-limit denials, degraded (in-memory) limiter decisions and Redis errors.
  * The last three are EMF metrics the gateway publishes; their names come from `GATEWAY_METRICS`
- * in lambda/shared/names.ts, the same constant the gateway counts with. All alarms notify one
- * encrypted SNS topic. Every threshold is a count per 5-minute period.
+ * in lambda/shared/names.ts, the same constant the gateway counts with. All alarms notify the
+ * stage's alarm topic (see alarm-topic.ts). Every threshold is a count per 5-minute period.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { GATEWAY_METRICS, type GatewayMetric } from '#shared/names';
+import { addAlarm } from './alarm-topic.ts';
 
 export interface GatewayAlarmsProps {
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly function: lambda.IFunction;
-  /** Address subscribed to the topic. @default - no subscription; subscribe by hand */
-  readonly email?: string;
+  /** The stage's alarm topic every alarm notifies. */
+  readonly topic: sns.ITopic;
   /** 5xx answers (ALB's own, the gateway's) and Lambda errors per 5 minutes. @default 10 */
   readonly fiveXxPerFiveMinutes?: number;
   /** Rate-limit denials per 5 minutes. @default 1000 */
@@ -33,10 +30,9 @@ export interface GatewayAlarmsProps {
 }
 
 const PERIOD = Duration.minutes(5);
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 export class GatewayAlarms extends Construct {
-  readonly topic: sns.Topic;
+  readonly topic: sns.ITopic;
   readonly alarms: Record<string, cloudwatch.Alarm> = {};
 
   constructor(scope: Construct, id: string, props: GatewayAlarmsProps) {
@@ -52,26 +48,7 @@ export class GatewayAlarms extends Construct {
         throw new Error(`gateway alarm ${name} must be a whole number of at least 1, got ${value}`);
       }
     }
-    if (props.email !== undefined && !EMAIL.test(props.email)) {
-      throw new Error(
-        `gateway alarm email must be an email address such as oncall@example.com, got ${JSON.stringify(props.email)}`,
-      );
-    }
-
-    const key = new kms.Key(this, 'TopicKey', {
-      description: 'Encrypts the Axon alarm topic',
-      enableKeyRotation: true,
-    });
-    // CloudWatch must be able to publish to the encrypted topic.
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        resources: ['*'],
-      }),
-    );
-    this.topic = new sns.Topic(this, 'Topic', { masterKey: key, enforceSSL: true });
-    if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+    this.topic = props.topic;
 
     const gatewayMetric = (metricName: GatewayMetric) =>
       new cloudwatch.Metric({
@@ -127,16 +104,6 @@ export class GatewayAlarms extends Construct {
     threshold: number,
     description: string,
   ): void {
-    const alarm = new cloudwatch.Alarm(this, id, {
-      metric,
-      threshold,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: description,
-    });
-    alarm.addAlarmAction(new actions.SnsAction(this.topic));
-    alarm.addOkAction(new actions.SnsAction(this.topic));
-    this.alarms[id] = alarm;
+    this.alarms[id] = addAlarm(this, id, this.topic, { metric, threshold, description });
   }
 }

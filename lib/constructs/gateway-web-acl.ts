@@ -1,8 +1,19 @@
 /**
- * AWS WAF in front of the public ALB: the AWS managed common rule set and known-bad-inputs set,
- * and a rate-based rule per client address. The common set's 8 KB body limit is switched to
- * count, because chat prompts are legitimately larger (the gateway caps bodies at 1 MB itself).
- * WAF logs redact the Authorization header, so API keys never reach a log.
+ * AWS WAF in front of the public ALB, tuned for an LLM API whose request bodies are prompts:
+ * code, HTML, SQL, shell commands and file paths are what people send to a model all day, so
+ * every managed rule that inspects the body counts instead of blocking (`BODY_RULES_COUNTED`,
+ * each with its reason). What still blocks: a rate-based rule per client address, the Amazon IP
+ * reputation list, and the common and known-bad-inputs rule sets on headers, URI path, query
+ * string and cookies. AWSManagedRulesSQLiRuleSet is not used: nothing behind the gateway speaks
+ * SQL (keys are read from DynamoDB by hash), SQL is a common prompt topic so its body rules would
+ * only count, and the API takes no query parameters it would pass to a database. WAF logs redact the Authorization header, so API keys never reach a log.
+ *
+ * An ALB hands WAF only the first 8 KB of a body, so the WAF cannot be where the body size is
+ * enforced: the gateway refuses bodies over 1 MB itself (413 in the error envelope, see
+ * lambda/gateway/gateway.ts), and the ALB cannot pass a Lambda target more than 1 MB anyway.
+ * No blocking rule here matches on the body, so WAF's oversize handling cannot turn a long
+ * prompt into a 403; the managed groups' own body rules keep the oversize handling AWS gives
+ * them and only count.
  */
 import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -23,6 +34,35 @@ export interface GatewayWebAclProps {
    */
   readonly metricPrefix?: string;
 }
+
+/**
+ * The body-inspecting rules of the two managed groups, set to count, with why each one would
+ * otherwise block ordinary prompts. A counted rule still labels the request and shows in the
+ * WAF metrics and logs, so a real attack pattern stays visible. Names are those of the current
+ * versions of AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet.
+ */
+export const BODY_RULES_COUNTED = {
+  AWSManagedRulesCommonRuleSet: {
+    SizeRestrictions_BODY:
+      'Blocks bodies over 8 KB; a chat request with history is routinely larger. The gateway caps bodies at 1 MB instead.',
+    CrossSiteScripting_BODY:
+      'Matches <script>, event handlers and HTML; prompts ask about web pages and paste markup. Nothing renders a prompt as HTML.',
+    GenericLFI_BODY:
+      'Matches ../ and paths such as /etc/passwd; prompts paste shell sessions and file trees. No body value reaches a filesystem.',
+    GenericRFI_BODY:
+      'Matches URLs with IP addresses and schemes; prompts paste links and curl commands. The gateway fetches no URL from a body.',
+    EC2MetaDataSSRF_BODY:
+      'Matches 169.254.169.254; prompts ask how the instance metadata service works. The gateway never requests a URL taken from a body.',
+  },
+  AWSManagedRulesKnownBadInputsRuleSet: {
+    JavaDeserializationRCE_BODY:
+      'Matches Java serialization and Runtime.exec patterns; prompts paste Java code. No Java process deserializes the body.',
+    Log4JRCE_BODY:
+      'Matches JNDI lookup strings (the Log4Shell payload); prompts ask about Log4Shell. The gateway and session manager are Node.js, no Log4j reads the body.',
+    ReactJSRCE_BODY:
+      'Matches React Server Components payload patterns; prompts paste React code. No React server parses the body.',
+  },
+} as const satisfies Record<string, Record<string, string>>;
 
 const METRIC_PREFIX = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -60,7 +100,13 @@ export class GatewayWebAcl extends Construct {
       sampledRequestsEnabled: true,
       metricName: `${metricPrefix}${name}`,
     });
-    const managed = (name: string, priority: number, overrides: string[] = []) => ({
+    // overrideAction none: each rule of the group keeps its own action (Block for all these
+    // rules, Count for AWSManagedIPDDoSList) unless it is listed in `counted`.
+    const managed = (
+      name: string,
+      priority: number,
+      counted: Readonly<Record<string, string>> = {},
+    ) => ({
       name,
       priority,
       overrideAction: { none: {} },
@@ -68,8 +114,8 @@ export class GatewayWebAcl extends Construct {
         managedRuleGroupStatement: {
           vendorName: 'AWS',
           name,
-          ...(overrides.length > 0 && {
-            ruleActionOverrides: overrides.map((rule) => ({
+          ...(Object.keys(counted).length > 0 && {
+            ruleActionOverrides: Object.keys(counted).map((rule) => ({
               name: rule,
               actionToUse: { count: {} },
             })),
@@ -108,8 +154,15 @@ export class GatewayWebAcl extends Construct {
           },
           visibilityConfig: visibility('RateLimitPerAddress'),
         },
-        managed('AWSManagedRulesCommonRuleSet', 1, ['SizeRestrictions_BODY']),
-        managed('AWSManagedRulesKnownBadInputsRuleSet', 2),
+        // Addresses AWS threat intelligence lists as attackers or scanners: blocked before any
+        // other rule spends capacity on them.
+        managed('AWSManagedRulesAmazonIpReputationList', 1),
+        managed('AWSManagedRulesCommonRuleSet', 2, BODY_RULES_COUNTED.AWSManagedRulesCommonRuleSet),
+        managed(
+          'AWSManagedRulesKnownBadInputsRuleSet',
+          3,
+          BODY_RULES_COUNTED.AWSManagedRulesKnownBadInputsRuleSet,
+        ),
       ],
     });
 

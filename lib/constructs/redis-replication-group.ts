@@ -52,6 +52,13 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
   /** Primary endpoint (cluster mode off) or configuration endpoint (cluster mode on). */
   readonly endpointAddress: string;
   readonly endpointPort: string;
+  /**
+   * The member cache clusters, one per node, as ElastiCache names them and CloudWatch publishes
+   * their metrics (dimension CacheClusterId): `<group>-001`, `<group>-002`, … without cluster
+   * mode, `<group>-0001-001` (shard, then node) with it. A node keeps its id through a failover,
+   * only its role changes.
+   */
+  readonly memberClusterIds: readonly string[];
 
   constructor(scope: Construct, id: string, props: RedisReplicationGroupProps) {
     super(scope, id);
@@ -134,6 +141,16 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
         },
       ],
     });
+
+    const nodesPerShard = 1 + props.replicasPerShard;
+    const pad = (n: number, width: number) => String(n).padStart(width, '0');
+    this.memberClusterIds = Array.from({ length: shards }, (_, shard) =>
+      Array.from({ length: nodesPerShard }, (_, node) =>
+        this.clusterMode
+          ? `${this.resource.ref}-${pad(shard + 1, 4)}-${pad(node + 1, 3)}`
+          : `${this.resource.ref}-${pad(node + 1, 3)}`,
+      ),
+    ).flat();
 
     this.endpointAddress = this.clusterMode
       ? this.resource.attrConfigurationEndPointAddress

@@ -217,7 +217,7 @@ describe('stage config validation', () => {
     [
       'no certificate and no plain-HTTP opt-in',
       { gateway: { allowPlainHttp: false } },
-      /gateway\.certificateArn is required: set it to an ACM certificate ARN .* or set "allowPlainHttp": true/,
+      /gateway\.domainName or gateway\.certificateArn is required: set domainName, hostedZoneId and hostedZoneName .* or certificateArn to use yours; only a dev stage may set "allowPlainHttp": true/,
     ],
     [
       'a certificate ARN of another service',
@@ -230,9 +230,55 @@ describe('stage config validation', () => {
       /gateway\.certificateArn is in eu-west-1, but an ALB needs a certificate in its own region us-east-1/,
     ],
     [
-      'a domain without a certificate',
-      { gateway: { domainName: 'api.example.com' } },
-      /gateway\.domainName needs gateway\.certificateArn/,
+      'a domain without its hosted zone',
+      { gateway: { domainName: 'api.example.com', allowPlainHttp: false } },
+      /gateway\.domainName needs gateway\.hostedZoneId and gateway\.hostedZoneName/,
+    ],
+    [
+      'a domain with a zone id but no zone name',
+      {
+        gateway: {
+          domainName: 'api.example.com',
+          hostedZoneId: 'Z123EXAMPLE',
+          allowPlainHttp: false,
+        },
+      },
+      /gateway\.domainName needs gateway\.hostedZoneId and gateway\.hostedZoneName/,
+    ],
+    [
+      'a hosted zone name that cannot hold the domain',
+      {
+        gateway: {
+          domainName: 'api.example.com',
+          hostedZoneId: 'Z123EXAMPLE',
+          hostedZoneName: 'ample.com',
+          allowPlainHttp: false,
+        },
+      },
+      /gateway\.hostedZoneName is "ample\.com", which cannot hold "api\.example\.com"/,
+    ],
+    [
+      'both a certificate ARN and a domain',
+      {
+        gateway: {
+          certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc',
+          domainName: 'api.example.com',
+          hostedZoneId: 'Z123EXAMPLE',
+          hostedZoneName: 'example.com',
+          allowPlainHttp: false,
+        },
+      },
+      /gateway\.certificateArn and gateway\.domainName are both set; choose one/,
+    ],
+    [
+      'allowPlainHttp next to HTTPS',
+      { gateway: { certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc' } },
+      /gateway\.allowPlainHttp is true but the stage serves HTTPS/,
+    ],
+    [
+      'a hosted zone name without a domain',
+      { gateway: { hostedZoneName: 'example.com' } },
+      /gateway\.hostedZoneName needs gateway\.domainName/,
     ],
     [
       'a malformed domain',
@@ -253,6 +299,21 @@ describe('stage config validation', () => {
       'an upstream timeout past the Lambda limit',
       { gateway: { upstreamTimeoutMs: 900_000 } },
       /gateway\.upstreamTimeoutMs must be a whole number from 1000 to 840000/,
+    ],
+    [
+      'a Redis memory alarm over 100%',
+      { alarms: { redisMemoryPercent: 150 } },
+      /alarms\.redisMemoryPercent must be a whole number from 1 to 100, got 150/,
+    ],
+    [
+      'a replication lag alarm of 0 s',
+      { alarms: { redisReplicationLagSeconds: 0 } },
+      /alarms\.redisReplicationLagSeconds must be a whole number from 1 to 3600, got 0/,
+    ],
+    [
+      'a misspelt alarm field',
+      { alarms: { redisCpuPercent: 70 } },
+      /alarms\.redisCpuPercent is not a known field; use one of: .*redisEngineCpuPercent/,
     ],
     [
       'an alarm email without @',
@@ -385,6 +446,17 @@ describe('stage config defaults', () => {
     ],
     ['no alarm email', c.alarms.email, undefined],
     ['alarm at 10 5xx per 5 minutes', c.alarms.fiveXxPerFiveMinutes, 10],
+    ['a Redis engine CPU alarm at 80%', c.alarms.redisEngineCpuPercent, 80],
+    ['a Redis memory alarm at 80%', c.alarms.redisMemoryPercent, 80],
+    ['a Redis eviction alarm on the first eviction', c.alarms.redisEvictionsPerFiveMinutes, 1],
+    ['a Redis replication lag alarm at 10 s', c.alarms.redisReplicationLagSeconds, 10],
+    ['a Redis connections alarm at 5000', c.alarms.redisConnections, 5000],
+    ['a DynamoDB throttle alarm on the first throttle', c.alarms.dynamoThrottlesPerFiveMinutes, 1],
+    [
+      'a DynamoDB system error alarm on the first error',
+      c.alarms.dynamoSystemErrorsPerFiveMinutes,
+      1,
+    ],
     ['fail open', c.runtime.rateLimiter.failureMode, 'open'],
   ])('defaults to %s', (_what, actual, expected) => {
     expect(actual).toEqual(expected);
@@ -396,5 +468,39 @@ describe('stage config defaults', () => {
 
   it('takes plans from config/axon.json when the stage has no runtime section', () => {
     expect(Object.keys(c.runtime.plans)).toEqual(['free', 'pro']);
+  });
+});
+
+describe('gateway HTTPS choices', () => {
+  const cert = 'arn:aws:acm:us-east-1:123456789012:certificate/abc';
+
+  it('accepts a domain with its zone id and zone name, and no certificate', () => {
+    const g = parse(
+      devDocument({
+        gateway: {
+          allowPlainHttp: false,
+          domainName: 'api.eu.example.com',
+          hostedZoneId: 'Z123EXAMPLE',
+          hostedZoneName: 'example.com',
+        },
+      }),
+    ).gateway;
+    expect([g.domainName, g.hostedZoneId, g.hostedZoneName, g.certificateArn]).toEqual([
+      'api.eu.example.com',
+      'Z123EXAMPLE',
+      'example.com',
+      undefined,
+    ]);
+  });
+
+  it('accepts a certificate ARN alone (DNS left to the operator)', () => {
+    const g = parse(
+      devDocument({ gateway: { allowPlainHttp: false, certificateArn: cert } }),
+    ).gateway;
+    expect([g.certificateArn, g.domainName, g.allowPlainHttp]).toEqual([cert, undefined, false]);
+  });
+
+  it('accepts plain HTTP only as the explicit opt-in', () => {
+    expect(parse(devDocument()).gateway.allowPlainHttp).toBe(true);
   });
 });

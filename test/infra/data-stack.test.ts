@@ -1,7 +1,7 @@
 /**
  * DataStack: the ElastiCache replication group (TLS required, KMS at rest, AUTH token from a
  * generated secret, Multi-AZ, isolated subnets, locked-down security group, slow log), its AUTH
- * rotation, and the ApiKeys table contract.
+ * rotation, the ApiKeys table contract, the stage's alarm topic and the Data stack's alarms.
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
@@ -12,9 +12,9 @@ const prod = synth(stageConfig('prod'));
 const t = dev.templates.data;
 const RG = 'AWS::ElastiCache::ReplicationGroup';
 
-function logicalId(template: typeof t, type: string): string {
-  const [first] = resources(template, type);
-  if (!first) throw new Error(`no ${type} in template`);
+function logicalId(template: typeof t, type: string, prefix = ''): string {
+  const [first] = resources(template, type).filter(([id]) => id.startsWith(prefix));
+  if (!first) throw new Error(`no ${type} ${prefix} in template`);
   return first[0];
 }
 
@@ -27,7 +27,7 @@ describe('DataStack: ElastiCache replication group', () => {
   });
 
   it('encrypts at rest with its own rotating KMS key', () => {
-    const key = logicalId(t, 'AWS::KMS::Key');
+    const key = logicalId(t, 'AWS::KMS::Key', 'Redis');
     t.hasResourceProperties(RG, {
       AtRestEncryptionEnabled: true,
       KmsKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
@@ -275,6 +275,126 @@ describe('DataStack: ApiKeys table', () => {
   it('outputs the table name as ApiKeysTableName for the key CLI', () => {
     t.hasOutput('ApiKeysTableName', { Value: { Ref: logicalId(t, TABLE) } });
   });
+});
+
+describe('DataStack: alarm topic', () => {
+  const topic = logicalId(t, 'AWS::SNS::Topic');
+
+  it('is encrypted, TLS-only, and exported for the other stacks', () => {
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ],
+      },
+    });
+    t.hasOutput('AlarmTopicArn', { Value: { Ref: topic } });
+  });
+
+  it('lets CloudWatch use the topic key', () => {
+    t.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('subscribes the configured email (prod) and nobody by default (dev)', () => {
+    prod.templates.data.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+    t.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('DataStack: alarms', () => {
+  const REDIS_METRICS = [
+    'EngineCPUUtilization',
+    'DatabaseMemoryUsagePercentage',
+    'Evictions',
+    'ReplicationLag',
+    'CurrConnections',
+  ];
+  type AlarmProps = Record<string, unknown> & { AlarmActions: unknown[]; OKActions: unknown[] };
+  const alarms = (template: typeof t) =>
+    resources(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a as AlarmProps);
+  /** The CacheClusterId of an alarm with the replication group's Ref shown as <rg>. */
+  const node = (a: AlarmProps) => {
+    const [dimension] = a.Dimensions as { Name: string; Value: unknown }[];
+    expect(dimension?.Name).toBe('CacheClusterId');
+    return JSON.stringify(dimension?.Value).replace(/\{"Ref":"Redis[A-Za-z0-9]+"\}/, '"<rg>"');
+  };
+  const member = (suffix: string) => `{"Fn::Join":["",["<rg>","-${suffix}"]]}`;
+
+  it.each([
+    ['dev', t, ['001', '002']],
+    [
+      'prod',
+      prod.templates.data,
+      ['0001-001', '0001-002', '0001-003', '0002-001', '0002-002', '0002-003'],
+    ],
+  ] as const)('watches each Redis metric on every node of %s', (_stage, template, suffixes) => {
+    for (const metric of REDIS_METRICS) {
+      const onMetric = alarms(template).filter((a) => a.MetricName === metric);
+      expect(onMetric.map(node), metric).toEqual(suffixes.map(member));
+    }
+  });
+
+  it('takes the Redis thresholds from the stage config', () => {
+    const threshold = (metric: string) => alarms(t).find((a) => a.MetricName === metric)?.Threshold;
+    const c = dev.config.alarms;
+    expect(REDIS_METRICS.map(threshold)).toEqual([
+      c.redisEngineCpuPercent,
+      c.redisMemoryPercent,
+      c.redisEvictionsPerFiveMinutes,
+      c.redisReplicationLagSeconds,
+      c.redisConnections,
+    ]);
+  });
+
+  it('watches throttles and system errors of the ApiKeys table', () => {
+    const table = { Name: 'TableName', Value: { Ref: logicalId(t, 'AWS::DynamoDB::Table') } };
+    for (const metric of ['ReadThrottleEvents', 'WriteThrottleEvents']) {
+      expect(
+        alarms(t)
+          .filter((a) => a.MetricName === metric)
+          .map((a) => a.Dimensions),
+      ).toEqual([[table]]);
+    }
+    for (const metric of ['ThrottledRequests', 'SystemErrors']) {
+      const math = alarms(t).filter((a) =>
+        JSON.stringify(a.Metrics ?? []).includes(`"MetricName":"${metric}"`),
+      );
+      expect(math, metric).toHaveLength(1);
+      expect(JSON.stringify(math[0]?.Metrics)).toContain(JSON.stringify(table));
+    }
+  });
+
+  it.each([
+    ['dev', t, 2 * 5 + 4],
+    ['prod', prod.templates.data, 6 * 5 + 4],
+  ] as const)(
+    'sends all %s alarms to the stage topic when they fire and clear',
+    (_stage, template, count) => {
+      const topic = { Ref: logicalId(template, 'AWS::SNS::Topic') };
+      const all = alarms(template);
+      expect(all).toHaveLength(count);
+      for (const a of all) {
+        expect(a.AlarmActions).toEqual([topic]);
+        expect(a.OKActions).toEqual([topic]);
+      }
+    },
+  );
 });
 
 describe('DataStack snapshot', () => {

@@ -140,7 +140,7 @@ describe('npm run synth (bin/axon.ts, dev stage)', () => {
 
   it('warns that the dev stage serves plain HTTP', () => {
     expect(`${result.stdout}${result.stderr}`).toMatch(
-      /gateway\.certificateArn is not set: the public ALB serves plain HTTP/,
+      /gateway\.allowPlainHttp is set: the public ALB serves plain HTTP/,
     );
   });
 

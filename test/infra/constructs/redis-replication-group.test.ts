@@ -175,3 +175,28 @@ describe('RedisReplicationGroup.bind', () => {
     });
   });
 });
+
+describe('RedisReplicationGroup.memberClusterIds', () => {
+  /** The ids with the replication group's Ref shown as <rg>. */
+  const ids = (redis: RedisReplicationGroup) =>
+    redis.memberClusterIds.map((id) =>
+      JSON.stringify(redis.resource.stack.resolve(id)).replace(
+        /\{"Ref":"Redis[A-Za-z0-9]+"\}/,
+        '"<rg>"',
+      ),
+    );
+
+  it('names one member per node, <rg>-001 and up, without cluster mode', () => {
+    expect(ids(build({ replicasPerShard: 2 }).redis)).toEqual(
+      ['001', '002', '003'].map((n) => `{"Fn::Join":["",["<rg>","-${n}"]]}`),
+    );
+  });
+
+  it('names <rg>-<shard>-<node> with cluster mode', () => {
+    expect(ids(build({ clusterMode: true, shards: 2, replicasPerShard: 1 }).redis)).toEqual(
+      ['0001-001', '0001-002', '0002-001', '0002-002'].map(
+        (n) => `{"Fn::Join":["",["<rg>","-${n}"]]}`,
+      ),
+    );
+  });
+});
