@@ -207,10 +207,18 @@ export function daemonSetOverhead(cluster: ClusterModel, pool: Pool, type: strin
     .reduce(add, NONE);
 }
 
+/**
+ * What EKS itself runs on every node outside the templates: the VPC CNI's aws-node DaemonSet
+ * requests 25m CPU (aws/amazon-vpc-cni-k8s charts/aws-vpc-cni/values.yaml, v1.23.1). Other
+ * default daemons (kube-proxy, the Pod Identity agent) are not counted: their requests were not
+ * verified here, so a pod sized to the last millicore may still not fit.
+ */
+export const EKS_NODE_DAEMONS: Resources = { cpuMillicores: 25, memoryMiB: 0, gpus: 0 };
+
 /** Allocatable of one node of `type` in `pool`, less what its DaemonSets request. */
 export function freeOnNode(cluster: ClusterModel, pool: Pool, type: string): Resources {
   const node = allocatable(type);
-  const daemons = daemonSetOverhead(cluster, pool, type);
+  const daemons = add(daemonSetOverhead(cluster, pool, type), EKS_NODE_DAEMONS);
   return {
     cpuMillicores: node.cpuMillicores - daemons.cpuMillicores,
     memoryMiB: node.memoryMiB - daemons.memoryMiB,
