@@ -24,6 +24,7 @@ import {
   gpuRolloutsFinish,
   objectsMatchTheirSchemas,
   podsFitANode,
+  poolsHoldTheirPodsAtMaximum,
   RULES,
   referencesResolve,
   startupEnvironmentIsSet,
@@ -366,6 +367,34 @@ describe('GPU rollouts finish with the nodes that will exist', () => {
         'HorizontalPodAutoscaler triton keeps at least 3 replica(s), but the pools hold 2',
       ),
     ]);
+  });
+});
+
+describe('pools hold their pods at the autoscalers maximum', () => {
+  it('fails an HPA maximum the system node group cannot hold even perfectly packed', () => {
+    const model = cluster({
+      'HorizontalPodAutoscaler/session-manager': hpa('session-manager', 2, 8),
+    });
+    expect(poolsHoldTheirPodsAtMaximum(model)).toEqual([
+      expect.stringContaining(
+        "pool System: at their autoscalers' maximum its pods request 4000m CPU and 4096Mi (session-manager 8 x 500m/512Mi), but 2 x m7i.large allocate 3810m and 13806Mi",
+      ),
+    ]);
+  });
+
+  it('passes the same maximum once a cluster-autoscaler may grow the node group', () => {
+    const autoscaler = {
+      chart: 'cluster-autoscaler',
+      version: '9.0.0',
+      release: 'cluster-autoscaler',
+      namespace: 'kube-system',
+      values: {},
+    };
+    const model = cluster(
+      { 'HorizontalPodAutoscaler/session-manager': hpa('session-manager', 2, 8) },
+      { charts: [devicePlugin(), autoscaler] },
+    );
+    expect(poolsHoldTheirPodsAtMaximum(model)).toEqual([]);
   });
 });
 

@@ -30,22 +30,23 @@ export const objectsMatchTheirSchemas: Rule = (cluster) => {
     schemaProblems(a.object).map((p) => `${a.source}: ${p}`),
   );
   for (const chart of cluster.charts) {
-    // Charts are not rendered here; the pod-level values most charts take at the top level are
-    // checked as the PodSpec fields they end up in.
-    const { nodeSelector, tolerations, affinity, resources } = chart.values;
+    // Charts are not rendered here; the pod placement values most charts take at the top level
+    // are checked as the PodSpec fields they end up in. (Resources sit at chart-specific paths.)
+    const { nodeSelector, tolerations, affinity } = chart.values;
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: chart.release },
       spec: {
-        containers: [{ name: chart.release, ...(resources !== undefined && { resources }) }],
+        containers: [{ name: chart.release }],
         ...(nodeSelector !== undefined && { nodeSelector }),
         ...(tolerations !== undefined && { tolerations }),
         ...(affinity !== undefined && { affinity }),
       },
     };
-    for (const p of schemaProblems(pod))
+    for (const p of schemaProblems(pod)) {
       problems.push(`${chart.source} (chart ${chart.chart} values): ${p}`);
+    }
   }
   return problems;
 };
@@ -331,6 +332,54 @@ export const gpuRolloutsFinish: Rule = (cluster) => {
   return problems;
 };
 
+/**
+ * Every pool can hold, at once, the pods that may run only there at their autoscalers' maximum
+ * (or their fixed replicas): the sum of their requests against the allocatable of the most
+ * nodes the pool can have. A lower bound: chart pods are not counted (their requests sit at
+ * chart-specific paths) and perfect packing is assumed, so a failure here is certain.
+ */
+export const poolsHoldTheirPodsAtMaximum: Rule = (cluster) => {
+  const problems: string[] = [];
+  for (const pool of cluster.pools) {
+    const onlyHere = workloads(cluster).filter(
+      (w) =>
+        w.kind !== 'DaemonSet' &&
+        placementProblem(w.podSpec, pool) === undefined &&
+        cluster.pools.every(
+          (other) => other === pool || placementProblem(w.podSpec, other) !== undefined,
+        ),
+    );
+    if (onlyHere.length === 0) continue;
+    let cpu = 0;
+    let memory = 0;
+    const parts: string[] = [];
+    for (const w of onlyHere) {
+      const replicas =
+        autoscalerOf(cluster, w)?.maxReplicas ??
+        (w.kind === 'Deployment' || w.kind === 'StatefulSet'
+          ? (w.applied.object.spec?.replicas ?? 1)
+          : 1);
+      const requests = podRequests(w.podSpec);
+      cpu += replicas * requests.cpuMillicores;
+      memory += replicas * requests.memoryMiB;
+      parts.push(`${w.name} ${replicas} x ${requests.cpuMillicores}m/${requests.memoryMiB}Mi`);
+    }
+    // The most the pool could offer: its largest type at the most nodes it may have.
+    const offers = pool.instanceTypes.map((type) => {
+      const free = freeOnNode(cluster, pool, type);
+      const nodes = maxNodesOfType(pool, type);
+      return { type, nodes, cpu: nodes * free.cpuMillicores, memory: nodes * free.memoryMiB };
+    });
+    const best = offers.reduce((a, b) => (a.cpu + a.memory >= b.cpu + b.memory ? a : b));
+    if (cpu > best.cpu || memory > best.memory) {
+      problems.push(
+        `pool ${pool.name}: at their autoscalers' maximum its pods request ${cpu}m CPU and ${memory}Mi (${parts.join(', ')}), but ${best.nodes} x ${best.type} allocate ${best.cpu}m and ${best.memory}Mi (${pool.size}): the last replicas would stay Pending`,
+      );
+    }
+  }
+  return problems;
+};
+
 /** A Deployment an autoscaler owns leaves `replicas` unset, or every deploy resets the count. */
 export const autoscaledWorkloadsLeaveReplicasAlone: Rule = (cluster) =>
   workloads(cluster).flatMap((w) => {
@@ -578,6 +627,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'objects match their schemas': objectsMatchTheirSchemas,
   'every pod fits a node of a pool it may run on': podsFitANode,
   'GPU rollouts finish with the nodes that will exist': gpuRolloutsFinish,
+  'pools hold their pods at the autoscalers maximum': poolsHoldTheirPodsAtMaximum,
   'autoscaled workloads leave replicas to the autoscaler': autoscaledWorkloadsLeaveReplicasAlone,
   'references point at objects and declared ports': referencesResolve,
   'startup environment is set': startupEnvironmentIsSet,
