@@ -58,7 +58,12 @@ export interface TritonConfig {
   readonly cpuMillicores: number;
   readonly memoryMiB: number;
   readonly shmSizeMiB: number;
-  /** KEDA adds a replica for every this many requests waiting in vLLM's queue. */
+  /**
+   * KEDA scales Triton so the mean time to first token (vLLM's histogram, which grows as requests
+   * queue inside the engine) stays near this.
+   */
+  readonly targetTimeToFirstTokenMs: number;
+  /** KEDA also adds a replica for every this many requests pending in Triton's own queue. */
   readonly targetPendingRequests: number;
 }
 
@@ -235,7 +240,7 @@ export function parseTriton(f: Fields, pool: GpuPoolConfig): TritonConfig {
   if (f.has('targetCpuPercent')) {
     f.fail(
       'targetCpuPercent',
-      'is gone: Triton scales on requests waiting in its queue, not CPU; use "targetPendingRequests"',
+      'is gone: Triton scales on its serving signals, not CPU; use "targetTimeToFirstTokenMs" and "targetPendingRequests"',
     );
   }
   f.only([
@@ -247,6 +252,7 @@ export function parseTriton(f: Fields, pool: GpuPoolConfig): TritonConfig {
     'cpuMillicores',
     'memoryMiB',
     'shmSizeMiB',
+    'targetTimeToFirstTokenMs',
     'targetPendingRequests',
   ]);
   const image = f.matching(
@@ -326,6 +332,7 @@ export function parseTriton(f: Fields, pool: GpuPoolConfig): TritonConfig {
     cpuMillicores,
     memoryMiB,
     shmSizeMiB,
+    targetTimeToFirstTokenMs: f.integer('targetTimeToFirstTokenMs', 50, 600_000, 2000),
     targetPendingRequests: f.integer('targetPendingRequests', 1, 1000, 4),
   };
 }
