@@ -21,6 +21,7 @@ import {
 } from './fixtures.ts';
 import {
   autoscaledWorkloadsLeaveReplicasAlone,
+  disruptionBudgetsLetDrainsFinish,
   gpuRolloutsFinish,
   objectsMatchTheirSchemas,
   podsFitANode,
@@ -377,7 +378,7 @@ describe('pools hold their pods at the autoscalers maximum', () => {
     });
     expect(poolsHoldTheirPodsAtMaximum(model)).toEqual([
       expect.stringContaining(
-        "pool System: at their autoscalers' maximum its pods request 4000m CPU and 4096Mi (session-manager 8 x 500m/512Mi), but 2 x m7i.large allocate 3810m and 13806Mi",
+        "pool System: at their autoscalers' maximum its pods request 4000m CPU, 4096Mi and 0 GPU(s) (session-manager 8 x 500m/512Mi), but 2 x m7i.large allocate 3810m, 13806Mi and 0 GPU(s)",
       ),
     ]);
   });
@@ -395,6 +396,39 @@ describe('pools hold their pods at the autoscalers maximum', () => {
       { charts: [devicePlugin(), autoscaler] },
     );
     expect(poolsHoldTheirPodsAtMaximum(model)).toEqual([]);
+  });
+});
+
+describe('disruption budgets let node drains finish', () => {
+  const budget = (spec: K8sObject) => ({
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: 'triton', namespace: NS },
+    spec: { selector: { matchLabels: { app: 'triton' } }, ...spec },
+  });
+
+  it('fails a budget that allows no eviction at the fewest replicas', () => {
+    expect(
+      disruptionBudgetsLetDrainsFinish(cluster({}, { extra: [budget({ minAvailable: 1 })] })),
+    ).toEqual([
+      expect.stringContaining(
+        'PodDisruptionBudget axon/triton allows no eviction of Deployment triton at 1 replica(s)',
+      ),
+    ]);
+    expect(
+      disruptionBudgetsLetDrainsFinish(cluster({}, { extra: [budget({ maxUnavailable: 0 })] })),
+    ).toHaveLength(1);
+  });
+
+  it('passes maxUnavailable 1, and minAvailable below the fewest replicas', () => {
+    expect(
+      disruptionBudgetsLetDrainsFinish(cluster({}, { extra: [budget({ maxUnavailable: 1 })] })),
+    ).toEqual([]);
+    const two = cluster(
+      { 'HorizontalPodAutoscaler/triton': hpa('triton', 2, 2) },
+      { extra: [budget({ minAvailable: '50%' })] },
+    );
+    expect(disruptionBudgetsLetDrainsFinish(two)).toEqual([]);
   });
 });
 

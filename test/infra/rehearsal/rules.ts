@@ -352,6 +352,7 @@ export const poolsHoldTheirPodsAtMaximum: Rule = (cluster) => {
     if (onlyHere.length === 0) continue;
     let cpu = 0;
     let memory = 0;
+    let gpus = 0;
     const parts: string[] = [];
     for (const w of onlyHere) {
       const replicas =
@@ -362,19 +363,61 @@ export const poolsHoldTheirPodsAtMaximum: Rule = (cluster) => {
       const requests = podRequests(w.podSpec);
       cpu += replicas * requests.cpuMillicores;
       memory += replicas * requests.memoryMiB;
+      gpus += replicas * requests.gpus;
       parts.push(`${w.name} ${replicas} x ${requests.cpuMillicores}m/${requests.memoryMiB}Mi`);
     }
     // The most the pool could offer: its largest type at the most nodes it may have.
     const offers = pool.instanceTypes.map((type) => {
       const free = freeOnNode(cluster, pool, type);
       const nodes = maxNodesOfType(pool, type);
-      return { type, nodes, cpu: nodes * free.cpuMillicores, memory: nodes * free.memoryMiB };
+      return {
+        type,
+        nodes,
+        cpu: nodes * free.cpuMillicores,
+        memory: nodes * free.memoryMiB,
+        gpus: nodes * free.gpus,
+      };
     });
     const best = offers.reduce((a, b) => (a.cpu + a.memory >= b.cpu + b.memory ? a : b));
-    if (cpu > best.cpu || memory > best.memory) {
+    if (cpu > best.cpu || memory > best.memory || gpus > best.gpus) {
       problems.push(
-        `pool ${pool.name}: at their autoscalers' maximum its pods request ${cpu}m CPU and ${memory}Mi (${parts.join(', ')}), but ${best.nodes} x ${best.type} allocate ${best.cpu}m and ${best.memory}Mi (${pool.size}): the last replicas would stay Pending`,
+        `pool ${pool.name}: at their autoscalers' maximum its pods request ${cpu}m CPU, ${memory}Mi and ${gpus} GPU(s) (${parts.join(', ')}), but ${best.nodes} x ${best.type} allocate ${best.cpu}m, ${best.memory}Mi and ${best.gpus} GPU(s) (${pool.size}): the last replicas would stay Pending`,
       );
+    }
+  }
+  return problems;
+};
+
+/**
+ * Every PodDisruptionBudget lets at least one pod go at the workload's fewest replicas, or a node
+ * drain (an upgrade, Karpenter consolidation or expiry) waits on it forever.
+ */
+export const disruptionBudgetsLetDrainsFinish: Rule = (cluster) => {
+  const problems: string[] = [];
+  for (const { source, object: pdb } of cluster.objects) {
+    if (pdb.kind !== 'PodDisruptionBudget') continue;
+    const selector = pdb.spec?.selector?.matchLabels;
+    for (const w of workloads(cluster)) {
+      if (w.namespace !== namespaceOf(pdb) || !selects(selector, w.podLabels)) continue;
+      const replicas =
+        autoscalerOf(cluster, w)?.minReplicas ?? w.applied.object.spec?.replicas ?? 1;
+      if (replicas === 0) continue;
+      // Kubernetes rounds PDB percentages up, for maxUnavailable and minAvailable alike.
+      const count = (value: unknown) => {
+        const text = String(value);
+        return text.endsWith('%')
+          ? Math.ceil((Number(text.slice(0, -1)) * replicas) / 100)
+          : Number(text);
+      };
+      const allowed =
+        pdb.spec?.maxUnavailable !== undefined
+          ? count(pdb.spec.maxUnavailable)
+          : replicas - count(pdb.spec?.minAvailable ?? 0);
+      if (allowed < 1) {
+        problems.push(
+          `${source}: PodDisruptionBudget ${namespaceOf(pdb)}/${pdb.metadata?.name} allows no eviction of ${w.kind} ${w.name} at ${replicas} replica(s): node drains would wait forever`,
+        );
+      }
     }
   }
   return problems;
@@ -629,6 +672,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'GPU rollouts finish with the nodes that will exist': gpuRolloutsFinish,
   'pools hold their pods at the autoscalers maximum': poolsHoldTheirPodsAtMaximum,
   'autoscaled workloads leave replicas to the autoscaler': autoscaledWorkloadsLeaveReplicasAlone,
+  'disruption budgets let node drains finish': disruptionBudgetsLetDrainsFinish,
   'references point at objects and declared ports': referencesResolve,
   'startup environment is set': startupEnvironmentIsSet,
 };
