@@ -271,3 +271,46 @@ export function maxNodesOfType(pool: Pool, type: string): number {
   ];
   return Math.floor(Math.min(pool.maxNodes, ...bounds));
 }
+
+export interface Autoscaler {
+  readonly kind: string;
+  readonly name: string;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+}
+
+/** The HPA or KEDA ScaledObject that owns the Deployment's replica count, if any. */
+export function autoscalerOf(cluster: ClusterModel, w: Workload): Autoscaler | undefined {
+  for (const { object } of cluster.objects) {
+    if (namespaceOf(object) !== w.namespace) continue;
+    const target = object.spec?.scaleTargetRef ?? {};
+    if (target.name !== w.name) continue;
+    if (object.kind === 'HorizontalPodAutoscaler' && target.kind === w.kind) {
+      return {
+        kind: object.kind,
+        name: object.metadata?.name,
+        minReplicas: object.spec.minReplicas ?? 1,
+        maxReplicas: object.spec.maxReplicas,
+      };
+    }
+    if (object.kind === 'ScaledObject' && (target.kind ?? 'Deployment') === w.kind) {
+      // KEDA's documented defaults: minReplicaCount 0, maxReplicaCount 100.
+      return {
+        kind: object.kind,
+        name: object.metadata?.name,
+        minReplicas: object.spec.minReplicaCount ?? 0,
+        maxReplicas: object.spec.maxReplicaCount ?? 100,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** Whether a non-empty label selector matches the labels. */
+export function selects(
+  selector: Record<string, string> | undefined,
+  labels: Record<string, string>,
+): boolean {
+  const entries = Object.entries(selector ?? {});
+  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+}
