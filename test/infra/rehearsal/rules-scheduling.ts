@@ -81,7 +81,7 @@ function chartPlacement(chart: ChartRelease): { spec: K8sObject; problem?: strin
   if (defaults && chart.version !== defaults.version) {
     return {
       spec,
-      problem: `${chart.source}: chart ${chart.chart} is at ${chart.version}, but CHART_PLACEMENT_DEFAULTS in test/infra/rehearsal/rules.ts was read from ${defaults.version}: read its values.yaml again`,
+      problem: `${chart.source}: chart ${chart.chart} is at ${chart.version}, but CHART_PLACEMENT_DEFAULTS in test/infra/rehearsal/rules-scheduling.ts was read from ${defaults.version}: read its values.yaml again`,
     };
   }
   return { spec };
@@ -209,22 +209,20 @@ export const poolsHoldTheirPodsAtMaximum: Rule = (cluster) => {
       gpus += replicas * requests.gpus;
       parts.push(`${w.name} ${replicas} x ${requests.cpuMillicores}m/${requests.memoryMiB}Mi`);
     }
-    // The most the pool could offer: its largest type at the most nodes it may have.
-    const offers = pool.instanceTypes.map((type) => {
+    // The most the pool could offer in each resource, over its types at the most nodes of each:
+    // generous on purpose, so that a failure here is certain.
+    const offer = { cpu: 0, memory: 0, gpus: 0 };
+    for (const type of pool.instanceTypes) {
       const free = freeOnNode(cluster, pool, type);
       const nodes = maxNodesOfType(pool, type);
-      return {
-        type,
-        nodes,
-        cpu: nodes * free.cpuMillicores,
-        memory: nodes * free.memoryMiB,
-        gpus: nodes * free.gpus,
-      };
-    });
-    const best = offers.reduce((a, b) => (a.cpu + a.memory >= b.cpu + b.memory ? a : b));
-    if (cpu > best.cpu || memory > best.memory || gpus > best.gpus) {
+      const times = (each: number) => (each <= 0 ? 0 : nodes * each);
+      offer.cpu = Math.max(offer.cpu, times(free.cpuMillicores));
+      offer.memory = Math.max(offer.memory, times(free.memoryMiB));
+      offer.gpus = Math.max(offer.gpus, times(free.gpus));
+    }
+    if (cpu > offer.cpu || memory > offer.memory || gpus > offer.gpus) {
       problems.push(
-        `pool ${pool.name}: at their autoscalers' maximum its pods request ${cpu}m CPU, ${memory}Mi and ${gpus} GPU(s) (${parts.join(', ')}), but ${best.nodes} x ${best.type} allocate ${best.cpu}m, ${best.memory}Mi and ${best.gpus} GPU(s) (${pool.size}): the last replicas would stay Pending`,
+        `pool ${pool.name}: at their autoscalers' maximum its pods request ${cpu}m CPU, ${memory}Mi and ${gpus} GPU(s) (${parts.join(', ')}), but its nodes allocate at most ${offer.cpu}m, ${offer.memory}Mi and ${offer.gpus} GPU(s) (${pool.instanceTypes.join(', ')}; ${pool.size}): the last replicas would stay Pending`,
       );
     }
   }

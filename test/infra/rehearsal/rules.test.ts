@@ -378,7 +378,7 @@ describe('pools hold their pods at the autoscalers maximum', () => {
     });
     expect(poolsHoldTheirPodsAtMaximum(model)).toEqual([
       expect.stringContaining(
-        "pool System: at their autoscalers' maximum its pods request 4000m CPU, 4096Mi and 0 GPU(s) (session-manager 8 x 500m/512Mi), but 2 x m7i.large allocate 3810m, 13806Mi and 0 GPU(s)",
+        "pool System: at their autoscalers' maximum its pods request 4000m CPU, 4096Mi and 0 GPU(s) (session-manager 8 x 500m/512Mi), but its nodes allocate at most 3810m, 13806Mi and 0 GPU(s) (m7i.large; node group desiredSize 2",
       ),
     ]);
   });
