@@ -19,26 +19,34 @@ import {
   workloads,
 } from './workloads.ts';
 
-/** Extra pods (surge) and missing pods (unavailable) a RollingUpdate allows at `replicas`. */
+/**
+ * Extra pods (surge) and missing pods (unavailable) a rollout allows at `replicas`, or undefined
+ * for a RollingUpdate Kubernetes refuses (maxSurge and maxUnavailable both 0).
+ */
 function rollingUpdate(
   deployment: K8sObject,
   replicas: number,
-): { surge: number; unavailable: number } {
+): { surge: number; unavailable: number } | undefined {
   const strategy = deployment.spec?.strategy ?? {};
   if (strategy.type === 'Recreate') return { surge: 0, unavailable: replicas };
   const rolling = strategy.rollingUpdate ?? {};
-  const resolve = (value: unknown, round: (n: number) => number) => {
-    const text = String(value);
-    return text.endsWith('%') ? round((Number(text.slice(0, -1)) * replicas) / 100) : Number(text);
-  };
-  // Kubernetes rounds a percentage surge up and a percentage unavailability down.
-  return {
-    surge: resolve(rolling.maxSurge ?? '25%', Math.ceil),
-    unavailable: resolve(rolling.maxUnavailable ?? '25%', Math.floor),
-  };
+  const maxSurge = String(rolling.maxSurge ?? '25%');
+  const maxUnavailable = String(rolling.maxUnavailable ?? '25%');
+  const zero = (value: string) => Number.parseFloat(value) === 0;
+  if (zero(maxSurge) && zero(maxUnavailable)) return undefined;
+  // The deployment controller rounds a percentage surge up and a percentage unavailability
+  // down, and makes progress with one unavailable pod when both round to 0.
+  const resolve = (value: string, round: (n: number) => number) =>
+    value.endsWith('%') ? round((Number(value.slice(0, -1)) * replicas) / 100) : Number(value);
+  const surge = resolve(maxSurge, Math.ceil);
+  const unavailable = resolve(maxUnavailable, Math.floor);
+  return { surge, unavailable: surge === 0 && unavailable === 0 ? 1 : unavailable };
 }
 
-/** How many pods like this the pools that accept it can ever hold at once. */
+/**
+ * How many pods like this the pools that accept it can ever hold at once, if nothing else used
+ * their GPUs (one GPU Deployment per pool is the plane's shape).
+ */
 function gpuPodCapacity(cluster: ClusterModel, w: Workload): { pods: number; how: string[] } {
   const requests = podRequests(w.podSpec);
   let pods = 0;
@@ -54,15 +62,9 @@ function gpuPodCapacity(cluster: ClusterModel, w: Workload): { pods: number; how
       .filter((t) => t.each > 0);
     if (perType.length === 0) continue;
     // A node group may launch any of its types, so count the worst; Karpenter picks the best.
-    const chosen = perType.reduce((a, b) =>
-      pool.kind === 'nodegroup'
-        ? a.nodes * a.each <= b.nodes * b.each
-          ? a
-          : b
-        : a.nodes * a.each >= b.nodes * b.each
-          ? a
-          : b,
-    );
+    const held = (t: { nodes: number; each: number }) => t.nodes * t.each;
+    const worst = pool.kind === 'nodegroup';
+    const chosen = perType.reduce((a, b) => (held(a) <= held(b) === worst ? a : b));
     pods += chosen.nodes * chosen.each;
     how.push(
       `${pool.name}: ${chosen.nodes} x ${chosen.type} holding ${chosen.each} each, ${pool.size}`,
@@ -84,13 +86,14 @@ export const gpuRolloutsFinish: Rule = (cluster) => {
     const what = `${w.applied.source}: Deployment ${w.namespace}/${w.name}`;
     const autoscaler = autoscalerOf(cluster, w);
     const replicas = autoscaler?.maxReplicas ?? deployment.spec?.replicas ?? 1;
-    const { surge, unavailable } = rollingUpdate(deployment, replicas);
-    if (surge === 0 && unavailable === 0) {
+    const rollout = rollingUpdate(deployment, replicas);
+    if (!rollout) {
       problems.push(
         `${what}: maxSurge and maxUnavailable are both 0, which Kubernetes refuses (a rollout could never start)`,
       );
       continue;
     }
+    const { surge } = rollout;
     const capacity = gpuPodCapacity(cluster, w);
     const peak = replicas + surge;
     if (peak > capacity.pods) {

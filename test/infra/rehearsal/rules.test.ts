@@ -359,6 +359,13 @@ describe('GPU rollouts finish with the nodes that will exist', () => {
     ]);
   });
 
+  it('lets a percentage that rounds to no surge and no unavailability proceed one pod at a time', () => {
+    const rounded = tritonDeployment(tritonPod(), {
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '0%', maxUnavailable: '25%' } },
+    });
+    expect(gpuRolloutsFinish(cluster({ 'Deployment/triton': rounded }))).toEqual([]);
+  });
+
   it('fails an autoscaler minimum the GPU pool cannot hold', () => {
     expect(
       gpuRolloutsFinish(cluster({ 'HorizontalPodAutoscaler/triton': hpa('triton', 3, 3) })),
