@@ -5,6 +5,9 @@ import type { ClusterModel, K8sObject } from './cluster.ts';
 import type { Rule } from './rules.ts';
 import { namespaceOf, type Workload, workloads } from './workloads.ts';
 
+/** Stands for a value read from a Secret or a field at runtime: present, content unknown. */
+const FROM_ELSEWHERE = 'value-from-elsewhere';
+
 /** A pod's environment as the process sees it; values from elsewhere become placeholders. */
 function environmentOf(
   cluster: ClusterModel,
@@ -26,7 +29,7 @@ function environmentOf(
   }
   for (const e of container.env ?? []) {
     // A value from a Secret or field is present at runtime; its content cannot be known here.
-    env[e.name] = e.value ?? (e.valueFrom ? 'value-from-elsewhere' : '');
+    env[e.name] = e.value ?? (e.valueFrom ? FROM_ELSEWHERE : '');
   }
   return env;
 }
@@ -50,13 +53,22 @@ export const startupEnvironmentIsSet: Rule = (cluster) => {
     const containers: K8sObject[] = sessionManager.podSpec.containers ?? [];
     const container =
       containers.find((c) => c.name === SESSION_MANAGER.name) ?? containers[0] ?? {};
+    const env = environmentOf(cluster, sessionManager.namespace, container);
     try {
-      loadServerConfig(environmentOf(cluster, sessionManager.namespace, container));
+      loadServerConfig(env);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      problems.push(
-        `${sessionManager.applied.source}: Deployment ${SESSION_MANAGER.name} would exit at startup: ${error.message}`,
-      );
+      // A complaint about the format ("X must be ...") of a value read at runtime cannot be
+      // judged here; a missing or conflicting variable can.
+      const unknowable =
+        /\bmust\b/.test(error.message) &&
+        Object.keys(env).some(
+          (name) => env[name] === FROM_ELSEWHERE && new RegExp(`\\b${name}\\b`).test(error.message),
+        );
+      if (!unknowable)
+        problems.push(
+          `${sessionManager.applied.source}: Deployment ${SESSION_MANAGER.name} would exit at startup: ${error.message}`,
+        );
     }
   }
 

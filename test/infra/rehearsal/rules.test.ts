@@ -570,12 +570,27 @@ describe('startup environment is set', () => {
     ]);
   });
 
-  it('accepts a variable set from a Secret', () => {
-    const fromSecret = [
-      ...SESSION_MANAGER_ENV.filter((e) => e.name !== 'GATEWAY_SECRET_ARN'),
+  it('accepts a variable set from a Secret, whose format it cannot know', () => {
+    const secret = (name: string) => ({
+      name,
+      valueFrom: { secretKeyRef: { name: 'session-manager', key: name } },
+    });
+    const fromSecrets = [
+      ...SESSION_MANAGER_ENV.filter((e) => !['GATEWAY_SECRET_ARN', 'REDIS_URL'].includes(e.name)),
+      secret('GATEWAY_SECRET'),
+      secret('REDIS_URL'),
+    ];
+    expect(startupEnvironmentIsSet(withEnv(fromSecrets))).toEqual([]);
+  });
+
+  it('still fails a conflict that involves a variable set from a Secret', () => {
+    const both = [
+      ...SESSION_MANAGER_ENV,
       { name: 'GATEWAY_SECRET', valueFrom: { secretKeyRef: { name: 'gateway', key: 'secret' } } },
     ];
-    expect(startupEnvironmentIsSet(withEnv(fromSecret))).toEqual([]);
+    expect(startupEnvironmentIsSet(withEnv(both))).toEqual([
+      expect.stringContaining('set GATEWAY_SECRET or GATEWAY_SECRET_ARN, not both'),
+    ]);
   });
 
   it('fails Triton without a model repository, or on S3 without a region', () => {
