@@ -84,6 +84,23 @@ function parseDocument(value: unknown): unknown {
   return JSON.parse(placeholder(value));
 }
 
+/** Node labels that follow from the instance type: a NodePool requirement on them picks types. */
+const INSTANCE_TYPE_LABEL_KEYS = [
+  'node.kubernetes.io/instance-type',
+  'kubernetes.io/arch',
+  'kubernetes.io/os',
+  'karpenter.k8s.aws/instance-family',
+  'karpenter.k8s.aws/instance-category',
+  'karpenter.k8s.aws/instance-generation',
+  'karpenter.k8s.aws/instance-size',
+  'karpenter.k8s.aws/instance-cpu',
+  'karpenter.k8s.aws/instance-memory',
+  'karpenter.k8s.aws/instance-gpu-count',
+  'karpenter.k8s.aws/instance-gpu-name',
+  'karpenter.k8s.aws/instance-gpu-manufacturer',
+  'karpenter.k8s.aws/instance-gpu-memory',
+];
+
 /** The labels EKS and Karpenter put on a node of `type` (Karpenter's well-known labels). */
 export function instanceTypeLabels(type: string): Record<string, string> {
   const facts = instanceFacts(type);
@@ -153,14 +170,7 @@ function karpenterPool(applied: Applied): Pool {
   const spec = applied.object.spec ?? {};
   const template = spec.template ?? {};
   const requirements: Requirement[] = template.spec?.requirements ?? [];
-  const typeKeys = new Set(
-    Object.keys(instanceTypeLabels('m7i.large')).concat(
-      'karpenter.k8s.aws/instance-gpu-count',
-      'karpenter.k8s.aws/instance-gpu-name',
-      'karpenter.k8s.aws/instance-gpu-manufacturer',
-      'karpenter.k8s.aws/instance-gpu-memory',
-    ),
-  );
+  const typeKeys = new Set(INSTANCE_TYPE_LABEL_KEYS);
   const typeRequirements = requirements.filter((r) => typeKeys.has(r.key));
   const allows = (type: string) => {
     const labels = instanceTypeLabels(type);
