@@ -28,7 +28,8 @@ function declares(ports: readonly K8sObject[], port: unknown): boolean {
 /**
  * Every reference points at something that exists, on a port a container declares: namespaces,
  * service accounts, Service selectors and target ports, TargetGroupBinding service and port,
- * probe ports, PDB selectors, HPA/ScaledObject targets, KEDA authentication, NodePool classes.
+ * probe ports, PDB and NetworkPolicy selectors and ports, HPA/ScaledObject targets, KEDA
+ * authentication, NodePool classes.
  */
 export const referencesResolve: Rule = (cluster) => {
   const problems: string[] = [];
@@ -110,6 +111,38 @@ export const referencesResolve: Rule = (cluster) => {
           problems.push(
             `${what}: trigger ${trigger.type} uses ${kind} ${auth.name}, which is not applied`,
           );
+        }
+      }
+    }
+    if (o.kind === 'NetworkPolicy') {
+      // Under a default-deny policy, an allowance that selects nothing silently drops traffic.
+      const selector = o.spec?.podSelector?.matchLabels;
+      const guarded =
+        Object.keys(selector ?? {}).length === 0
+          ? pods.filter((w) => w.namespace === ns)
+          : pods.filter((w) => w.namespace === ns && selects(selector, w.podLabels));
+      if (guarded.length === 0) {
+        problems.push(
+          `${what}: podSelector ${JSON.stringify(selector)} matches no workload's pods`,
+        );
+      }
+      for (const rule of o.spec?.ingress ?? []) {
+        for (const peer of rule.from ?? []) {
+          const from = peer.podSelector?.matchLabels;
+          if (peer.namespaceSelector || !from || Object.keys(from).length === 0) continue;
+          if (!pods.some((w) => w.namespace === ns && selects(from, w.podLabels))) {
+            problems.push(
+              `${what}: ingress from podSelector ${JSON.stringify(from)} matches no workload's pods`,
+            );
+          }
+        }
+        for (const { port } of rule.ports ?? []) {
+          if (port === undefined || guarded.length === 0) continue;
+          if (!guarded.some((w) => declares(portsOf(w.podSpec), port))) {
+            problems.push(
+              `${what}: allows port ${JSON.stringify(port)}, which no container of the pods it selects declares`,
+            );
+          }
         }
       }
     }

@@ -538,6 +538,34 @@ describe('references point at objects and declared ports', () => {
     ]);
   });
 
+  it('fails a NetworkPolicy allowance whose selectors or ports match nothing', () => {
+    const allow = (from: K8sObject, port: number | string) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'session-manager-to-triton', namespace: NS },
+      spec: {
+        podSelector: { matchLabels: { app: 'triton' } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          { from: [{ podSelector: { matchLabels: from } }], ports: [{ protocol: 'TCP', port }] },
+        ],
+      },
+    });
+    expect(
+      referencesResolve(cluster({}, { extra: [allow({ app: 'session-manager' }, 8000)] })),
+    ).toEqual([]);
+    expect(referencesResolve(cluster({}, { extra: [allow({ app: 'sessions' }, 8000)] }))).toEqual([
+      expect.stringContaining('ingress from podSelector {"app":"sessions"} matches no workload'),
+    ]);
+    expect(
+      referencesResolve(cluster({}, { extra: [allow({ app: 'session-manager' }, 'grpc')] })),
+    ).toEqual([
+      expect.stringContaining(
+        'allows port "grpc", which no container of the pods it selects declares',
+      ),
+    ]);
+  });
+
   it('fails objects in a namespace nothing creates, and pods of a missing service account', () => {
     expect(referencesResolve(cluster({ 'Namespace/axon': undefined }))).toEqual(
       expect.arrayContaining([
