@@ -3,7 +3,7 @@
  * the session manager and Triton with their Services, autoscalers and the TargetGroupBinding.
  * Rule tests break one thing in it at a time.
  */
-import type { K8sObject } from './cluster.ts';
+import { type ChartRelease, type ClusterModel, clusterOf, type K8sObject } from './cluster.ts';
 
 export const NS = 'axon';
 
@@ -175,3 +175,59 @@ export function objects(replace: Record<string, K8sObject | undefined> = {}): K8
   }
   return Object.values(base);
 }
+
+/** The accepted cluster with objects replaced (undefined removes one) and parts changed. */
+export function cluster(
+  replace: Record<string, K8sObject | undefined> = {},
+  parts: {
+    gpu?: K8sObject;
+    system?: K8sObject;
+    charts?: Omit<ChartRelease, 'source'>[];
+    extra?: K8sObject[];
+  } = {},
+): ClusterModel {
+  return clusterOf({
+    objects: [...objects(replace), ...(parts.extra ?? [])],
+    nodegroups: nodegroups(parts.gpu, parts.system),
+    charts: parts.charts ?? [devicePlugin()],
+  });
+}
+
+/** A Karpenter GPU NodePool and its EC2NodeClass, for the NodePool-based pool. */
+export const karpenterGpuPool = (spec: K8sObject = {}, labels: K8sObject = {}): K8sObject[] => [
+  {
+    apiVersion: 'karpenter.k8s.aws/v1',
+    kind: 'EC2NodeClass',
+    metadata: { name: 'gpu' },
+    spec: {
+      amiSelectorTerms: [{ alias: 'al2023@latest' }],
+      role: 'KarpenterNodeRole',
+      subnetSelectorTerms: [{ tags: { 'karpenter.sh/discovery': 'axon' } }],
+      securityGroupSelectorTerms: [{ tags: { 'karpenter.sh/discovery': 'axon' } }],
+    },
+  },
+  {
+    apiVersion: 'karpenter.sh/v1',
+    kind: 'NodePool',
+    metadata: { name: 'gpu' },
+    spec: {
+      template: {
+        metadata: {
+          labels: { 'axon.ai/pool': 'gpu', 'nvidia.com/gpu.present': 'true', ...labels },
+        },
+        spec: {
+          nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'gpu' },
+          requirements: [
+            {
+              key: 'node.kubernetes.io/instance-type',
+              operator: 'In',
+              values: ['g6.xlarge', 'g6.2xlarge'],
+            },
+          ],
+          taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' }],
+        },
+      },
+      ...spec,
+    },
+  },
+];
