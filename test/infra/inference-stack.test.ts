@@ -7,6 +7,11 @@
  */
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { TEMPLATES } from '../../services/session-manager/src/core/chat-template.ts';
+import {
+  modelSettings,
+  parseModelsConfig,
+} from '../../services/session-manager/src/core/models.ts';
 import {
   type Json,
   manifests,
@@ -466,6 +471,10 @@ describe('InferenceStack: session manager', () => {
     expect(JSON.parse(env.MODELS_CONFIG)).toEqual({
       models: { 'qwen2.5-0.5b-instruct': { template: 'chatml', contextWindow: 32768 } },
     });
+    // The service's own parser accepts it and resolves the settings the stage asked for.
+    const settings = modelSettings(parseModelsConfig(env.MODELS_CONFIG), 'qwen2.5-0.5b-instruct');
+    expect(settings.contextWindow).toBe(32768);
+    expect(settings.template).toBe(TEMPLATES.chatml);
     const prodEnv = ofKind(
       manifests(prod.templates.inference, 'SessionManagerWorkload'),
       'Deployment',
