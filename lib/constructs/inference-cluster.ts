@@ -136,7 +136,7 @@ export class InferenceCluster extends Construct {
     if (admins.length === 0) {
       Annotations.of(this).addWarningV2(
         '@axon/eks:noOperatorAccess',
-        'No eks.adminPrincipalArns: no human can run kubectl against this cluster; name your IAM role there (docs/operations.md, "Operator access").',
+        'No eks.adminPrincipalArns: no human can run kubectl against this cluster; name your IAM role there (docs/operations.md, first deploy, step 3).',
       );
     }
 
