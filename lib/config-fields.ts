@@ -98,6 +98,27 @@ export class Fields {
     return value;
   }
 
+  /** A finite number (fractions allowed) within [min, max]. */
+  number(field: string, min: number, max: number, fallback?: number): number {
+    const value = this.doc[field] ?? fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      this.fail(field, `must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  /** The objects of a list field, each with its own path (`models[0]`). */
+  objects(field: string): Fields[] {
+    const value = this.doc[field];
+    if (!Array.isArray(value) || value.length === 0) {
+      this.fail(field, `must be a non-empty list of objects, got ${JSON.stringify(value)}`);
+    }
+    return value.map((item, index) => {
+      if (!isDoc(item)) this.fail(`${field}[${index}]`, 'must be an object');
+      return new Fields(item, `${this.at(field)}[${index}]`, this.source);
+    });
+  }
+
   boolean(field: string, fallback: boolean): boolean {
     const value = this.doc[field] ?? fallback;
     if (typeof value !== 'boolean')

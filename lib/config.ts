@@ -9,20 +9,26 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AxonConfig, ConfigError, parseConfig } from '#shared/config';
 import { type Doc, Fields, isDoc, StageConfigError } from './config-fields.ts';
+import {
+  type EksConfig,
+  type ModelConfig,
+  parseEks,
+  parseModels,
+  parseTriton,
+  type TritonConfig,
+} from './config-inference.ts';
 
 export { StageConfigError } from './config-fields.ts';
 
 export type RedisEngine = 'redis' | 'valkey';
-export type CapacityType = 'ON_DEMAND' | 'SPOT';
-
-export interface NodeGroupConfig {
-  readonly instanceTypes: readonly string[];
-  readonly minSize: number;
-  readonly desiredSize: number;
-  readonly maxSize: number;
-  readonly diskSizeGiB: number;
-  readonly capacityType: CapacityType;
-}
+export type {
+  CapacityType,
+  EksConfig,
+  GpuPoolConfig,
+  ModelConfig,
+  NodeGroupConfig,
+  TritonConfig,
+} from './config-inference.ts';
 
 export interface StageConfig {
   /** Stage name: part of every stack name (`Axon-<stage>-Network`). */
@@ -52,28 +58,10 @@ export interface StageConfig {
     readonly authRotationDays: number;
     readonly snapshotRetentionDays: number;
   };
-  readonly eks: {
-    /** Kubernetes minor version; must have a kubectl layer in lib/k8s/kubectl-layer.ts. */
-    readonly version: string;
-    /** CIDRs that may reach the public API endpoint; empty keeps the endpoint private. */
-    readonly endpointPublicCidrs: readonly string[];
-    /** IAM role that gets cluster-admin through an EKS access entry. */
-    readonly adminRoleArn?: string;
-    readonly systemNodes: NodeGroupConfig;
-    readonly gpuNodes: NodeGroupConfig;
-  };
-  readonly triton: {
-    readonly image: string;
-    /** `s3://bucket/prefix`; absent: the stack creates a model bucket and uses `s3://<it>/models`. */
-    readonly modelRepository?: string;
-    readonly gpusPerReplica: number;
-    readonly minReplicas: number;
-    readonly maxReplicas: number;
-    readonly cpuMillicores: number;
-    readonly memoryMiB: number;
-    readonly shmSizeMiB: number;
-    readonly targetCpuPercent: number;
-  };
+  readonly eks: EksConfig;
+  readonly triton: TritonConfig;
+  /** The served models: Triton's model repository and the session manager's MODELS_CONFIG. */
+  readonly models: readonly ModelConfig[];
   readonly sessionManager: {
     readonly minReplicas: number;
     readonly maxReplicas: number;
@@ -82,8 +70,6 @@ export interface StageConfig {
     readonly sessionTtlSeconds: number;
     readonly inferenceTimeoutMs: number;
     readonly targetCpuPercent: number;
-    /** Handed to the service as `MODELS_CONFIG` (JSON) when set. */
-    readonly models?: Readonly<Record<string, unknown>>;
   };
   readonly gateway: {
     /**
@@ -133,10 +119,6 @@ export interface StageConfig {
 /** Kubernetes versions this app can manage (each needs a matching kubectl layer). */
 export const SUPPORTED_EKS_VERSIONS = ['1.35'] as const;
 
-const GPU_FAMILIES = ['g4dn', 'g5', 'g6', 'g6e', 'gr6', 'g7e', 'p4d', 'p4de', 'p5', 'p5e', 'p5en'];
-const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
-/** Graviton families carry a `g` right after the generation digit (m7g, c7gn, r8g, t4g). */
-const GRAVITON = /^[a-z]+\d+g[a-z]*\./;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
@@ -152,42 +134,6 @@ function parseCidr(f: Fields, field: string, minPrefix: number, maxPrefix: numbe
     );
   }
   return value;
-}
-
-function parseNodeGroup(
-  f: Fields,
-  defaults: { minSize: number; diskSizeGiB: number },
-  checkType: (f: Fields, type: string) => void,
-): NodeGroupConfig {
-  f.only(['instanceTypes', 'minSize', 'desiredSize', 'maxSize', 'diskSizeGiB', 'capacityType']);
-  const instanceTypes = f.strings('instanceTypes');
-  if (instanceTypes.length === 0) f.fail('instanceTypes', 'must name at least one instance type');
-  for (const type of instanceTypes) {
-    if (!INSTANCE_TYPE.test(type)) {
-      f.fail(
-        'instanceTypes',
-        `has ${JSON.stringify(type)}, which is not an EC2 instance type like "m7i.large"`,
-      );
-    }
-    checkType(f, type);
-  }
-  const minSize = f.integer('minSize', defaults.minSize, 100, defaults.minSize);
-  const maxSize = f.integer('maxSize', 1, 100);
-  const desiredSize = f.integer('desiredSize', 0, 100, minSize);
-  if (!(minSize <= desiredSize && desiredSize <= maxSize)) {
-    f.fail(
-      'desiredSize',
-      `needs minSize <= desiredSize <= maxSize, got ${minSize} <= ${desiredSize} <= ${maxSize}; raise maxSize or lower minSize`,
-    );
-  }
-  return {
-    instanceTypes,
-    minSize,
-    desiredSize,
-    maxSize,
-    diskSizeGiB: f.integer('diskSizeGiB', 20, 16384, defaults.diskSizeGiB),
-    capacityType: f.oneOf('capacityType', ['ON_DEMAND', 'SPOT'] as const, 'ON_DEMAND'),
-  };
 }
 
 function parseRedis(f: Fields): StageConfig['redis'] {
@@ -240,107 +186,6 @@ function parseRedis(f: Fields): StageConfig['redis'] {
   };
 }
 
-function parseEks(f: Fields): StageConfig['eks'] {
-  f.only(['version', 'endpointPublicCidrs', 'adminRoleArn', 'systemNodes', 'gpuNodes']);
-  const version = f.string('version', SUPPORTED_EKS_VERSIONS[0]);
-  if (!(SUPPORTED_EKS_VERSIONS as readonly string[]).includes(version)) {
-    f.fail(
-      'version',
-      `is "${version}", but this app ships kubectl layers only for ${SUPPORTED_EKS_VERSIONS.join(', ')}; use one of those, or add @aws-cdk/lambda-layer-kubectl-v<NN> and register it in lib/k8s/kubectl-layer.ts`,
-    );
-  }
-  const endpointPublicCidrs = f.strings('endpointPublicCidrs', []);
-  for (const cidr of endpointPublicCidrs) {
-    if (!CIDR.test(cidr) || cidr.endsWith('/0')) {
-      f.fail(
-        'endpointPublicCidrs',
-        `has ${JSON.stringify(cidr)}; list operator CIDRs such as "203.0.113.0/24", never /0`,
-      );
-    }
-  }
-  const systemNodes = parseNodeGroup(
-    f.object('systemNodes', true),
-    { minSize: 1, diskSizeGiB: 50 },
-    (g, type) => {
-      if (GRAVITON.test(type)) {
-        g.fail(
-          'instanceTypes',
-          `has ${type}, a Graviton (arm64) type; the session manager image is built for linux/amd64, so use an x86 type such as "m7i.large"`,
-        );
-      }
-    },
-  );
-  const gpuNodes = parseNodeGroup(
-    f.object('gpuNodes', true),
-    { minSize: 0, diskSizeGiB: 200 },
-    (g, type) => {
-      const family = type.split('.')[0] ?? '';
-      if (!GPU_FAMILIES.includes(family)) {
-        g.fail(
-          'instanceTypes',
-          `has ${type}, which is not an NVIDIA GPU type for the AL2023 NVIDIA AMI; use one of the families ${GPU_FAMILIES.join(', ')}`,
-        );
-      }
-    },
-  );
-  return {
-    version,
-    endpointPublicCidrs,
-    adminRoleArn: f.optionalMatching(
-      'adminRoleArn',
-      /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/,
-      'must be an IAM role ARN such as "arn:aws:iam::123456789012:role/Admin"',
-    ),
-    systemNodes,
-    gpuNodes,
-  };
-}
-
-function parseTriton(f: Fields): StageConfig['triton'] {
-  f.only([
-    'image',
-    'modelRepository',
-    'gpusPerReplica',
-    'minReplicas',
-    'maxReplicas',
-    'cpuMillicores',
-    'memoryMiB',
-    'shmSizeMiB',
-    'targetCpuPercent',
-  ]);
-  const image = f.matching(
-    'image',
-    /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$/,
-    'must be a registry image with a pinned tag or digest, e.g. "nvcr.io/nvidia/tritonserver:25.10-vllm-python-py3"',
-  );
-  if (image.endsWith(':latest')) {
-    f.fail(
-      'image',
-      'uses the "latest" tag; pin a release tag such as ":25.10-vllm-python-py3" so deploys are repeatable',
-    );
-  }
-  const minReplicas = f.integer('minReplicas', 1, 100, 1);
-  const maxReplicas = f.integer('maxReplicas', 1, 100, Math.max(minReplicas, 2));
-  if (maxReplicas < minReplicas) {
-    f.fail('maxReplicas', `must be >= minReplicas, got ${maxReplicas} < ${minReplicas}`);
-  }
-  return {
-    image,
-    modelRepository: f.optionalMatching(
-      'modelRepository',
-      /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9!_.*'()/-]*)?$/,
-      'must be an S3 URI such as "s3://my-models/triton" (or leave it out to let the stack create a bucket)',
-    ),
-    gpusPerReplica: f.integer('gpusPerReplica', 1, 8, 1),
-    minReplicas,
-    maxReplicas,
-    cpuMillicores: f.integer('cpuMillicores', 250, 192000, 2000),
-    memoryMiB: f.integer('memoryMiB', 1024, 2_000_000, 16384),
-    shmSizeMiB: f.integer('shmSizeMiB', 64, 1_000_000, 2048),
-    targetCpuPercent: f.integer('targetCpuPercent', 10, 100, 70),
-  };
-}
-
 function parseSessionManager(f: Fields): StageConfig['sessionManager'] {
   f.only([
     'minReplicas',
@@ -350,16 +195,12 @@ function parseSessionManager(f: Fields): StageConfig['sessionManager'] {
     'sessionTtlSeconds',
     'inferenceTimeoutMs',
     'targetCpuPercent',
-    'models',
   ]);
   const minReplicas = f.integer('minReplicas', 1, 100, 2);
   const maxReplicas = f.integer('maxReplicas', 1, 200, Math.max(minReplicas, 6));
   if (maxReplicas < minReplicas) {
     f.fail('maxReplicas', `must be >= minReplicas, got ${maxReplicas} < ${minReplicas}`);
   }
-  const models = f.doc.models;
-  if (models !== undefined && !isDoc(models))
-    f.fail('models', 'must be an object (it becomes MODELS_CONFIG)');
   return {
     minReplicas,
     maxReplicas,
@@ -368,7 +209,6 @@ function parseSessionManager(f: Fields): StageConfig['sessionManager'] {
     sessionTtlSeconds: f.integer('sessionTtlSeconds', 60, 30 * 86400, 86400),
     inferenceTimeoutMs: f.integer('inferenceTimeoutMs', 1000, 600_000, 60_000),
     targetCpuPercent: f.integer('targetCpuPercent', 10, 100, 70),
-    ...(models !== undefined && { models: models as Doc }),
   };
 }
 
@@ -549,6 +389,7 @@ export function parseStageConfig(doc: unknown, options: ParseOptions = {}): Stag
     'redis',
     'eks',
     'triton',
+    'models',
     'sessionManager',
     'gateway',
     'alarms',
@@ -588,13 +429,16 @@ export function parseStageConfig(doc: unknown, options: ParseOptions = {}): Stag
     natGateways: net.integer('natGateways', 1, availabilityZones.length, 1),
   };
 
+  const eks = parseEks(root.object('eks', true), SUPPORTED_EKS_VERSIONS);
+  const triton = parseTriton(root.object('triton', true), eks.gpuNodes);
   return {
     stage,
     env: { region, ...(account && { account }) },
     network,
     redis: parseRedis(root.object('redis')),
-    eks: parseEks(root.object('eks', true)),
-    triton: parseTriton(root.object('triton', true)),
+    eks,
+    triton,
+    models: parseModels(root, eks.gpuNodes, triton),
     sessionManager: parseSessionManager(root.object('sessionManager')),
     gateway: parseGateway(root.object('gateway'), region),
     alarms: parseAlarms(root.object('alarms')),

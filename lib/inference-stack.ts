@@ -1,17 +1,23 @@
 /**
- * Compute: the EKS cluster with its system and GPU node groups, Triton, the session manager and
- * its internal ALB, plus the shared secret the gateway presents to the session manager.
+ * Compute: the EKS cluster with its managed system node group, the Karpenter GPU pool, the
+ * metrics pipeline (Amazon Managed Prometheus + KEDA), Triton serving the stage's models, the
+ * session manager and its internal ALB, the namespace's NetworkPolicies, plus the shared secret
+ * the gateway presents to the session manager. Every size comes from the stage config; this file
+ * only maps it onto the constructs' props.
  */
 import { CfnOutput, Validations } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
 import { AccessLogBucket } from './constructs/access-log-bucket.ts';
+import { GpuNodePool } from './constructs/gpu-node-pool.ts';
 import { InferenceCluster } from './constructs/inference-cluster.ts';
+import { InferenceMetrics } from './constructs/inference-metrics.ts';
 import type { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
 import { SessionManagerService } from './constructs/session-manager-service.ts';
 import { TritonServer } from './constructs/triton-server.ts';
+import { networkPolicies } from './k8s/network-policies.ts';
 
 export interface InferenceStackProps extends AxonStackProps {
   readonly vpc: ec2.IVpc;
@@ -22,6 +28,8 @@ export interface InferenceStackProps extends AxonStackProps {
 
 export class InferenceStack extends AxonStack {
   readonly cluster: InferenceCluster;
+  readonly gpuPool: GpuNodePool;
+  readonly metrics: InferenceMetrics;
   readonly triton: TritonServer;
   readonly sessionManager: SessionManagerService;
   readonly gatewaySecret: secretsmanager.Secret;
@@ -41,42 +49,97 @@ export class InferenceStack extends AxonStack {
         'Both the gateway and the session manager read this value at start; it is rotated by an operator (docs/operations.md: put a new value, then restart the session manager and publish the gateway) because an automatic rotation would need both readers to accept two values at once.',
     });
 
+    const { eks, triton, sessionManager } = config;
+    const privateSubnets = props.vpc.selectSubnets({
+      subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS,
+    }).subnets;
+
     this.cluster = new InferenceCluster(this, 'Eks', {
       vpc: props.vpc,
-      version: config.eks.version,
-      systemNodes: config.eks.systemNodes,
-      gpuNodes: config.eks.gpuNodes,
-      endpointPublicCidrs: config.eks.endpointPublicCidrs,
-      adminRoleArn: config.eks.adminRoleArn,
+      version: eks.version,
+      systemInstanceTypes: eks.systemNodes.instanceTypes,
+      systemMinSize: eks.systemNodes.minSize,
+      systemDesiredSize: eks.systemNodes.desiredSize,
+      systemMaxSize: eks.systemNodes.maxSize,
+      systemDiskSizeGiB: eks.systemNodes.diskSizeGiB,
+      systemCapacityType: eks.systemNodes.capacityType,
+      endpointPublicCidrs: eks.endpointPublicCidrs,
+      adminPrincipalArns: eks.adminPrincipalArns,
     });
+    const cluster = this.cluster.cluster;
+
+    this.gpuPool = new GpuNodePool(this, 'GpuPool', {
+      cluster,
+      subnets: privateSubnets,
+      instanceTypes: eks.gpuNodes.instanceTypes,
+      capacityType: eks.gpuNodes.capacityType,
+      maxGpus: eks.gpuNodes.maxGpus,
+      diskSizeGiB: eks.gpuNodes.diskSizeGiB,
+      consolidateAfterMinutes: eks.gpuNodes.consolidateAfterMinutes,
+      expireAfterHours: eks.gpuNodes.expireAfterHours,
+    });
+    // Karpenter's controller runs on the system nodes.
+    this.gpuPool.chart.node.addDependency(this.cluster.systemNodes);
+
+    this.metrics = new InferenceMetrics(this, 'Metrics', { cluster, subnets: privateSubnets });
+    this.metrics.keda.node.addDependency(this.cluster.systemNodes);
 
     this.triton = new TritonServer(this, 'Triton', {
-      cluster: this.cluster.cluster,
+      cluster,
       namespace: this.cluster.namespace,
-      config: config.triton,
-      region: this.region,
+      image: triton.image,
+      models: config.models,
+      ...(triton.modelRepository && { modelRepository: triton.modelRepository }),
       accessLogs: accessLogs.bucket,
+      gpusPerReplica: triton.gpusPerReplica,
+      minReplicas: triton.minReplicas,
+      maxReplicas: triton.maxReplicas,
+      cpuMillicores: triton.cpuMillicores,
+      memoryMiB: triton.memoryMiB,
+      shmSizeMiB: triton.shmSizeMiB,
+      prometheusUrl: this.metrics.prometheusUrl,
+      scalingDependsOn: [this.metrics.keda],
+      workloadDependsOn: [this.gpuPool.pool],
+      targetTimeToFirstTokenMs: triton.targetTimeToFirstTokenMs,
+      targetPendingRequests: triton.targetPendingRequests,
     });
 
     this.sessionManager = new SessionManagerService(this, 'SessionManager', {
       vpc: props.vpc,
-      cluster: this.cluster.cluster,
+      cluster,
       namespace: this.cluster.namespace,
       podConnections: this.cluster.podConnections,
       redis: props.redis,
       gatewaySecret: this.gatewaySecret,
       tritonUrl: this.triton.url,
-      config: config.sessionManager,
+      models: config.models,
+      minReplicas: sessionManager.minReplicas,
+      maxReplicas: sessionManager.maxReplicas,
+      cpuMillicores: sessionManager.cpuMillicores,
+      memoryMiB: sessionManager.memoryMiB,
+      sessionTtlSeconds: sessionManager.sessionTtlSeconds,
+      inferenceTimeoutMs: sessionManager.inferenceTimeoutMs,
+      targetCpuPercent: sessionManager.targetCpuPercent,
       upstreamTimeoutMs: config.gateway.upstreamTimeoutMs,
       accessLogs: accessLogs.bucket,
       imageDirectory: props.sessionManagerImageDirectory,
     });
+
+    // The internal ALB and the scraper both have their network interfaces in the private subnets.
+    const privateCidrs = privateSubnets.map((s) => s.ipv4CidrBlock);
+    const policies = cluster.addManifest(
+      'NetworkPolicies',
+      ...networkPolicies({ albCidrs: privateCidrs, scraperCidrs: privateCidrs }),
+    );
+    policies.node.addDependency(this.cluster.namespace);
 
     new CfnOutput(this, 'ClusterName', { value: this.cluster.cluster.clusterName });
     new CfnOutput(this, 'KubeconfigCommand', {
       value: `aws eks update-kubeconfig --region ${this.region} --name ${this.cluster.cluster.clusterName}`,
     });
     new CfnOutput(this, 'ModelRepository', { value: this.triton.modelRepository });
+    new CfnOutput(this, 'ServedModels', { value: config.models.map((m) => m.name).join(', ') });
+    new CfnOutput(this, 'PrometheusWorkspaceUrl', { value: this.metrics.prometheusUrl });
     new CfnOutput(this, 'UpstreamUrl', { value: this.sessionManager.url });
   }
 }

@@ -1,21 +1,26 @@
 /**
- * The EKS cluster (aws-eks-v2) that runs the session manager and Triton: a system node group
- * for ordinary pods, a GPU node group on the AL2023 NVIDIA AMI tainted `nvidia.com/gpu` so only
- * GPU workloads land there, the NVIDIA device plugin tolerating that taint, the AWS Load Balancer
- * Controller (for TargetGroupBinding) and metrics-server (for HPAs).
+ * The EKS cluster (aws-eks-v2) that runs the session manager and Triton: a managed system node
+ * group for ordinary pods (following the cluster's Kubernetes version), the EKS managed add-ons
+ * pinned per Kubernetes version (vpc-cni with network policy enforcement, coredns, kube-proxy,
+ * the Pod Identity agent, metrics-server), the NVIDIA device plugin for the GPU nodes Karpenter
+ * launches, the AWS Load Balancer Controller (for TargetGroupBinding), and cluster-admin access
+ * entries for the operators the stage names.
  */
-import { type CfnResource, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, type CfnResource, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import type { NodeGroupConfig } from '../config.ts';
+import type { CapacityType } from '../config.ts';
 import { namespace } from '../k8s/common.ts';
+import { GPU_NODE_LABELS } from '../k8s/karpenter.ts';
 import { kubectlLayer } from '../k8s/kubectl-layer.ts';
 import {
   ALB_CONTROLLER_VERSION,
+  EKS_ADDON_VERSIONS,
+  type EksAddonName,
   GPU_TAINT,
   NVIDIA_DEVICE_PLUGIN,
   POOL_LABEL,
@@ -24,14 +29,27 @@ import { acknowledge, finding } from '../nag.ts';
 
 export interface InferenceClusterProps {
   readonly vpc: ec2.IVpc;
-  /** Kubernetes minor version, e.g. '1.35'. */
+  /** Kubernetes minor version, e.g. '1.35'; needs a row in EKS_ADDON_VERSIONS. */
   readonly version: string;
-  readonly systemNodes: NodeGroupConfig;
-  readonly gpuNodes: NodeGroupConfig;
+  /** Instance types of the managed system node group (x86). */
+  readonly systemInstanceTypes: readonly string[];
+  /** @default 2 */
+  readonly systemMinSize?: number;
+  /** @default - systemMinSize */
+  readonly systemDesiredSize?: number;
+  /** @default - the larger of 3 and systemDesiredSize */
+  readonly systemMaxSize?: number;
+  /** @default 50 */
+  readonly systemDiskSizeGiB?: number;
+  /** @default 'ON_DEMAND' */
+  readonly systemCapacityType?: CapacityType;
   /** CIDRs allowed to the public API endpoint. @default - none: the endpoint is private */
   readonly endpointPublicCidrs?: readonly string[];
-  /** IAM role given cluster-admin. @default - only the CDK kubectl handler is admin */
-  readonly adminRoleArn?: string;
+  /**
+   * IAM roles or users given cluster-admin through access entries.
+   * @default - none: only the CDK kubectl handler is admin (synth warns)
+   */
+  readonly adminPrincipalArns?: readonly string[];
 }
 
 const MANAGED_POLICY_REASONS: Record<string, string> = {
@@ -46,15 +64,36 @@ const MANAGED_POLICY_REASONS: Record<string, string> = {
 export class InferenceCluster extends Construct {
   readonly cluster: eks.Cluster;
   readonly systemNodes: eks.Nodegroup;
-  readonly gpuNodes: eks.Nodegroup;
   /** The `axon` namespace; workloads depend on it. */
   readonly namespace: eks.KubernetesManifest;
-  /** Connections of the EKS cluster security group that every managed node (and pod) carries. */
+  /** Connections of the EKS cluster security group that every node (and pod) carries. */
   readonly podConnections: ec2.Connections;
+  /** The managed add-ons by name. */
+  readonly addons: Readonly<Record<EksAddonName, eks.Addon>>;
 
   constructor(scope: Construct, id: string, props: InferenceClusterProps) {
     super(scope, id);
     const publicCidrs = props.endpointPublicCidrs ?? [];
+    const admins = props.adminPrincipalArns ?? [];
+    const addonVersions = EKS_ADDON_VERSIONS[props.version];
+    if (!addonVersions) {
+      throw new Error(
+        `InferenceCluster has no add-on versions for Kubernetes ${props.version}; add a row to EKS_ADDON_VERSIONS in lib/k8s/versions.ts (known: ${Object.keys(EKS_ADDON_VERSIONS).join(', ')})`,
+      );
+    }
+    const minSize = props.systemMinSize ?? 2;
+    const desiredSize = props.systemDesiredSize ?? minSize;
+    const maxSize = props.systemMaxSize ?? Math.max(3, desiredSize);
+    if (!(minSize >= 1 && minSize <= desiredSize && desiredSize <= maxSize)) {
+      throw new Error(
+        `InferenceCluster needs 1 <= systemMinSize <= systemDesiredSize <= systemMaxSize, got ${minSize} <= ${desiredSize} <= ${maxSize}`,
+      );
+    }
+    if (props.systemInstanceTypes.length === 0) {
+      throw new Error(
+        'InferenceCluster needs at least one system instance type, e.g. ["m7i.large"]',
+      );
+    }
 
     const secretsKey = new kms.Key(this, 'SecretsKey', {
       description: 'EKS envelope encryption of Kubernetes secrets',
@@ -87,40 +126,50 @@ export class InferenceCluster extends Construct {
       securityGroups: [this.cluster.clusterSecurityGroup],
     });
 
-    if (props.adminRoleArn) this.cluster.grantClusterAdmin('OperatorAdmin', props.adminRoleArn);
+    // The first keeps the id the single `adminRoleArn` entry had, so that entry is not replaced.
+    admins.forEach((arn, index) => {
+      this.cluster.grantClusterAdmin(
+        index === 0 ? 'OperatorAdmin' : `OperatorAdmin${index + 1}`,
+        arn,
+      );
+    });
+    if (admins.length === 0) {
+      Annotations.of(this).addWarningV2(
+        '@axon/eks:noOperatorAccess',
+        'No eks.adminPrincipalArns: no human can run kubectl against this cluster; name your IAM role there (docs/operations.md, first deploy, step 3).',
+      );
+    }
 
     this.systemNodes = this.cluster.addNodegroupCapacity('System', {
-      ...nodegroupOptions(props.systemNodes),
+      instanceTypes: props.systemInstanceTypes.map((type) => new ec2.InstanceType(type)),
+      minSize,
+      desiredSize,
+      maxSize,
+      diskSize: props.systemDiskSizeGiB ?? 50,
+      capacityType:
+        props.systemCapacityType === 'SPOT' ? eks.CapacityType.SPOT : eks.CapacityType.ON_DEMAND,
+      subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       amiType: eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
       labels: { [POOL_LABEL]: 'system' },
     });
-    this.gpuNodes = this.cluster.addNodegroupCapacity('Gpu', {
-      ...nodegroupOptions(props.gpuNodes),
-      amiType: eks.NodegroupAmiType.AL2023_X86_64_NVIDIA,
-      // `nvidia.com/gpu.present` satisfies the device plugin chart's default node affinity
-      // without installing Node Feature Discovery.
-      labels: { [POOL_LABEL]: 'gpu', 'nvidia.com/gpu.present': 'true' },
-      taints: [{ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: eks.TaintEffect.NO_SCHEDULE }],
-    });
+    // Without a version the node group stays on the version it was created with; with it, a
+    // control plane upgrade in the stage config rolls the nodes to the same version.
+    (this.systemNodes.node.defaultChild as eks.CfnNodegroup).version = props.version;
     // The controller's chart waits for its pods; give it nodes to run on first.
     this.cluster.albController?.node.addDependency(this.systemNodes);
 
-    const devicePlugin = this.cluster.addHelmChart('NvidiaDevicePlugin', {
+    this.addons = this.managedAddons(addonVersions);
+
+    // Karpenter's GPU nodes carry the NodePool template labels; the plugin selects on them.
+    this.cluster.addHelmChart('NvidiaDevicePlugin', {
       ...NVIDIA_DEVICE_PLUGIN,
       release: 'nvidia-device-plugin',
       namespace: 'kube-system',
       values: {
-        nodeSelector: { [POOL_LABEL]: 'gpu' },
+        nodeSelector: { [POOL_LABEL]: GPU_NODE_LABELS[POOL_LABEL] },
         tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }],
       },
     });
-    devicePlugin.node.addDependency(this.gpuNodes);
-
-    const metricsServer = new eks.Addon(this, 'MetricsServer', {
-      cluster: this.cluster,
-      addonName: 'metrics-server',
-    });
-    metricsServer.node.addDependency(this.systemNodes);
 
     this.namespace = this.cluster.addManifest('AxonNamespace', namespace());
 
@@ -138,6 +187,41 @@ export class InferenceCluster extends Construct {
         reason: `The public API endpoint is enabled only because the stage lists operator CIDRs (${publicCidrs.join(', ')}) in eks.endpointPublicCidrs; it accepts no other source.`,
       });
     }
+  }
+
+  /**
+   * EKS managed add-ons at the pinned versions. The cluster starts with self-managed vpc-cni,
+   * coredns and kube-proxy; OVERWRITE lets the managed add-on take them over in place.
+   */
+  private managedAddons(
+    versions: Readonly<Record<EksAddonName, string>>,
+  ): Record<EksAddonName, eks.Addon> {
+    const make = (id: string, name: EksAddonName, configurationValues?: Record<string, unknown>) =>
+      new eks.Addon(this, id, {
+        cluster: this.cluster,
+        addonName: name,
+        addonVersion: versions[name],
+        ...(configurationValues && { configurationValues }),
+      });
+    // The Pod Identity agent add-on is the one aws-eks-v2 creates for Pod Identity service
+    // accounts; pin it rather than add a second one.
+    const podIdentity = this.cluster.eksPodIdentityAgent as eks.Addon;
+    (podIdentity.node.defaultChild as eks.CfnAddon).addonVersion =
+      versions['eks-pod-identity-agent'];
+    const addons: Record<EksAddonName, eks.Addon> = {
+      'vpc-cni': make('VpcCni', 'vpc-cni', { enableNetworkPolicy: 'true' }),
+      coredns: make('CoreDns', 'coredns'),
+      'kube-proxy': make('KubeProxy', 'kube-proxy'),
+      'eks-pod-identity-agent': podIdentity,
+      'metrics-server': make('MetricsServer', 'metrics-server'),
+    };
+    for (const addon of Object.values(addons)) {
+      (addon.node.defaultChild as eks.CfnAddon).resolveConflicts = 'OVERWRITE';
+    }
+    // Deployments (coredns, metrics-server) report healthy only once they have nodes.
+    addons.coredns.node.addDependency(this.systemNodes);
+    addons['metrics-server'].node.addDependency(this.systemNodes);
+    return addons;
   }
 
   /** The kubectl handler and its provider framework are Lambdas aws-cdk-lib defines for us. */
@@ -212,16 +296,3 @@ const ALB_CONTROLLER_WILDCARDS = [
   'arn:<AWS::Partition>:elasticloadbalancing:*:*:loadbalancer/net/*/*',
   'arn:<AWS::Partition>:elasticloadbalancing:*:*:targetgroup/*/*',
 ];
-
-function nodegroupOptions(config: NodeGroupConfig): eks.NodegroupOptions {
-  return {
-    instanceTypes: config.instanceTypes.map((type) => new ec2.InstanceType(type)),
-    minSize: config.minSize,
-    desiredSize: config.desiredSize,
-    maxSize: config.maxSize,
-    diskSize: config.diskSizeGiB,
-    capacityType:
-      config.capacityType === 'SPOT' ? eks.CapacityType.SPOT : eks.CapacityType.ON_DEMAND,
-    subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-  };
-}

@@ -13,7 +13,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { StageConfig } from '../config.ts';
+import type { ModelConfig } from '../config.ts';
 import { sessionManagerManifests, targetGroupBinding } from '../k8s/session-manager.ts';
 import { NAMESPACE, SESSION_MANAGER } from '../k8s/versions.ts';
 import { repoPath } from '../paths.ts';
@@ -29,7 +29,25 @@ export interface SessionManagerServiceProps {
   /** Shared secret the gateway sends in a header; requests without it are refused. */
   readonly gatewaySecret: secretsmanager.ISecret;
   readonly tritonUrl: string;
-  readonly config: StageConfig['sessionManager'];
+  /** The served models: names, chat templates and context windows become MODELS_CONFIG. */
+  readonly models: readonly Pick<
+    ModelConfig,
+    'name' | 'chatTemplate' | 'contextWindow' | 'defaultMaxTokens'
+  >[];
+  /** @default 2 */
+  readonly minReplicas?: number;
+  /** @default - the larger of 6 and minReplicas */
+  readonly maxReplicas?: number;
+  /** @default 500 */
+  readonly cpuMillicores?: number;
+  /** @default 512 */
+  readonly memoryMiB?: number;
+  /** @default 86400 */
+  readonly sessionTtlSeconds?: number;
+  /** @default 60000 */
+  readonly inferenceTimeoutMs?: number;
+  /** CPU utilisation the HPA holds the pods at. @default 70 */
+  readonly targetCpuPercent?: number;
   /** Longest request the gateway makes; the ALB idle timeout must outlast it. */
   readonly upstreamTimeoutMs: number;
   readonly accessLogs: s3.IBucket;
@@ -47,7 +65,17 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
 
   constructor(scope: Construct, id: string, props: SessionManagerServiceProps) {
     super(scope, id);
-    const { config, redis } = props;
+    const { redis } = props;
+    const minReplicas = props.minReplicas ?? 2;
+    const maxReplicas = props.maxReplicas ?? Math.max(6, minReplicas);
+    if (minReplicas < 1 || maxReplicas < minReplicas) {
+      throw new Error(
+        `SessionManagerService needs 1 <= minReplicas <= maxReplicas, got ${minReplicas} and ${maxReplicas}`,
+      );
+    }
+    if (props.models.length === 0) {
+      throw new Error('SessionManagerService needs the served models (names, templates, windows)');
+    }
 
     // Context: the repository root, narrowed by its .dockerignore to what the image takes.
     this.image = new ecrAssets.DockerImageAsset(this, 'Image', {
@@ -123,11 +151,11 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
         serviceAccountName: this.serviceAccount.serviceAccountName,
         environment: this.environment(props),
         targetGroupArn: this.targetGroup.targetGroupArn,
-        minReplicas: config.minReplicas,
-        maxReplicas: config.maxReplicas,
-        cpuMillicores: config.cpuMillicores,
-        memoryMiB: config.memoryMiB,
-        targetCpuPercent: config.targetCpuPercent,
+        minReplicas,
+        maxReplicas,
+        cpuMillicores: props.cpuMillicores ?? 500,
+        memoryMiB: props.memoryMiB ?? 512,
+        targetCpuPercent: props.targetCpuPercent ?? 70,
       }),
     });
     workload.node.addDependency(this.serviceAccount);
@@ -147,7 +175,7 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
   }
 
   private environment(props: SessionManagerServiceProps): Record<string, string> {
-    const { redis, config } = props;
+    const { redis } = props;
     return {
       PORT: String(SESSION_MANAGER.port),
       AWS_REGION: Stack.of(this).region,
@@ -157,9 +185,30 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
       REDIS_AUTH_SECRET_ARN: redis.authToken.secretArn,
       GATEWAY_SECRET_ARN: props.gatewaySecret.secretArn,
       TRITON_URL: props.tritonUrl,
-      SESSION_TTL_SECONDS: String(config.sessionTtlSeconds),
-      INFERENCE_TIMEOUT_MS: String(config.inferenceTimeoutMs),
-      ...(config.models && { MODELS_CONFIG: JSON.stringify(config.models) }),
+      SESSION_TTL_SECONDS: String(props.sessionTtlSeconds ?? 86_400),
+      INFERENCE_TIMEOUT_MS: String(props.inferenceTimeoutMs ?? 60_000),
+      MODELS_CONFIG: JSON.stringify(modelsConfig(props.models)),
     };
   }
+}
+
+/**
+ * The session manager's MODELS_CONFIG from the same list Triton's repository is written from,
+ * so the names clients send, the templates and the windows can never disagree.
+ */
+export function modelsConfig(models: SessionManagerServiceProps['models']): {
+  models: Record<string, { template: string; contextWindow: number; defaultMaxTokens?: number }>;
+} {
+  return {
+    models: Object.fromEntries(
+      models.map((m) => [
+        m.name,
+        {
+          template: m.chatTemplate,
+          contextWindow: m.contextWindow,
+          ...(m.defaultMaxTokens !== undefined && { defaultMaxTokens: m.defaultMaxTokens }),
+        },
+      ]),
+    ),
+  };
 }

@@ -40,7 +40,7 @@ export function sessionManagerDeployment(p: SessionManagerManifestProps): Manife
       labels: labels(SESSION_MANAGER.name),
     },
     spec: {
-      replicas: p.minReplicas,
+      // No `replicas`: the HPA owns the count, and a deploy must not reset what it chose.
       selector: { matchLabels: selector(SESSION_MANAGER.name) },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {

@@ -1,17 +1,19 @@
 /**
- * Triton Inference Server on the GPU pool: Deployment, Service, HPA and PDB. The model
+ * Triton Inference Server on the GPU pool: its model repository (one vLLM model per served
+ * model), the Deployment, Service and PDB, and the KEDA ScaledObject that sizes it. The model
  * repository is read from S3 with the pod's IAM role (IRSA), never with static keys.
  */
+import { createHash } from 'node:crypto';
+import type { ModelConfig } from '../config.ts';
+import { labels, type Manifest, pdb, RESTRICTED_CONTAINER, selector, service } from './common.ts';
 import {
-  hpa,
-  labels,
-  type Manifest,
-  pdb,
-  RESTRICTED_CONTAINER,
-  selector,
-  service,
-} from './common.ts';
-import { GPU_TAINT, NAMESPACE, POOL_LABEL, TRITON } from './versions.ts';
+  AWS_CLI_IMAGE,
+  GPU_TAINT,
+  HF_CACHE_HOST_PATH,
+  NAMESPACE,
+  POOL_LABEL,
+  TRITON,
+} from './versions.ts';
 
 export interface TritonManifestProps {
   readonly image: string;
@@ -20,29 +22,107 @@ export interface TritonManifestProps {
   readonly serviceAccountName: string;
   readonly region: string;
   readonly gpusPerReplica: number;
-  readonly minReplicas: number;
-  readonly maxReplicas: number;
   readonly cpuMillicores: number;
   readonly memoryMiB: number;
   readonly shmSizeMiB: number;
-  readonly targetCpuPercent: number;
+  /** Changes whenever the model repository does, so Triton restarts and reloads it. */
+  readonly modelRepositoryHash: string;
+  /** Secrets Manager secret with the Hugging Face token; absent: no gated model, no init step. */
+  readonly huggingFaceTokenSecretName?: string;
 }
 
 /** The `tritonserver` container image's own unprivileged user. */
 const TRITON_UID = 1000;
+/** Where the init container leaves the Hugging Face token: memory-backed, this pod only. */
+const TOKEN_DIR = '/var/run/axon/hf-token';
+
+/**
+ * Triton's model repository as files (path below the repository prefix -> content): a
+ * `config.pbtxt` selecting the vLLM backend and a `1/model.json` with vLLM's engine arguments,
+ * per model, the layout Triton's vLLM backend documents.
+ */
+export function modelRepositoryFiles(
+  models: readonly ModelConfig[],
+  gpusPerReplica: number,
+): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const model of models) {
+    files[`${model.name}/config.pbtxt`] = [
+      `# ${model.huggingFaceId}, written by the Axon stack from the stage config.`,
+      'backend: "vllm"',
+      // vLLM places the model on the GPUs itself; Triton runs one instance of it.
+      'instance_group [ { count: 1, kind: KIND_MODEL } ]',
+      // vLLM's time-to-first-token histogram on Triton's metrics port drives the autoscaler.
+      'parameters: { key: "REPORT_CUSTOM_METRICS" value: { string_value: "true" } }',
+      '',
+    ].join('\n');
+    const engine = {
+      ...model.engineArgs,
+      model: model.huggingFaceId,
+      max_model_len: model.contextWindow,
+      tensor_parallel_size: gpusPerReplica,
+      // Stats feed the vllm:* metrics above.
+      disable_log_stats: false,
+    };
+    files[`${model.name}/1/model.json`] = `${JSON.stringify(engine, null, 2)}\n`;
+  }
+  return files;
+}
+
+/** A short digest of the repository files, for the pod template annotation. */
+export function hashFiles(files: Readonly<Record<string, string>>): string {
+  const hash = createHash('sha256');
+  for (const path of Object.keys(files).sort()) hash.update(`${path}\0${files[path]}\0`);
+  return hash.digest('hex').slice(0, 16);
+}
+
+function tokenInitContainer(secretName: string, region: string): Manifest {
+  return {
+    name: 'hf-token',
+    image: AWS_CLI_IMAGE,
+    // The token goes from Secrets Manager to a memory volume; it never passes through the
+    // template, an environment variable or a log line (the CLI writes it to the file only).
+    command: [
+      'sh',
+      '-c',
+      `aws secretsmanager get-secret-value --secret-id "$SECRET_NAME" --query SecretString --output text > ${TOKEN_DIR}/token`,
+    ],
+    env: [
+      { name: 'SECRET_NAME', value: secretName },
+      { name: 'AWS_REGION', value: region },
+      { name: 'HOME', value: '/tmp' },
+    ],
+    resources: {
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { memory: '256Mi' },
+    },
+    securityContext: { ...RESTRICTED_CONTAINER, readOnlyRootFilesystem: true },
+    volumeMounts: [
+      { name: 'hf-token', mountPath: TOKEN_DIR },
+      { name: 'tmp', mountPath: '/tmp' },
+    ],
+  };
+}
 
 export function tritonDeployment(p: TritonManifestProps): Manifest {
   const gpus = String(p.gpusPerReplica);
   const http = { port: TRITON.httpPort, scheme: 'HTTP' };
+  const token = p.huggingFaceTokenSecretName;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: TRITON.name, namespace: NAMESPACE, labels: labels(TRITON.name) },
     spec: {
-      replicas: p.minReplicas,
+      // No `replicas`: KEDA's HPA owns the count, and a deploy must not reset what it chose.
       selector: { matchLabels: selector(TRITON.name) },
+      // Each replica holds whole GPUs. A surge pod would wait for a GPU node that only appears
+      // after the old pod leaves, so replace in place: one pod down, then its successor.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
       template: {
-        metadata: { labels: labels(TRITON.name) },
+        metadata: {
+          labels: labels(TRITON.name),
+          annotations: { 'axon.ai/model-repository-hash': p.modelRepositoryHash },
+        },
         spec: {
           serviceAccountName: p.serviceAccountName,
           nodeSelector: { [POOL_LABEL]: 'gpu' },
@@ -55,6 +135,7 @@ export function tritonDeployment(p: TritonManifestProps): Manifest {
             fsGroup: TRITON_UID,
             seccompProfile: { type: 'RuntimeDefault' },
           },
+          ...(token && { initContainers: [tokenInitContainer(token, p.region)] }),
           containers: [
             {
               name: TRITON.name,
@@ -72,14 +153,17 @@ export function tritonDeployment(p: TritonManifestProps): Manifest {
                 // The S3 client resolves the bucket's region from here; the role comes from IRSA.
                 { name: 'AWS_REGION', value: p.region },
                 { name: 'AWS_DEFAULT_REGION', value: p.region },
+                // Weights are downloaded once per node into the node-local cache.
+                { name: 'HF_HOME', value: '/hf-cache' },
+                ...(token ? [{ name: 'HF_TOKEN_PATH', value: `${TOKEN_DIR}/token` }] : []),
               ],
               ports: [
                 { name: 'http', containerPort: TRITON.httpPort, protocol: 'TCP' },
                 { name: 'grpc', containerPort: TRITON.grpcPort, protocol: 'TCP' },
                 { name: 'metrics', containerPort: TRITON.metricsPort, protocol: 'TCP' },
               ],
-              // Loading large models from S3 takes minutes: the startup probe allows 20 of them
-              // before the liveness probe may restart the container.
+              // A first start on a new node downloads the weights: the startup probe allows 20
+              // minutes before the liveness probe may restart the container.
               startupProbe: {
                 httpGet: { path: '/v2/health/live', ...http },
                 periodSeconds: 10,
@@ -106,13 +190,25 @@ export function tritonDeployment(p: TritonManifestProps): Manifest {
                 limits: { memory: `${p.memoryMiB}Mi`, 'nvidia.com/gpu': gpus },
               },
               securityContext: RESTRICTED_CONTAINER,
-              volumeMounts: [{ name: 'dshm', mountPath: '/dev/shm' }],
+              volumeMounts: [
+                { name: 'dshm', mountPath: '/dev/shm' },
+                { name: 'hf-cache', mountPath: '/hf-cache' },
+                ...(token ? [{ name: 'hf-token', mountPath: TOKEN_DIR, readOnly: true }] : []),
+              ],
             },
           ],
-          // Python backends and NCCL share tensors through /dev/shm; the container default of
-          // 64 MiB is far too small for LLMs.
           volumes: [
+            // vLLM and NCCL share tensors through /dev/shm; the container default of 64 MiB is
+            // far too small for LLMs.
             { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: `${p.shmSizeMiB}Mi` } },
+            // The GPU node class creates this directory, owned by Triton's user, at boot.
+            { name: 'hf-cache', hostPath: { path: HF_CACHE_HOST_PATH, type: 'Directory' } },
+            ...(token
+              ? [
+                  { name: 'hf-token', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+                  { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+                ]
+              : []),
           ],
         },
       },
@@ -128,8 +224,88 @@ export function tritonManifests(p: TritonManifestProps): Manifest[] {
       { name: 'grpc', port: TRITON.grpcPort },
       { name: 'metrics', port: TRITON.metricsPort },
     ]),
-    hpa(TRITON.name, p.minReplicas, p.maxReplicas, p.targetCpuPercent),
+    // One pod at a time, the same as the rollout: a node drain never takes two replicas at once.
     pdb(TRITON.name),
+  ];
+}
+
+export interface TritonScalingProps {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  /** `https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>` */
+  readonly prometheusUrl: string;
+  readonly region: string;
+  readonly targetTimeToFirstTokenMs: number;
+  readonly targetPendingRequests: number;
+}
+
+const TRIGGER_AUTH = 'amazon-managed-prometheus';
+
+/**
+ * KEDA sizes Triton from its serving signals in Amazon Managed Prometheus, queried with SigV4 by
+ * the KEDA operator's own IAM role (TriggerAuthentication `podIdentity: aws`). Two triggers, the
+ * larger answer wins: the mean time to first token (rises as vLLM queues requests inside the
+ * engine), and requests pending in Triton's scheduler per replica.
+ */
+export function tritonScaling(p: TritonScalingProps): Manifest[] {
+  const job = `job="${TRITON.name}"`;
+  const common = { serverAddress: p.prometheusUrl, awsRegion: p.region };
+  return [
+    {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'TriggerAuthentication',
+      metadata: { name: TRIGGER_AUTH, namespace: NAMESPACE, labels: labels(TRITON.name) },
+      spec: { podIdentity: { provider: 'aws' } },
+    },
+    {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: { name: TRITON.name, namespace: NAMESPACE, labels: labels(TRITON.name) },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: TRITON.name },
+        minReplicaCount: p.minReplicas,
+        maxReplicaCount: p.maxReplicas,
+        pollingInterval: 30,
+        // A new replica costs a GPU node and a model load: scale down slowly.
+        cooldownPeriod: 600,
+        advanced: {
+          horizontalPodAutoscalerConfig: {
+            behavior: {
+              scaleDown: {
+                stabilizationWindowSeconds: 600,
+                policies: [{ type: 'Pods', value: 1, periodSeconds: 300 }],
+              },
+            },
+          },
+        },
+        triggers: [
+          {
+            type: 'prometheus',
+            name: 'time-to-first-token',
+            metricType: 'Value',
+            authenticationRef: { name: TRIGGER_AUTH },
+            metadata: {
+              ...common,
+              query: `1000 * sum(rate(vllm:time_to_first_token_seconds_sum{${job}}[2m])) / clamp_min(sum(rate(vllm:time_to_first_token_seconds_count{${job}}[2m])), 0.001)`,
+              threshold: String(p.targetTimeToFirstTokenMs),
+              ignoreNullValues: 'true',
+            },
+          },
+          {
+            type: 'prometheus',
+            name: 'pending-requests',
+            metricType: 'AverageValue',
+            authenticationRef: { name: TRIGGER_AUTH },
+            metadata: {
+              ...common,
+              query: `sum(nv_inference_pending_request_count{${job}})`,
+              threshold: String(p.targetPendingRequests),
+              ignoreNullValues: 'true',
+            },
+          },
+        ],
+      },
+    },
   ];
 }
 

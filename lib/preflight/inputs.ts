@@ -4,6 +4,7 @@
  * group to a Karpenter NodePool) only `preflightInputs` and `vcpusOf` change.
  */
 import type { CapacityType, StageConfig } from '../config.ts';
+import { INSTANCE_TYPES } from '../k8s/instance-types.ts';
 
 export interface PreflightInputs {
   readonly stage: string;
@@ -14,7 +15,7 @@ export interface PreflightInputs {
   /** Instance types of the managed system node group, which spans every AZ of the stage. */
   readonly systemInstanceTypes: readonly string[];
   readonly gpuInstanceTypes: readonly string[];
-  /** The most GPU nodes the stage may run at once. */
+  /** The most GPU nodes the stage may run at once (each has at least one GPU). */
   readonly maxGpuNodes: number;
   readonly capacityType: CapacityType;
   /** Reserved concurrency of the stage's Lambda functions combined; absent when none reserve. */
@@ -26,9 +27,10 @@ export interface PreflightInputs {
 }
 
 /**
- * Maps today's stage config onto the preflight's inputs. The GPU node ceiling is the managed GPU
- * node group's `maxSize`; no stage reserves Lambda concurrency yet, so `reservedConcurrency` stays
- * absent and the Lambda check only compares the account quota with the default.
+ * Maps the stage config onto the preflight's inputs. The GPU node ceiling is the Karpenter pool's
+ * `maxGpus` limit: every GPU node carries at least one GPU, so the pool never runs more nodes than
+ * that. No stage reserves Lambda concurrency yet, so `reservedConcurrency` stays absent and the
+ * Lambda check only compares the account quota with the default.
  */
 export function preflightInputs(config: StageConfig): PreflightInputs {
   const { gateway, eks } = config;
@@ -39,7 +41,7 @@ export function preflightInputs(config: StageConfig): PreflightInputs {
     availabilityZones: config.network.availabilityZones,
     systemInstanceTypes: eks.systemNodes.instanceTypes,
     gpuInstanceTypes: eks.gpuNodes.instanceTypes,
-    maxGpuNodes: eks.gpuNodes.maxSize,
+    maxGpuNodes: eks.gpuNodes.maxGpus,
     capacityType: eks.gpuNodes.capacityType,
     ...(gateway.certificateArn !== undefined && { certificateArn: gateway.certificateArn }),
     ...(gateway.hostedZoneId !== undefined && { hostedZoneId: gateway.hostedZoneId }),
@@ -48,26 +50,7 @@ export function preflightInputs(config: StageConfig): PreflightInputs {
   };
 }
 
-/**
- * vCPUs of the GPU instance types the stages use or may use, from the Amazon EC2 accelerated
- * computing specifications (https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html). EC2
- * GPU quotas count vCPUs, not instances. This table is a stand-in for the repo's shared EC2 facts
- * table (`INSTANCE_TYPES[type].vcpus` in lib/k8s/instance-types.ts), which the lead switches it to
- * when both are on main; `vcpusOf` is the one place that reads it.
- */
-const GPU_VCPUS: Readonly<Record<string, number>> = {
-  'g5.xlarge': 4,
-  'g5.2xlarge': 8,
-  'g6.xlarge': 4,
-  'g6.2xlarge': 8,
-  'g6.4xlarge': 16,
-  'g6.12xlarge': 48,
-  'g6e.xlarge': 4,
-  'g6e.2xlarge': 8,
-  'p4d.24xlarge': 96,
-};
-
-/** vCPUs of one instance of `type`, or undefined when the table lacks it. */
+/** vCPUs of one instance of `type` (EC2 GPU quotas count vCPUs), from the repo's EC2 facts table. */
 export function vcpusOf(type: string): number | undefined {
-  return GPU_VCPUS[type];
+  return INSTANCE_TYPES[type]?.vcpus;
 }

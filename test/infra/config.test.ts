@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadStageConfig, parseStageConfig, StageConfigError } from '../../lib/config.ts';
+import { CHAT_TEMPLATES } from '../../lib/config-inference.ts';
 import { REPO_ROOT, repoPath } from '../../lib/paths.ts';
+import { TEMPLATE_NAMES } from '../../services/session-manager/src/core/chat-template.ts';
 import { devDocument } from './support.ts';
 
 const parse = (doc: unknown) =>
@@ -23,6 +25,16 @@ const node = (patch: Record<string, unknown>) => ({
 const gpu = (patch: Record<string, unknown>) => ({
   gpuNodes: { ...(dev.eks as { gpuNodes: object }).gpuNodes, ...patch },
 });
+/** dev's model list with its one model patched. */
+const model = (patch: Record<string, unknown>) => [
+  { ...(dev.models as Record<string, unknown>[])[0], ...patch },
+];
+const LLAMA = {
+  name: 'llama',
+  huggingFaceId: 'meta-llama/Llama-3.1-8B-Instruct',
+  chatTemplate: 'llama3',
+  huggingFaceTokenSecretName: 'axon/hf',
+};
 
 describe('stage config validation', () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
@@ -140,9 +152,14 @@ describe('stage config validation', () => {
       /eks\.endpointPublicCidrs has "0\.0\.0\.0\/0"; list operator CIDRs .* never \/0/,
     ],
     [
-      'an admin role that is not a role ARN',
-      { eks: { adminRoleArn: 'arn:aws:iam::123456789012:user/bob' } },
-      /eks\.adminRoleArn must be an IAM role ARN/,
+      'an admin principal that is not an IAM role or user ARN',
+      { eks: { adminPrincipalArns: ['arn:aws:iam::123456789012:group/ops'] } },
+      /eks\.adminPrincipalArns has "arn:aws:iam::123456789012:group\/ops"; list IAM role or user ARNs/,
+    ],
+    [
+      'the retired adminRoleArn',
+      { eks: { adminRoleArn: 'arn:aws:iam::123456789012:role/Admin' } },
+      /eks\.adminRoleArn was replaced by "adminPrincipalArns"/,
     ],
     [
       'no system instance type',
@@ -172,7 +189,17 @@ describe('stage config validation', () => {
     [
       'a GPU pool of CPU instances',
       { eks: gpu({ instanceTypes: ['m7i.large'] }) },
-      /eks\.gpuNodes\.instanceTypes has m7i\.large, which is not an NVIDIA GPU type .*g6e/,
+      /eks\.gpuNodes\.instanceTypes has m7i\.large, which is not an NVIDIA GPU type this app knows; use one of .*g6e\.2xlarge/,
+    ],
+    [
+      'a managed node group size on the Karpenter pool',
+      { eks: gpu({ minSize: 1 }) },
+      /eks\.gpuNodes\.minSize belongs to the managed GPU node group .* bound the pool with "maxGpus"/,
+    ],
+    [
+      'a GPU pool limit of zero',
+      { eks: gpu({ maxGpus: 0 }) },
+      /eks\.gpuNodes\.maxGpus must be a whole number from 1 to 1000, got 0/,
     ],
     [
       'spot written in lowercase',
@@ -200,6 +227,31 @@ describe('stage config validation', () => {
       /triton\.maxReplicas must be >= minReplicas, got 2 < 3/,
     ],
     [
+      'Triton memory above what a g6.xlarge node can allocate',
+      { triton: { memoryMiB: 16384 } },
+      /triton\.memoryMiB is 16384 MiB, but a g6\.xlarge node has 13650 MiB allocatable for it .* set triton\.memoryMiB to at most 13650/,
+    ],
+    [
+      'Triton CPU above what a g6.xlarge node can allocate',
+      { triton: { cpuMillicores: 4000 } },
+      /triton\.cpuMillicores is 4000m, but a g6\.xlarge node has 3420m allocatable for it/,
+    ],
+    [
+      'more GPUs per replica than the instance type has',
+      { triton: { gpusPerReplica: 2 } },
+      /triton\.gpusPerReplica is 2, but a g6\.xlarge node has 1 GPU\(s\)/,
+    ],
+    [
+      'a /dev/shm larger than half the memory',
+      { triton: { memoryMiB: 8192, shmSizeMiB: 6000 } },
+      /triton\.shmSizeMiB is 6000 MiB; \/dev\/shm is memory counted against triton\.memoryMiB/,
+    ],
+    [
+      'CPU-based Triton scaling',
+      { triton: { targetCpuPercent: 70 } },
+      /triton\.targetCpuPercent is gone: Triton scales on its serving signals/,
+    ],
+    [
       'nine GPUs per replica',
       { triton: { gpusPerReplica: 9 } },
       /triton\.gpusPerReplica must be a whole number from 1 to 8/,
@@ -210,9 +262,65 @@ describe('stage config validation', () => {
       /sessionManager\.maxReplicas must be >= minReplicas, got 2 < 4/,
     ],
     [
-      'models that are not an object',
-      { sessionManager: { models: ['llama'] } },
-      /sessionManager\.models must be an object \(it becomes MODELS_CONFIG\)/,
+      'models under the session manager instead of the stage',
+      { sessionManager: { models: {} } },
+      /sessionManager\.models is not a known field/,
+    ],
+    ['no models', { models: [] }, /stage\.json: models must be a non-empty list of objects/],
+    [
+      'a model name Triton cannot use as a directory',
+      { models: model({ name: 'qwen/0.5b' }) },
+      /models\[0\]\.name must be letters, digits/,
+    ],
+    [
+      'a chat template the session manager lacks',
+      { models: model({ chatTemplate: 'mistral' }) },
+      /models\[0\]\.chatTemplate must be one of "chatml", "llama3", got "mistral"/,
+    ],
+    [
+      'an unknown model without its architecture',
+      { models: model({ huggingFaceId: 'acme/secret-7b' }) },
+      /models\[0\]\.architecture is needed because acme\/secret-7b is not in lib\/k8s\/model-facts\.ts/,
+    ],
+    [
+      'a context window beyond the model',
+      { models: model({ contextWindow: 65536 }) },
+      /models\[0\]\.contextWindow is 65536, but Qwen\/Qwen2\.5-0\.5B-Instruct supports at most 32768 tokens/,
+    ],
+    [
+      'max_model_len in engineArgs',
+      { models: model({ engineArgs: { max_model_len: 4096 } }) },
+      /models\[0\]\.engineArgs\.max_model_len is derived from contextWindow; set that instead/,
+    ],
+    [
+      'a memory fraction vLLM cannot use',
+      { models: model({ engineArgs: { gpu_memory_utilization: 1.2 } }) },
+      /models\[0\]\.engineArgs\.gpu_memory_utilization must be a number from 0\.1 to 0\.95/,
+    ],
+    [
+      'a gated model without a token secret',
+      { models: [{ ...LLAMA, huggingFaceTokenSecretName: undefined, contextWindow: 8192 }] },
+      /models\[0\]\.huggingFaceTokenSecretName is required: meta-llama\/Llama-3\.1-8B-Instruct is gated/,
+    ],
+    [
+      'a model whose weights and KV cache exceed the GPU',
+      { models: [{ ...LLAMA, contextWindow: 131072 }] },
+      /models\[0\]\.contextWindow with meta-llama\/Llama-3\.1-8B-Instruct needs 32\.5 GiB of GPU memory \(weights 15\.0 GiB \+ KV cache 16\.0 GiB for 131072 tokens \+ runtime\), but 1 L4 of a g6\.xlarge at models\[0\]\.engineArgs\.gpu_memory_utilization 0\.9 give 21\.6 GiB; lower models\[0\]\.contextWindow/,
+    ],
+    [
+      'two models with one name',
+      { models: [...model({}), ...model({ engineArgs: { gpu_memory_utilization: 0.4 } })] },
+      /models name "qwen2\.5-0\.5b-instruct" twice/,
+    ],
+    [
+      'two models that together ask for more than the GPU',
+      {
+        models: [
+          ...model({ engineArgs: { gpu_memory_utilization: 0.6 } }),
+          ...model({ name: 'second', engineArgs: { gpu_memory_utilization: 0.6 } }),
+        ],
+      },
+      /models ask for 1\.20 of the GPU memory together/,
     ],
     [
       'no certificate and no plain-HTTP opt-in',
@@ -400,9 +508,10 @@ describe('stage config defaults', () => {
     network: { cidr: '10.9.0.0/16', availabilityZones: ['eu-west-1a', 'eu-west-1b'] },
     eks: {
       systemNodes: { instanceTypes: ['m7i.large'], maxSize: 2 },
-      gpuNodes: { instanceTypes: ['g6.xlarge'], maxSize: 1 },
+      gpuNodes: { instanceTypes: ['g6.xlarge'] },
     },
     triton: { image: 'nvcr.io/nvidia/tritonserver:25.10-py3' },
+    models: [{ name: 'qwen', huggingFaceId: 'Qwen/Qwen2.5-0.5B-Instruct', contextWindow: 4096 }],
     gateway: { allowPlainHttp: true },
   };
   const c = parse(minimal);
@@ -424,8 +533,22 @@ describe('stage config defaults', () => {
     ['desired size = min size', c.eks.systemNodes.desiredSize, 1],
     ['50 GiB system disks', c.eks.systemNodes.diskSizeGiB, 50],
     ['on-demand capacity', c.eks.systemNodes.capacityType, 'ON_DEMAND'],
-    ['GPU nodes from 0', c.eks.gpuNodes.minSize, 0],
+    ['no cluster admins', c.eks.adminPrincipalArns, []],
+    ['at most 4 GPUs in the pool', c.eks.gpuNodes.maxGpus, 4],
+    ['on-demand GPU nodes', c.eks.gpuNodes.capacityType, 'ON_DEMAND'],
     ['200 GiB GPU disks', c.eks.gpuNodes.diskSizeGiB, 200],
+    ['empty GPU nodes removed after 15 minutes', c.eks.gpuNodes.consolidateAfterMinutes, 15],
+    ['GPU nodes replaced after 30 days', c.eks.gpuNodes.expireAfterHours, 720],
+    [
+      'Triton requests derived from a g6.xlarge',
+      [c.triton.cpuMillicores, c.triton.memoryMiB],
+      [3400, 13568],
+    ],
+    ['a 2 s time-to-first-token target', c.triton.targetTimeToFirstTokenMs, 2000],
+    ['4 pending requests per Triton replica', c.triton.targetPendingRequests, 4],
+    ['the chatml template', c.models[0]?.chatTemplate, 'chatml'],
+    ['90% of the GPU memory for vLLM', c.models[0]?.engineArgs.gpu_memory_utilization, 0.9],
+    ['no Hugging Face token', c.models[0]?.huggingFaceTokenSecretName, undefined],
     ['a stack-made model bucket', c.triton.modelRepository, undefined],
     ['1 GPU per Triton replica', c.triton.gpusPerReplica, 1],
     ['1 to 2 Triton replicas', [c.triton.minReplicas, c.triton.maxReplicas], [1, 2]],
@@ -466,6 +589,10 @@ describe('stage config defaults', () => {
     expect(parse({ ...minimal, redis: { engine: 'valkey' } }).redis.engineVersion).toBe('8.0');
   });
 
+  it('takes the architecture of a known model from the table', () => {
+    expect(c.models[0]?.architecture).toMatchObject({ layers: 24, kvHeads: 2, gated: false });
+  });
+
   it('takes plans from config/axon.json when the stage has no runtime section', () => {
     expect(Object.keys(c.runtime.plans)).toEqual(['free', 'pro']);
   });
@@ -502,5 +629,11 @@ describe('gateway HTTPS choices', () => {
 
   it('accepts plain HTTP only as the explicit opt-in', () => {
     expect(parse(devDocument()).gateway.allowPlainHttp).toBe(true);
+  });
+});
+
+describe('stage config and the session manager', () => {
+  it('offers exactly the chat templates the session manager implements', () => {
+    expect([...CHAT_TEMPLATES]).toEqual([...TEMPLATE_NAMES]);
   });
 });

@@ -1,16 +1,25 @@
 /**
- * InferenceStack: EKS (aws-eks-v2) with system and GPU node groups, NVIDIA device plugin, AWS
- * Load Balancer Controller, Triton (S3 models through IRSA), the session manager (Pod Identity,
- * DockerImageAsset) behind an internal ALB bound with a TargetGroupBinding.
+ * InferenceStack: EKS (aws-eks-v2) with a managed system node group and pinned managed add-ons,
+ * the Karpenter GPU pool, NVIDIA device plugin, AWS Load Balancer Controller, the metrics
+ * pipeline (AMP + scraper + KEDA), Triton (vLLM model repository written at deploy, S3 through
+ * IRSA), the session manager (Pod Identity, DockerImageAsset) behind an internal ALB bound with a
+ * TargetGroupBinding, and the namespace's NetworkPolicies.
  */
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { TEMPLATES } from '../../services/session-manager/src/core/chat-template.ts';
 import {
+  modelSettings,
+  parseModelsConfig,
+} from '../../services/session-manager/src/core/models.ts';
+import {
+  type Json,
   manifests,
   normalised,
   ofKind,
   parseDev,
   resources,
+  type Synthesized,
   stageConfig,
   synth,
   TOKEN,
@@ -99,20 +108,29 @@ describe('InferenceStack: EKS cluster', () => {
     });
   });
 
-  it('has a GPU node group on the AL2023 NVIDIA AMI tainted nvidia.com/gpu:NoSchedule', () => {
-    t.hasResourceProperties(NODEGROUP, {
-      AmiType: 'AL2023_x86_64_NVIDIA',
-      InstanceTypes: ['g6.xlarge'],
-      ScalingConfig: { MinSize: 1, DesiredSize: 1, MaxSize: 2 },
-      DiskSize: 200,
-      Labels: { 'axon.ai/pool': 'gpu', 'nvidia.com/gpu.present': 'true' },
-      Taints: [{ Key: 'nvidia.com/gpu', Value: 'true', Effect: 'NO_SCHEDULE' }],
-    });
-    prod.templates.inference.hasResourceProperties(NODEGROUP, {
-      AmiType: 'AL2023_x86_64_NVIDIA',
-      InstanceTypes: ['g6e.2xlarge'],
-      ScalingConfig: { MinSize: 2, DesiredSize: 2, MaxSize: 6 },
-      DiskSize: 300,
+  it('keeps the system node group on the cluster version, so an upgrade moves the nodes too', () => {
+    t.hasResourceProperties(NODEGROUP, { Version: '1.35', Labels: { 'axon.ai/pool': 'system' } });
+  });
+
+  it('creates no managed GPU node group: Karpenter provisions GPU nodes', () => {
+    expect(resources(t, NODEGROUP)).toHaveLength(1);
+    expect(resources(t, NODEGROUP)[0]?.[1].AmiType).toBe('AL2023_x86_64_STANDARD');
+  });
+
+  it('runs vpc-cni (network policy on), coredns, kube-proxy, Pod Identity agent and metrics-server as pinned managed add-ons', () => {
+    const addons: Record<string, Json> = Object.fromEntries(
+      resources(t, 'AWS::EKS::Addon').map(([, p]) => [p.AddonName, p]),
+    );
+    expect(Object.keys(addons).sort()).toEqual(
+      ['coredns', 'eks-pod-identity-agent', 'kube-proxy', 'metrics-server', 'vpc-cni'].sort(),
+    );
+    for (const addon of Object.values(addons)) {
+      expect(addon.AddonVersion).toMatch(/^v\d+\.\d+\.\d+-eksbuild\.\d+$/);
+      expect(addon.ResolveConflicts).toBe('OVERWRITE');
+    }
+    expect(addons['kube-proxy']?.AddonVersion).toMatch(/^v1\.35\./);
+    expect(JSON.parse(addons['vpc-cni']?.ConfigurationValues as string)).toEqual({
+      enableNetworkPolicy: 'true',
     });
   });
 
@@ -126,10 +144,16 @@ describe('InferenceStack: EKS cluster', () => {
     const [[, chart] = ['', {}]] = resources(t, HELM).filter(
       ([, p]) => p.Chart === 'nvidia-device-plugin',
     );
-    expect(JSON.parse(chart.Values as string)).toEqual({
+    const values = JSON.parse(chart.Values as string);
+    expect(values).toEqual({
       nodeSelector: { 'axon.ai/pool': 'gpu' },
       tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
     });
+    // Karpenter's nodes carry the NodePool template labels: the selector must be among them.
+    const poolLabels = ofKind(manifests(t, 'EksClustermanifestGpuPool'), 'NodePool').spec.template
+      .metadata.labels;
+    expect(poolLabels).toMatchObject(values.nodeSelector);
+    expect(poolLabels).toMatchObject({ 'nvidia.com/gpu.present': 'true' });
   });
 
   it('installs the AWS Load Balancer Controller with an IRSA role', () => {
@@ -145,9 +169,22 @@ describe('InferenceStack: EKS cluster', () => {
     });
   });
 
-  it('adds metrics-server (for the HPAs) and the Pod Identity agent', () => {
-    t.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'metrics-server' });
-    t.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' });
+  it('warns at synth when no operator principal gets cluster-admin', () => {
+    const warnings = (stackOf: Synthesized) =>
+      Annotations.fromStack(stackOf.stacks.inference).findWarning(
+        '*',
+        Match.stringLikeRegexp('No eks.adminPrincipalArns'),
+      );
+    expect(warnings(dev)).toHaveLength(1);
+    expect(warnings(prod)).toHaveLength(0);
+  });
+
+  it('outputs the aws eks update-kubeconfig command', () => {
+    t.hasOutput('KubeconfigCommand', {
+      Value: Match.objectLike({
+        'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('aws eks update-kubeconfig')])],
+      }),
+    });
   });
 
   it('creates the axon namespace with ALB pod readiness gates', () => {
@@ -191,11 +228,30 @@ describe('InferenceStack: Triton', () => {
     ]);
   });
 
-  it('mounts a memory-backed /dev/shm of the configured size', () => {
-    expect(container.volumeMounts).toEqual([{ name: 'dshm', mountPath: '/dev/shm' }]);
+  it('mounts a memory-backed /dev/shm of the configured size and the node-local model cache', () => {
+    expect(container.volumeMounts).toEqual([
+      { name: 'dshm', mountPath: '/dev/shm' },
+      { name: 'hf-cache', mountPath: '/hf-cache' },
+    ]);
     expect(pod.volumes).toEqual([
       { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: '2048Mi' } },
+      { name: 'hf-cache', hostPath: { path: '/var/lib/axon/huggingface', type: 'Directory' } },
     ]);
+    expect(container.env).toContainEqual({ name: 'HF_HOME', value: '/hf-cache' });
+  });
+
+  it('requests what a g6.xlarge can hold (derived from its allocatable resources)', () => {
+    expect(container.resources.requests).toMatchObject({ cpu: '3400m', memory: '13568Mi' });
+    expect(container.resources.limits.memory).toBe('13568Mi');
+  });
+
+  it('leaves replicas to the autoscaler and rolls out one pod at a time without a spare GPU', () => {
+    expect(deployment.spec.replicas).toBeUndefined();
+    expect(deployment.spec.strategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 0, maxUnavailable: 1 },
+    });
+    expect(ofKind(triton, 'PodDisruptionBudget').spec.maxUnavailable).toBe(1);
   });
 
   it('uses its service account and no static AWS keys', () => {
@@ -205,15 +261,99 @@ describe('InferenceStack: Triton', () => {
     expect(names).not.toContain('AWS_SECRET_ACCESS_KEY');
   });
 
-  it('has a Service, an HPA within the configured replicas and a PDB', () => {
+  it('has a Service and a PDB, and no CPU HPA', () => {
     expect(ofKind(triton, 'Service').spec.ports.map((p: { port: number }) => p.port)).toEqual([
       8000, 8001, 8002,
     ]);
-    expect(ofKind(triton, 'HorizontalPodAutoscaler').spec).toMatchObject({
-      minReplicas: 1,
-      maxReplicas: 2,
-    });
     expect(ofKind(triton, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+    expect(triton.map((o) => o.kind)).not.toContain('HorizontalPodAutoscaler');
+  });
+
+  it('scales on serving signals from Amazon Managed Prometheus through KEDA, after KEDA is installed', () => {
+    const scaling = manifests(t, 'TritonScaling');
+    const scaled = ofKind(scaling, 'ScaledObject');
+    expect(scaled.spec).toMatchObject({
+      scaleTargetRef: { kind: 'Deployment', name: 'triton' },
+      minReplicaCount: 1,
+      maxReplicaCount: 2,
+    });
+    const triggers = scaled.spec.triggers as { type: string; metadata: Record<string, string> }[];
+    expect(triggers.map((tr) => tr.type)).toEqual(['prometheus', 'prometheus']);
+    expect(triggers[0]?.metadata.query).toContain('vllm:time_to_first_token_seconds');
+    expect(triggers[0]?.metadata.threshold).toBe('2000');
+    expect(triggers[1]?.metadata.query).toContain('nv_inference_pending_request_count');
+    for (const trigger of triggers) {
+      expect(trigger.metadata.serverAddress).toBe(
+        `https://aps-workspaces.us-east-1.${TOKEN}/workspaces/${TOKEN}`,
+      );
+    }
+    expect(ofKind(scaling, 'TriggerAuthentication').spec).toEqual({
+      podIdentity: { provider: 'aws' },
+    });
+    const [[, resource] = ['', {}]] = Object.entries(
+      t.findResources('Custom::AWSCDK-EKS-KubernetesResource'),
+    ).filter(([logicalId]) => logicalId.startsWith('TritonScaling'));
+    expect(JSON.stringify(resource.DependsOn)).toMatch(
+      /chartKeda.*TritonWorkload|TritonWorkload.*chartKeda/,
+    );
+  });
+
+  it('writes the vLLM model repository from the stage models before Triton starts', () => {
+    const files = dev.stacks.inference.triton.repositoryFiles;
+    expect(Object.keys(files).sort()).toEqual([
+      'qwen2.5-0.5b-instruct/1/model.json',
+      'qwen2.5-0.5b-instruct/config.pbtxt',
+    ]);
+    expect(files['qwen2.5-0.5b-instruct/config.pbtxt']).toContain('backend: "vllm"');
+    expect(JSON.parse(files['qwen2.5-0.5b-instruct/1/model.json'] ?? '{}')).toMatchObject({
+      model: 'Qwen/Qwen2.5-0.5B-Instruct',
+      max_model_len: 32768,
+      gpu_memory_utilization: 0.9,
+      tensor_parallel_size: 1,
+    });
+    t.hasResourceProperties('Custom::CDKBucketDeployment', {
+      DestinationBucketKeyPrefix: 'models/',
+      Prune: true,
+    });
+    const workload = Object.entries(t.findResources('Custom::AWSCDK-EKS-KubernetesResource')).find(
+      ([logicalId]) => logicalId.startsWith('TritonWorkload'),
+    )?.[1];
+    expect(JSON.stringify(workload?.DependsOn)).toContain(
+      'TritonModelRepositoryFilesCustomResource',
+    );
+    expect(deployment.spec.template.metadata.annotations['axon.ai/model-repository-hash']).toMatch(
+      /^[0-9a-f]{16}$/,
+    );
+  });
+
+  it('fetches the Hugging Face token of a gated model in an init container, never in the template (prod)', () => {
+    const p = prod.templates.inference;
+    const prodPod = ofKind(manifests(p, 'TritonWorkload'), 'Deployment').spec.template.spec;
+    const [init] = prodPod.initContainers;
+    expect(init.command.join(' ')).toContain('secretsmanager get-secret-value');
+    expect(init.env).toContainEqual({ name: 'SECRET_NAME', value: 'axon/huggingface-token' });
+    expect(prodPod.containers[0].env).toContainEqual({
+      name: 'HF_TOKEN_PATH',
+      value: '/var/run/axon/hf-token/token',
+    });
+    expect(prodPod.volumes).toContainEqual({
+      name: 'hf-token',
+      emptyDir: { medium: 'Memory', sizeLimit: '1Mi' },
+    });
+    const names = prodPod.containers[0].env.map((e: { name: string }) => e.name);
+    expect(names).not.toContain('HF_TOKEN');
+    p.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+            Resource:
+              'arn:aws:secretsmanager:us-east-1:123456789012:secret:axon/huggingface-token-??????',
+          }),
+        ]),
+      },
+    });
+    expect(pod.initContainers).toBeUndefined();
   });
 
   it('reads the model bucket through IRSA, read-only and below the repository prefix', () => {
@@ -269,15 +409,19 @@ describe('InferenceStack: Triton', () => {
     expect(args).toContain('--model-repository=s3://example-axon-models/triton');
     p.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
-        Statement: [
+        Statement: Match.arrayWith([
           Match.objectLike({
             Resource: [
               'arn:aws:s3:::example-axon-models',
               'arn:aws:s3:::example-axon-models/triton/*',
             ],
           }),
-        ],
+        ]),
       },
+    });
+    p.hasResourceProperties('Custom::CDKBucketDeployment', {
+      DestinationBucketName: 'example-axon-models',
+      DestinationBucketKeyPrefix: 'triton/',
     });
   });
 });
@@ -306,6 +450,7 @@ describe('InferenceStack: session manager', () => {
         'AWS_REGION',
         'GATEWAY_SECRET_ARN',
         'INFERENCE_TIMEOUT_MS',
+        'MODELS_CONFIG',
         'PORT',
         'REDIS_AUTH_SECRET_ARN',
         'REDIS_URL',
@@ -320,6 +465,37 @@ describe('InferenceStack: session manager', () => {
       SESSION_TTL_SECONDS: '86400',
       INFERENCE_TIMEOUT_MS: '60000',
     });
+  });
+
+  it('knows the same models as Triton: names, chat templates and context windows', () => {
+    expect(JSON.parse(env.MODELS_CONFIG)).toEqual({
+      models: { 'qwen2.5-0.5b-instruct': { template: 'chatml', contextWindow: 32768 } },
+    });
+    // The service's own parser accepts it and resolves the settings the stage asked for.
+    const settings = modelSettings(parseModelsConfig(env.MODELS_CONFIG), 'qwen2.5-0.5b-instruct');
+    expect(settings.contextWindow).toBe(32768);
+    expect(settings.template).toBe(TEMPLATES.chatml);
+    const prodEnv = ofKind(
+      manifests(prod.templates.inference, 'SessionManagerWorkload'),
+      'Deployment',
+    ).spec.template.spec.containers[0].env as { name: string; value: string }[];
+    const models = JSON.parse(prodEnv.find((e) => e.name === 'MODELS_CONFIG')?.value ?? '{}');
+    expect(models).toEqual({
+      models: {
+        'llama-3.1-8b-instruct': {
+          template: 'llama3',
+          contextWindow: 32768,
+          defaultMaxTokens: 1024,
+        },
+      },
+    });
+    expect(Object.keys(prod.stacks.inference.triton.repositoryFiles)).toContain(
+      'llama-3.1-8b-instruct/1/model.json',
+    );
+  });
+
+  it('leaves replicas to its HPA', () => {
+    expect(ofKind(workload, 'Deployment').spec.replicas).toBeUndefined();
   });
 
   it('gets cluster nodes and TLS instead of a URL when Redis runs in cluster mode (prod)', () => {
@@ -474,6 +650,183 @@ describe('InferenceStack: session manager', () => {
         ],
       },
     });
+  });
+});
+
+describe('InferenceStack: Karpenter GPU pool', () => {
+  const [nodeClass, nodePool] = manifests(t, 'EksClustermanifestGpuPool');
+
+  it('installs the Karpenter v1 chart on the system nodes with the interruption queue', () => {
+    const [[, chart] = ['', {}]] = resources(t, HELM).filter(([, p]) => p.Chart === 'karpenter');
+    expect(chart).toMatchObject({
+      Repository: 'oci://public.ecr.aws/karpenter/karpenter',
+      Version: '1.14.1',
+      Namespace: 'kube-system',
+    });
+    const values = JSON.parse(JSON.stringify(chart.Values));
+    expect(JSON.stringify(values)).toContain('axon.ai/pool');
+    expect(JSON.stringify(values)).toContain('interruptionQueue');
+  });
+
+  it('gives the controller its IAM role through EKS Pod Identity', () => {
+    t.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+      Namespace: 'kube-system',
+      ServiceAccount: 'karpenter',
+      RoleArn: { 'Fn::GetAtt': [id('GpuPoolControllerRole', 'AWS::IAM::Role'), 'Arn'] },
+    });
+  });
+
+  it('lets GPU nodes join through an EC2_LINUX access entry for their role', () => {
+    t.hasResourceProperties('AWS::EKS::AccessEntry', {
+      Type: 'EC2_LINUX',
+      PrincipalArn: { 'Fn::GetAtt': [id('GpuPoolNodeRole', 'AWS::IAM::Role'), 'Arn'] },
+    });
+  });
+
+  it('feeds spot, rebalance, state-change and health events into the interruption queue', () => {
+    const rules = resources(t, 'AWS::Events::Rule').map(([, p]) => p.EventPattern as Json);
+    expect(rules.map((r) => r['detail-type'][0]).sort()).toEqual(
+      [
+        'AWS Health Event',
+        'EC2 Instance Rebalance Recommendation',
+        'EC2 Instance State-change Notification',
+        'EC2 Spot Instance Interruption Warning',
+      ].sort(),
+    );
+    t.hasResourceProperties('AWS::SQS::Queue', {
+      MessageRetentionPeriod: 300,
+      SqsManagedSseEnabled: true,
+    });
+  });
+
+  it('boots GPU nodes from a pinned AL2023 alias with an encrypted disk of the configured size', () => {
+    expect(nodeClass).toMatchObject({
+      apiVersion: 'karpenter.k8s.aws/v1',
+      kind: 'EC2NodeClass',
+      spec: {
+        amiSelectorTerms: [{ alias: expect.stringMatching(/^al2023@v\d{8}$/) }],
+        blockDeviceMappings: [{ ebs: { volumeSize: '200Gi', encrypted: true } }],
+        metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1 },
+      },
+    });
+    expect(nodeClass?.spec.userData).toContain('/var/lib/axon/huggingface');
+  });
+
+  it('has a GPU NodePool: the configured types, the GPU taint, a GPU limit, consolidation and expiry', () => {
+    expect(nodePool).toMatchObject({
+      apiVersion: 'karpenter.sh/v1',
+      kind: 'NodePool',
+      spec: {
+        template: {
+          spec: {
+            taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' }],
+            expireAfter: '720h',
+          },
+        },
+        limits: { 'nvidia.com/gpu': 2 },
+        disruption: { consolidationPolicy: 'WhenEmpty', consolidateAfter: '15m' },
+      },
+    });
+    expect(nodePool?.spec.template.spec.requirements).toContainEqual({
+      key: 'node.kubernetes.io/instance-type',
+      operator: 'In',
+      values: ['g6.xlarge'],
+    });
+    const prodPool = ofKind(
+      manifests(prod.templates.inference, 'EksClustermanifestGpuPool'),
+      'NodePool',
+    );
+    expect(prodPool.spec.limits).toEqual({ 'nvidia.com/gpu': 6 });
+  });
+
+  it('applies the pool after the chart that brings its CRDs, and Triton after the pool', () => {
+    const all = t.findResources('Custom::AWSCDK-EKS-KubernetesResource');
+    const dependsOn = (prefix: string) =>
+      JSON.stringify(
+        Object.entries(all).find(([logicalId]) => logicalId.startsWith(prefix))?.[1].DependsOn,
+      );
+    expect(dependsOn('EksClustermanifestGpuPool')).toContain('chartKarpenter');
+    expect(dependsOn('TritonWorkload')).toContain('EksClustermanifestGpuPool');
+  });
+});
+
+describe('InferenceStack: metrics pipeline', () => {
+  it('creates a Prometheus workspace and a managed scraper of the cluster writing to it', () => {
+    const workspace = id('MetricsWorkspace', 'AWS::APS::Workspace');
+    t.hasResourceProperties('AWS::APS::Scraper', {
+      Destination: { AmpConfiguration: { WorkspaceArn: { 'Fn::GetAtt': [workspace, 'Arn'] } } },
+      Source: {
+        EksConfiguration: Match.objectLike({
+          ClusterArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EksCluster'), 'Arn'] },
+        }),
+      },
+    });
+    const [[, scraper] = ['', {}]] = resources(t, 'AWS::APS::Scraper');
+    const blob = (scraper.ScrapeConfiguration as Json).ConfigurationBlob['Fn::Base64'] as string;
+    const config = JSON.parse(blob);
+    expect(config.scrape_configs[0].job_name).toBe('triton');
+    expect(JSON.stringify(config.scrape_configs[0].relabel_configs)).toContain('metrics');
+  });
+
+  it('gives the scraper read-only discovery RBAC', () => {
+    const [role, binding] = manifests(t, 'EksClustermanifestScraperRbac');
+    expect(role?.rules.flatMap((r: Json) => r.verbs ?? [])).not.toContain('create');
+    expect(binding?.subjects).toEqual([
+      { kind: 'User', name: 'aps-collector-user', apiGroup: 'rbac.authorization.k8s.io' },
+    ]);
+  });
+
+  it('lets only the KEDA operator query the workspace, through Pod Identity', () => {
+    const workspace = id('MetricsWorkspace', 'AWS::APS::Workspace');
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'aps:QueryMetrics',
+            Effect: 'Allow',
+            Resource: { 'Fn::GetAtt': [workspace, 'Arn'] },
+          },
+        ],
+      },
+      Roles: [{ Ref: id('MetricsKedaOperatorRole', 'AWS::IAM::Role') }],
+    });
+    t.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+      Namespace: 'keda',
+      ServiceAccount: 'keda-operator',
+    });
+    t.hasResourceProperties(HELM, { Chart: 'keda', Version: '2.20.2', Namespace: 'keda' });
+  });
+});
+
+describe('InferenceStack: NetworkPolicies', () => {
+  const policies = manifests(t, 'EksClustermanifestNetworkPolicies');
+  const byName = Object.fromEntries(policies.map((p) => [p.metadata.name, p.spec]));
+
+  it('denies all ingress in the axon namespace by default', () => {
+    expect(byName['default-deny-ingress']).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
+    for (const policy of policies) expect(policy.metadata.namespace).toBe('axon');
+  });
+
+  it('admits the ALB subnets to the session manager, the session manager to Triton, the scraper to metrics', () => {
+    expect(byName['alb-to-session-manager'].ingress[0]).toMatchObject({
+      ports: [{ protocol: 'TCP', port: 8080 }],
+    });
+    expect(byName['alb-to-session-manager'].ingress[0].from).toHaveLength(2);
+    expect(byName['session-manager-to-triton']).toMatchObject({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'triton' } },
+      ingress: [
+        {
+          from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'session-manager' } } }],
+          ports: [
+            { protocol: 'TCP', port: 8000 },
+            { protocol: 'TCP', port: 8001 },
+          ],
+        },
+      ],
+    });
+    expect(byName['scraper-to-metrics'].ingress[0].ports).toEqual([
+      { protocol: 'TCP', port: 8002 },
+    ]);
   });
 });
 

@@ -75,13 +75,13 @@ describe('preflight CLI (in-process, AWS stand-ins)', () => {
     expect(rows.find((r) => r.status === 'FAIL')?.fix).toContain('L-DB2E81BA');
   });
 
-  it('checks the prod stage certificate and zone, and fails on the account it pins', async () => {
+  it('checks the prod stage hosted zone (the stack makes the certificate), and fails on the account it pins', async () => {
     const { code, stdout } = await run(['--stage', 'prod', '--json'], (m) => healthyAccount(m));
     const rows = JSON.parse(stdout) as Row[];
     expect(code).toBe(1);
     expect(rows[0]).toMatchObject({ check: 'account', status: 'FAIL' });
     expect(rows[0]?.detail).toContain(`credentials are for account ${ACCOUNT}`);
-    expect(rows.map((r) => r.check)).toContain('certificate');
+    expect(rows.map((r) => r.check)).not.toContain('certificate');
     expect(rows.map((r) => r.check)).toContain('hosted zone');
   });
 

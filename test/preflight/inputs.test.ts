@@ -15,8 +15,6 @@ describe('preflight inputs', () => {
       gpuInstanceTypes: ['g6e.2xlarge'],
       maxGpuNodes: 6,
       capacityType: 'ON_DEMAND',
-      certificateArn:
-        'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
       hostedZoneId: 'Z0000000EXAMPLE',
       domainName: 'api.example.com',
       allowPlainHttp: false,

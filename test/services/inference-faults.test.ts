@@ -73,9 +73,8 @@ describe('inference faults', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
     expect(envelope(res.body)).toMatchObject({ type: 'api_error', code: 'inference_unavailable' });
-    const ready = await call(`${stack.url}/readyz`);
-    expect(ready.status).toBe(503);
-    expect(envelope(ready.body).code).toBe('not_ready');
+    // Readiness is about this pod: a Triton outage must not empty the ALB target group.
+    expect((await call(`${stack.url}/readyz`)).status).toBe(200);
   });
 
   it('answers 503 when generate fails, without leaking Triton message', async () => {
@@ -211,7 +210,7 @@ describe('client going away', () => {
 });
 
 describe('Triton down (connection refused)', () => {
-  it('answers 503 for models, completions and streams, and readiness fails', async () => {
+  it('answers 503 for models, completions and streams, and stays ready', async () => {
     const app = await buildApp({
       redisUrl: inject('redisUrl'),
       tritonUrl: `http://127.0.0.1:${await deadPort()}`,
@@ -232,10 +231,50 @@ describe('Triton down (connection refused)', () => {
         chat({ stream: true }),
       );
       expect(streamed.status).toBe(503);
-      expect((await call(`${url}/readyz`)).status).toBe(503);
+      expect((await call(`${url}/readyz`)).status).toBe(200);
       expect((await call(`${url}/healthz`)).status).toBe(200);
     } finally {
       await app.close();
+    }
+  });
+
+  it('keeps session history, listing and deletion working while Triton is gone', async () => {
+    const stack = await startStack({ redisUrl: inject('redisUrl'), inferenceTimeoutMs: 2_000 });
+    try {
+      const headers = principal(freshKeyId());
+      const v1 = (path: string) => `${stack.url}/v1${path}`;
+      const created = await call(v1('/sessions'), { headers, body: {} });
+      const { id } = created.body as { id: string };
+      expect(
+        (await call(v1(`/sessions/${id}/messages`), { headers, body: { content: 'hi' } })).status,
+      ).toBe(200);
+
+      await stack.stub.close();
+
+      expect((await call(`${stack.url}/readyz`)).status).toBe(200);
+      const chatted = await call(v1('/chat/completions'), { headers, body: chat() });
+      expect(chatted.status).toBe(503);
+      expect(envelope(chatted.body)).toMatchObject({
+        type: 'api_error',
+        code: 'inference_unavailable',
+      });
+      const turn = await call(v1(`/sessions/${id}/messages`), {
+        headers,
+        body: { content: 'more' },
+      });
+      expect(envelope(turn.body).code).toBe('inference_unavailable');
+
+      const read = await call(v1(`/sessions/${id}`), { headers });
+      expect(read.status).toBe(200);
+      expect((read.body as { messages: { role: string }[] }).messages.map((m) => m.role)).toEqual([
+        'user',
+        'assistant',
+      ]);
+      const listed = await call(v1('/sessions'), { headers });
+      expect((listed.body as { data: { id: string }[] }).data.map((s) => s.id)).toEqual([id]);
+      expect((await call(v1(`/sessions/${id}`), { headers, method: 'DELETE' })).status).toBe(204);
+    } finally {
+      await stack.app.close();
     }
   });
 });

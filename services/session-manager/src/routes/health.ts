@@ -1,7 +1,12 @@
 /**
  * Probes, without a principal: `/healthz` says the process serves HTTP (liveness); `/readyz`
- * says Redis and Triton both answer (readiness), so Kubernetes routes traffic only to pods that
- * can complete a request.
+ * says the session store (Redis) answers (readiness).
+ *
+ * Readiness deliberately does not ask Triton. Every session manager pod shares the same Triton
+ * Service, so a Triton outage (a model still loading, a GPU node being replaced) would take all of
+ * them out of the ALB target group at once, and session history, listing and deletion would fail
+ * with the ALB's bare 502/503 instead of working. A pod that can reach Redis can serve; chat
+ * requests during a Triton outage get the API's own 503 `inference_unavailable`.
  */
 
 import { AxonError } from '@axon/runtime/errors';
@@ -13,7 +18,7 @@ const PROBE_TIMEOUT_MS = 800;
 const Healthy = Type.Object({ status: Type.Literal('ok') });
 const Ready = Type.Object({
   status: Type.Literal('ready'),
-  checks: Type.Object({ redis: Type.Literal('ok'), triton: Type.Literal('ok') }),
+  checks: Type.Object({ redis: Type.Literal('ok') }),
 });
 
 export default async function healthRoutes(fastify: FastifyInstance) {
@@ -22,21 +27,15 @@ export default async function healthRoutes(fastify: FastifyInstance) {
   }));
 
   fastify.get('/readyz', { schema: { response: { 200: Ready } } }, async () => {
-    const { storeReady, triton } = fastify.services;
-    // Both checks answer within 800 ms, inside a 1 s probe timeout.
-    const [redisOk, tritonOk] = await Promise.all([
-      storeReady(PROBE_TIMEOUT_MS),
-      triton.ready(PROBE_TIMEOUT_MS),
-    ]);
-    if (!redisOk || !tritonOk) {
-      const down = [redisOk ? '' : 'session store (Redis)', tritonOk ? '' : 'inference (Triton)'];
+    // Answers within 800 ms, inside the probe's 2 s timeout.
+    if (!(await fastify.services.storeReady(PROBE_TIMEOUT_MS))) {
       throw new AxonError(
         503,
         'api_error',
         'not_ready',
-        `Not ready: ${down.filter(Boolean).join(' and ')} unreachable.`,
+        'Not ready: session store (Redis) unreachable.',
       );
     }
-    return { status: 'ready', checks: { redis: 'ok', triton: 'ok' } };
+    return { status: 'ready', checks: { redis: 'ok' } };
   });
 }
