@@ -4,7 +4,7 @@
  * Stops it the way Ctrl-C does, with a signal to the whole group.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,14 +13,51 @@ import { freePort } from '../support/redis.ts';
 
 const run = promisify(execFile);
 
+/**
+ * Calls `probe` every 50 ms until `done` accepts its value or `timeoutMs` passes, and returns the
+ * last value either way, so the caller's `expect` shows what was seen instead of a bare timeout.
+ */
+export async function poll<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    value = await probe();
+  }
+  return value;
+}
+
+/** Whether any process of the group still exists (signal 0 checks without sending). */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface RunningStack {
   readonly url: string;
   readonly demoKey: string;
   readonly stateDir: string;
+  /** The process that runs bin/local.ts, as local.json names it. */
+  readonly pid: number;
+  /** npm's pid, which is also the process group's id. */
+  readonly pgid: number;
+  /** Where the stack bundled the gateway; it removes this when it stops. */
+  readonly buildDir: string;
   readonly output: () => string;
   /** `npm run keys -- <args> --local --json`, parsed. */
   keys(...args: string[]): Promise<Record<string, unknown>>;
+  /** Signals the whole group (as Ctrl-C does) unless npm has exited; resolves to npm's exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Stops the stack if it still runs and removes the scratch state dir. */
+  dispose(): Promise<void>;
 }
 
 export async function startStack(
@@ -44,6 +81,7 @@ export async function startStack(
     env: stackEnv,
     detached: true,
   });
+  const pgid = child.pid as number;
   let output = '';
   child.stdout?.on('data', (d) => {
     output += d;
@@ -54,21 +92,33 @@ export async function startStack(
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
+  const stop = async (signal: NodeJS.Signals = 'SIGINT') => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-pgid, signal);
+    return exited;
+  };
 
-  const deadline = Date.now() + 60_000;
-  let demoKey: string | undefined;
-  while (!demoKey) {
-    demoKey = /Demo API key .*: (axon_\w+)/.exec(output)?.[1];
-    if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`npm start did not come up in 60 s:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
+  // The stack prints its demo key only once it is serving.
+  const demoKey = await poll(
+    async () => /Demo API key .*: (axon_\w+)/.exec(output)?.[1],
+    (key) => key !== undefined || child.exitCode !== null,
+    60_000,
+  );
+  if (demoKey === undefined) {
+    const why = child.exitCode !== null ? `exited ${child.exitCode}` : 'did not come up in 60 s';
+    await stop('SIGKILL');
+    rmSync(stateDir, { recursive: true, force: true });
+    throw new Error(`npm start ${why}:\n${output}`);
   }
   const url = /listening on (http:\/\/\S+)/.exec(output)?.[1] as string;
+  const { pid } = JSON.parse(readFileSync(join(stateDir, 'local.json'), 'utf8')) as { pid: number };
 
   return {
     url,
     demoKey,
     stateDir,
+    pid,
+    pgid,
+    buildDir: join(REPO_ROOT, '.axon', 'build', `gateway-${pid}`),
     output: () => output,
     keys: async (...args) => {
       const { stdout } = await run(
@@ -81,11 +131,10 @@ export async function startStack(
       );
       return JSON.parse(stdout) as Record<string, unknown>;
     },
-    stop: async (signal = 'SIGINT') => {
-      if (child.exitCode === null && child.pid) process.kill(-child.pid, signal);
-      const code = await exited;
+    stop,
+    dispose: async () => {
+      await stop();
       rmSync(stateDir, { recursive: true, force: true });
-      return code;
     },
   };
 }
