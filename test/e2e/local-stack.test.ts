@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { poll } from '../support/poll.ts';
 import { RedisServer } from '../support/redis.ts';
-import { groupAlive, poll, type RunningStack, startStack } from './local-stack.ts';
+import { groupAlive, type RunningStack, startStack } from './local-stack.ts';
 
 const MODEL = 'stub-echo-chatml';
 

@@ -9,27 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../lib/paths.ts';
+import { poll } from '../support/poll.ts';
 import { freePort } from '../support/redis.ts';
 
 const run = promisify(execFile);
-
-/**
- * Calls `probe` every 50 ms until `done` accepts its value or `timeoutMs` passes, and returns the
- * last value either way, so the caller's `expect` shows what was seen instead of a bare timeout.
- */
-export async function poll<T>(
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await probe();
-  while (!done(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await probe();
-  }
-  return value;
-}
 
 /** Whether any process of the group still exists (signal 0 checks without sending). */
 export function groupAlive(pgid: number): boolean {
