@@ -36,7 +36,11 @@ async function newKey(stack: RunningStack, plan: string): Promise<{ key: string;
 
 /** What a clean stop leaves: npm's exit code, local.json, the gateway build and the group. */
 async function stopAndInspect(stack: RunningStack, stop: () => Promise<number | null>) {
-  const code = await stop();
+  // A hung shutdown shows up as this value in the diff rather than as a bare test timeout.
+  const hung = new Promise<string>((r) =>
+    setTimeout(r, 20_000, 'still running after 20 s').unref(),
+  );
+  const code = await Promise.race([stop(), hung]);
   const groupGone = await poll(
     async () => !groupAlive(stack.pgid),
     (gone) => gone,
@@ -268,7 +272,7 @@ describe('local stack, failure mode open', () => {
     expect(existsSync(stack.buildDir)).toBe(true);
     expect(await stopAndInspect(stack, () => stack.stop('SIGINT'))).toEqual(CLEAN);
     expect(stack.output()).toContain('SIGINT: stopping the local stack');
-  });
+  }, 60_000);
 });
 
 describe('local stack, failure mode closed', () => {
@@ -332,5 +336,5 @@ describe('local stack, with the redis-server it spawns itself', () => {
     }
     expect(await stopAndInspect(stack, () => code)).toEqual(CLEAN);
     expect(stack.output()).toContain('SIGINT: stopping the local stack');
-  });
+  }, 60_000);
 });

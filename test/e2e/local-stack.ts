@@ -116,7 +116,13 @@ export async function startStack(
     },
     stop,
     dispose: async () => {
-      await stop();
+      // A stack whose shutdown hangs (the bug a test caught) must not outlive the run: after a
+      // generous deadline the group is killed outright, and the failing test has already said why.
+      const deadline = new Promise<'hung'>((r) => setTimeout(r, 20_000, 'hung').unref());
+      if ((await Promise.race([stop(), deadline])) === 'hung' && groupAlive(pgid)) {
+        process.kill(-pgid, 'SIGKILL');
+        await exited;
+      }
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
