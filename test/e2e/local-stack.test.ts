@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { poll } from '../support/poll.ts';
 import { RedisServer } from '../support/redis.ts';
-import { groupAlive, type RunningStack, startStack } from './local-stack.ts';
+import { groupAlive, interruptStartup, type RunningStack, startStack } from './local-stack.ts';
 
 const MODEL = 'stub-echo-chatml';
 
@@ -337,4 +337,19 @@ describe('local stack, with the redis-server it spawns itself', () => {
     expect(await stopAndInspect(stack, () => code)).toEqual(CLEAN);
     expect(stack.output()).toContain('SIGINT: stopping the local stack');
   }, 60_000);
+});
+
+describe('local stack, interrupted while it starts', () => {
+  it('holds a SIGINT that arrives mid-startup and stops once up: exit 0, nothing left behind', async () => {
+    // The stand-in announces itself halfway through startup, before the gateway is bundled.
+    const { seen, code, output, stateLeft, buildLeft, groupGone } = await interruptStartup(
+      testConfig('open'),
+      { REDIS_URL: '' },
+      /^inference-stub: /m,
+    );
+    expect(seen).toBe(true);
+    expect(output).not.toMatch(/Demo API key/);
+    expect({ code, stateLeft, buildLeft, groupGone }).toEqual(CLEAN);
+    expect(output).toContain('SIGINT: stopping the local stack once it has started');
+  }, 90_000);
 });

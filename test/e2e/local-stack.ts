@@ -3,8 +3,8 @@
  * test config, a free port, a scratch state dir and (when given) a Redis the test controls.
  * Stops it the way Ctrl-C does, with a signal to the whole group.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -43,10 +43,18 @@ export interface RunningStack {
   dispose(): Promise<void>;
 }
 
-export async function startStack(
-  config: unknown,
-  env: Record<string, string> = {},
-): Promise<RunningStack> {
+interface Launched {
+  readonly stateDir: string;
+  readonly stackEnv: NodeJS.ProcessEnv;
+  readonly child: ChildProcess;
+  readonly pgid: number;
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** `npm start` in its own process group with a scratch state dir; does not wait for it. */
+async function launch(config: unknown, env: Record<string, string>): Promise<Launched> {
   const stateDir = mkdtempSync(join(tmpdir(), 'axon-e2e-'));
   const configPath = join(stateDir, 'axon.json');
   writeFileSync(configPath, JSON.stringify(config));
@@ -79,10 +87,54 @@ export async function startStack(
     if (child.exitCode === null && child.signalCode === null) process.kill(-pgid, signal);
     return exited;
   };
+  return { stateDir, stackEnv, child, pgid, output: () => output, exited, stop };
+}
+
+/**
+ * Starts `npm start`, sends SIGINT to its group as soon as `output` matches `when` (a line the
+ * stack prints while it is still starting), and reports what the stop left behind.
+ */
+export async function interruptStartup(config: unknown, env: Record<string, string>, when: RegExp) {
+  const { stateDir, child, pgid, output, stop } = await launch(config, env);
+  try {
+    const seen = await poll(
+      async () => when.test(output()) || child.exitCode !== null,
+      (done) => done,
+      60_000,
+    );
+    const stack = /^\s*(\d+) .*bin\/local\.ts/m.exec(
+      execFileSync('ps', ['-o', 'pid=,args=', '-g', String(pgid)], { encoding: 'utf8' }),
+    )?.[1];
+    const code = await stop('SIGINT');
+    return {
+      seen,
+      code,
+      output: output(),
+      stateLeft: existsSync(join(stateDir, 'local.json')),
+      buildLeft:
+        stack !== undefined && existsSync(join(REPO_ROOT, '.axon', 'build', `gateway-${stack}`)),
+      groupGone: await poll(
+        async () => !groupAlive(pgid),
+        (gone) => gone,
+      ),
+    };
+  } finally {
+    if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+export async function startStack(
+  config: unknown,
+  env: Record<string, string> = {},
+): Promise<RunningStack> {
+  const launched = await launch(config, env);
+  const { stateDir, stackEnv, child, pgid, exited, stop } = launched;
+  const output = launched.output;
 
   // The stack prints its demo key only once it is serving.
   const demoKey = await poll(
-    async () => /Demo API key .*: (axon_\w+)/.exec(output)?.[1],
+    async () => /Demo API key .*: (axon_\w+)/.exec(output())?.[1],
     (key) => key !== undefined || child.exitCode !== null,
     60_000,
   );
@@ -90,9 +142,9 @@ export async function startStack(
     const why = child.exitCode !== null ? `exited ${child.exitCode}` : 'did not come up in 60 s';
     await stop('SIGKILL');
     rmSync(stateDir, { recursive: true, force: true });
-    throw new Error(`npm start ${why}:\n${output}`);
+    throw new Error(`npm start ${why}:\n${output()}`);
   }
-  const url = /listening on (http:\/\/\S+)/.exec(output)?.[1] as string;
+  const url = /listening on (http:\/\/\S+)/.exec(output())?.[1] as string;
   const { pid } = JSON.parse(readFileSync(join(stateDir, 'local.json'), 'utf8')) as { pid: number };
 
   return {
@@ -102,7 +154,7 @@ export async function startStack(
     pid,
     pgid,
     buildDir: join(REPO_ROOT, '.axon', 'build', `gateway-${pid}`),
-    output: () => output,
+    output,
     keys: async (...args) => {
       const { stdout } = await run(
         'npm',
