@@ -4,9 +4,14 @@
  * the sessions' unless SESSION_REDIS_URL is set), SESSION_REDIS_URL (the sessions' Redis),
  * AXON_STATE_DIR (default .axon), AXON_SESSION_MANAGER_PORT, AXON_INFERENCE_PORT,
  * AXON_DYNAMODB_PORT (default: free ports).
+ *
+ * npm start runs this file with `node --import tsx`, one process, rather than the `tsx` command:
+ * `tsx` runs the script in a child and relays Ctrl-C to it, and when the child has not confirmed
+ * the signal over IPC within about 30 ms (twice) it SIGKILLs the child and exits 130, so on a
+ * busy machine the stack died without stopping and left local.json and its build dir behind.
  */
 
-import { startLocalStack } from '#local/stack';
+import type { LocalStack } from '#local/stack';
 import { stateDir } from '#local/state';
 import { ConfigError } from '#shared/config';
 
@@ -24,8 +29,29 @@ const port = (name: string, fallback?: number) => {
   return n;
 };
 
+/*
+ * Signal handlers go in before anything starts, so there is no moment in which Ctrl-C takes the
+ * default action (exit 130) and leaves local.json or the gateway build dir behind. A signal
+ * during startup is held until the stack is up and then stops it at once; the stack cannot be
+ * stopped halfway, as its stop steps are only known once each part has started.
+ */
+let stack: LocalStack | undefined;
+let stopping: string | undefined;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = signal;
+  console.error(`${signal}: stopping the local stack${stack ? '' : ' once it has started'}`);
+  if (!stack) return;
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
 try {
-  const stack = await startLocalStack({
+  // Loaded only now, after the handlers: reading the stack's modules takes a second or more.
+  const { startLocalStack } = await import('#local/stack');
+  stack = await startLocalStack({
     port: port('PORT', 8080),
     configPath: process.env.AXON_CONFIG || 'config/axon.json',
     stateDir: stateDir(),
@@ -35,19 +61,6 @@ try {
     inferencePort: port('AXON_INFERENCE_PORT'),
     dynamodbPort: port('AXON_DYNAMODB_PORT'),
   });
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.error(`${signal}: stopping the local stack`);
-    await stack.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  console.log(`Axon gateway listening on ${stack.url}`);
-  console.log(`Demo API key (plan ${stack.demoPlan}, shown once): ${stack.demoKey}`);
-  console.log(`Try: curl -s ${stack.url}/v1/models -H "Authorization: Bearer ${stack.demoKey}"`);
 } catch (err) {
   console.error(
     err instanceof ConfigError
@@ -56,3 +69,10 @@ try {
   );
   process.exit(1);
 }
+if (stopping) {
+  await stack.stop();
+  process.exit(0);
+}
+console.log(`Axon gateway listening on ${stack.url}`);
+console.log(`Demo API key (plan ${stack.demoPlan}, shown once): ${stack.demoKey}`);
+console.log(`Try: curl -s ${stack.url}/v1/models -H "Authorization: Bearer ${stack.demoKey}"`);

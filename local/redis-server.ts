@@ -124,6 +124,9 @@ export class RedisServer {
     const child = this.child;
     if (!child) return;
     this.child = undefined;
+    // Already gone (Ctrl-C signals the local stack's whole process group, this child included):
+    // its 'exit' event has fired and will not fire again, so waiting for it would hang.
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;

@@ -238,6 +238,8 @@ describe.each(stores.filter((s) => !s.name.includes('cluster')))(
       });
       expect(turn.status).toBe(200);
 
+      // A fixed wait, not polling: every read is activity that renews the idle TTL, so a poll
+      // would keep the session alive for ever.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
 
       const read = await call(`${stack.url}/v1/sessions/${id}`, { headers: principal(keyId) });

@@ -20,9 +20,14 @@ import {
 import { PrincipalCache } from '#authorizer/principal-cache';
 import { loadConfigFile } from '#shared/config';
 import { MemoryStore } from '#token-bucket/memory-store';
-import { createTestTable, type Dynalite, LogCapture, startDynalite } from './support.ts';
+import {
+  createTestTable,
+  type Dynalite,
+  LogCapture,
+  startDynalite,
+} from '../lambda/authorizer/support.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const CLI = join(ROOT, 'bin', 'keys.ts');
 

@@ -2,9 +2,10 @@
  * What `npm run keys` prints: short human text by default, one JSON value with `--json`, and a
  * one-line message for every failure (never a stack trace, never the key).
  */
+
+import type { CreatedKey, KeyView, RevokedKey } from '#authorizer/admin';
+import { AdminError } from '#authorizer/admin';
 import { ConfigError } from '#shared/config';
-import type { CreatedKey, KeyView, RevokedKey } from './admin.ts';
-import { AdminError } from './admin.ts';
 
 function expiry(view: KeyView): string {
   return view.expiresAt ? `expires ${view.expiresAt}` : 'never expires';

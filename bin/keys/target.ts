@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { AdminError } from '#authorizer/admin';
+import { createDocumentClient, LOCAL_KEYS_TABLE } from '#authorizer/key-store';
 import { stateDir, stateFile } from '#local/state';
-import { AdminError } from './admin.ts';
-import { createDocumentClient, LOCAL_KEYS_TABLE } from './key-store.ts';
 
 export interface Target {
   readonly client: DynamoDBDocumentClient;

@@ -1,0 +1,163 @@
+/**
+ * The key CLI behind `npm run keys -- <command>`: argument parsing and dispatch. The work on keys
+ * is in lambda/authorizer/admin.ts (shared with the local stack's demo key), where the table is in
+ * ./target.ts, what is printed in ./output.ts. Exit codes: 0 ok, 1 error (one line on stderr),
+ * 2 usage error (usage on stderr).
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createKey, listKeys, revokeKey, showKey } from '#authorizer/admin';
+import { type AxonConfig, configFromEnv, loadConfigFile, planLimits } from '#shared/config';
+import { describeError, formatCreated, formatList, formatRevoked, formatShown } from './output.ts';
+import { resolveTarget, type Target } from './target.ts';
+
+const USAGE = `Usage: npm run keys -- <command> [options]
+
+Commands:
+  create --plan <plan> [--owner <name>] [--expires-in <30d|12h|90m>]
+                         create a key and print it (the only time it is shown)
+  list [--owner <name>]  list keys, newest first
+  show <keyId>           show one key
+  revoke <keyId>         revoke a key (gateways reject it within the cache TTL)
+
+Where the key table is:
+  --local                the running local stack (npm start)
+  --endpoint <url>       any DynamoDB endpoint, e.g. dynalite (table: --table, default axon-local-api-keys)
+  --stage <name>         a deployed stage (default dev): table from stack Axon-<stage>-Data
+  --region <region>      AWS region of the stage
+  --table <name>         the table name, skipping the lookup
+
+Other options:
+  --config <file>        config whose plans create accepts (default: AXON_CONFIG, else config/axon.json)
+  --json                 print one JSON value instead of text
+  -h, --help             this text`;
+
+const OPTIONS = {
+  plan: { type: 'string' },
+  owner: { type: 'string' },
+  'expires-in': { type: 'string' },
+  local: { type: 'boolean' },
+  endpoint: { type: 'string' },
+  stage: { type: 'string' },
+  region: { type: 'string' },
+  table: { type: 'string' },
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {}
+
+const DEFAULT_CONFIG = fileURLToPath(new URL('../../config/axon.json', import.meta.url));
+
+function loadConfig(path: string | undefined): AxonConfig {
+  if (path !== undefined) return loadConfigFile(path);
+  if (process.env.AXON_CONFIG?.trim()) return configFromEnv(process.env);
+  return loadConfigFile(DEFAULT_CONFIG);
+}
+
+/** The cache TTL for revoke's message; a missing or bad config only makes the message vaguer. */
+function cacheTtl(path: string | undefined): number | undefined {
+  try {
+    return loadConfig(path).auth.cacheTtlSeconds;
+  } catch {
+    return undefined;
+  }
+}
+
+function parse(argv: string[]) {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  const arity: Record<string, number> = { create: 0, list: 0, show: 1, revoke: 1 };
+  if (values.help) return { help: true as const };
+  if (command === undefined) throw new UsageError('missing command');
+  const wanted = arity[command];
+  if (wanted === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  if (rest.length !== wanted) {
+    throw new UsageError(
+      wanted === 1 ? `${command} needs exactly one <keyId>` : `${command} takes no arguments`,
+    );
+  }
+  if (command === 'create' && values.plan === undefined)
+    throw new UsageError('create needs --plan <plan>');
+  if (command !== 'create' && (values.plan ?? values['expires-in']) !== undefined) {
+    throw new UsageError('--plan and --expires-in only apply to create');
+  }
+  if (values.local && values.endpoint !== undefined) {
+    throw new UsageError('use either --local or --endpoint, not both');
+  }
+  return { help: false as const, command, keyId: rest[0] ?? '', values };
+}
+
+type Args = Exclude<ReturnType<typeof parse>, { help: true }>;
+
+async function execute(
+  args: Args,
+  target: Target,
+  config: AxonConfig | undefined,
+): Promise<{ json: unknown; text: string }> {
+  const { command, keyId, values } = args;
+  const { client, tableName } = target;
+  switch (command) {
+    case 'create': {
+      const created = await createKey(client, tableName, {
+        config: config ?? loadConfig(values.config),
+        plan: values.plan ?? '',
+        ...(values.owner !== undefined && { owner: values.owner }),
+        ...(values['expires-in'] !== undefined && { expiresIn: values['expires-in'] }),
+      });
+      return { json: created, text: formatCreated(created) };
+    }
+    case 'list': {
+      const views = await listKeys(client, tableName, values.owner);
+      return { json: views, text: formatList(views) };
+    }
+    case 'show': {
+      const view = await showKey(client, tableName, keyId);
+      return { json: view, text: formatShown(view) };
+    }
+    default: {
+      const revoked = await revokeKey(client, tableName, keyId);
+      return { json: revoked, text: formatRevoked(revoked, cacheTtl(values.config)) };
+    }
+  }
+}
+
+/** Runs one CLI command; resolves to the process exit code, so the entry point stays one line. */
+export async function main(argv: string[]): Promise<number> {
+  // The SDK's Node 20 end-of-support notice would break "one line on stderr"; engines covers it.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`error: ${err.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let target: Target | undefined;
+  try {
+    // A create's plan is checked before any network call, so a typo fails fast and offline.
+    const config = args.command === 'create' ? loadConfig(args.values.config) : undefined;
+    if (config) planLimits(config, args.values.plan ?? '');
+    target = await resolveTarget(args.values);
+    const { json, text } = await execute(args, target, config);
+    process.stdout.write(`${args.values.json ? JSON.stringify(json) : text}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`error: ${describeError(err, target?.where ?? 'the key table')}\n`);
+    return 1;
+  } finally {
+    target?.client.destroy();
+  }
+}
