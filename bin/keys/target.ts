@@ -8,6 +8,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AdminError } from '#authorizer/admin';
 import { createDocumentClient, LOCAL_KEYS_TABLE } from '#authorizer/key-store';
 import { stateDir, stateFile } from '#local/state';
+import { OUTPUTS, stackName } from '#shared/names';
 
 export interface Target {
   readonly client: DynamoDBDocumentClient;
@@ -26,12 +27,8 @@ export interface TargetOptions {
   readonly stateDir?: string;
 }
 
-/** The data stack's output naming the table (lib/ stacks export it under this key). */
-export const TABLE_OUTPUT = 'ApiKeysTableName';
-
-export function dataStackName(stage: string): string {
-  return `Axon-${stage}-Data`;
-}
+/** The data stack's output naming the table: the same name lib/ exports it under. */
+const TABLE_OUTPUT = OUTPUTS.apiKeysTableName;
 
 interface LocalState {
   readonly dynamodbEndpoint: string;
@@ -123,19 +120,19 @@ async function tableFromStack(stage: string, region: string | undefined): Promis
     '@aws-sdk/client-cloudformation'
   );
   const client = new CloudFormationClient(region ? { region } : {});
-  const stackName = dataStackName(stage);
+  const dataStack = stackName(stage, 'Data');
   try {
-    const { Stacks = [] } = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+    const { Stacks = [] } = await client.send(new DescribeStacksCommand({ StackName: dataStack }));
     const output = Stacks[0]?.Outputs?.find((candidate) => candidate.OutputKey === TABLE_OUTPUT);
     if (!output?.OutputValue) {
-      throw new AdminError(`stack ${stackName} has no ${TABLE_OUTPUT} output; pass --table <name>`);
+      throw new AdminError(`stack ${dataStack} has no ${TABLE_OUTPUT} output; pass --table <name>`);
     }
     return output.OutputValue;
   } catch (err) {
     if (err instanceof AdminError) throw err;
     if (err instanceof Error && err.name === 'ValidationError') {
       throw new AdminError(
-        `stack ${stackName} not found${region ? ` in ${region}` : ''}: deploy it, or pass --stage, --region or --table`,
+        `stack ${dataStack} not found${region ? ` in ${region}` : ''}: deploy it, or pass --stage, --region or --table`,
       );
     }
     throw err;
