@@ -10,7 +10,7 @@ import { configFromEnv } from '#shared/config';
 import { createLogger } from '#shared/logger';
 import { secretReader } from '#shared/secrets';
 import { limiterFromEnv } from '#token-bucket/setup';
-import { Gateway } from './gateway.ts';
+import { Gateway, leaseTtlMs } from './gateway.ts';
 import { powertoolsMetrics } from './metrics.ts';
 import { Upstream } from './upstream.ts';
 
@@ -65,6 +65,13 @@ export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     secret: await upstreamSecret(env),
     maxResponseBytes: MAX_RESPONSE_BYTES,
   });
-  const gateway = new Gateway({ authorizer, limiter, upstream, metrics: gatewayMetrics, log });
+  const gateway = new Gateway({
+    authorizer,
+    limiter,
+    upstream,
+    metrics: gatewayMetrics,
+    log,
+    leaseTtlMs: leaseTtlMs(config),
+  });
   return { gateway, metrics };
 }

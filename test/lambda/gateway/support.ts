@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createKey } from '#authorizer/admin';
 import { authorizerFromEnv } from '#authorizer/setup';
-import { Gateway } from '#gateway/gateway';
+import { Gateway, leaseTtlMs } from '#gateway/gateway';
 import type { GatewayRequest, Headers } from '#gateway/http';
 import { CountingMetrics } from '#gateway/metrics';
 import { MAX_RESPONSE_BYTES } from '#gateway/setup';
@@ -115,7 +115,14 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     secret: UPSTREAM_SECRET,
     maxResponseBytes: options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
   });
-  const gateway = new Gateway({ authorizer, limiter, upstream: forwarder, metrics, log });
+  const gateway = new Gateway({
+    authorizer,
+    limiter,
+    upstream: forwarder,
+    metrics,
+    log,
+    leaseTtlMs: leaseTtlMs(config),
+  });
   return {
     gateway,
     metrics,
