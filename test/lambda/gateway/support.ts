@@ -14,6 +14,7 @@ import { CountingMetrics } from '#gateway/metrics';
 import { MAX_RESPONSE_BYTES } from '#gateway/setup';
 import { Upstream } from '#gateway/upstream';
 import { type AxonConfig, parseConfig } from '#shared/config';
+import type { RedisConnection } from '#shared/redis';
 import { limiterFromEnv } from '#token-bucket/setup';
 import { createTestTable, type Dynalite, startDynalite } from '../authorizer/support.ts';
 
@@ -78,6 +79,8 @@ export class FakeUpstream {
 
 export interface Fixture {
   gateway: Gateway;
+  /** The limiter's Redis connection, when the fixture has one (tests that kill a gateway). */
+  redis?: RedisConnection;
   metrics: CountingMetrics;
   upstream: FakeUpstream;
   dynalite: Dynalite;
@@ -125,6 +128,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
   });
   return {
     gateway,
+    ...(redis && { redis }),
     metrics,
     upstream,
     dynalite,
