@@ -51,7 +51,13 @@ describe('abuse: many slow requests from one key', () => {
           resolve();
         });
       });
-    return { f, held, release: () => held.splice(0).forEach((answer) => answer()) };
+    return {
+      f,
+      held,
+      release: () => {
+        for (const answer of held.splice(0)) answer();
+      },
+    };
   }
 
   it('answers 429 concurrency_limit_exceeded past the cap, holds slots through long answers, and frees them when answers end', async () => {

@@ -51,7 +51,10 @@ function blockAfterEvalsha() {
     }
     return result;
   };
-  return { stats, restore: () => void (proto.evalsha = original) };
+  const restore = () => {
+    proto.evalsha = original;
+  };
+  return { stats, restore };
 }
 
 describe('abuse: failing open under load', () => {

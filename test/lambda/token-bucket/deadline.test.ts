@@ -1,0 +1,83 @@
+/**
+ * The limiter's deadline against a busy event loop and a slow Redis: a reply that has arrived
+ * is used even when the timer fired first, and whatever Redis answers, in time or late, is
+ * where the fallback continues from. Real redis-server, the production connection settings
+ * (`limiterFromEnv`).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '#shared/config';
+import { limiterFromEnv } from '#token-bucket/setup';
+import { RedisServer } from '../../support/redis.ts';
+import { sleep } from './stores.ts';
+
+const TIMEOUT_MS = 20;
+const limits = { requestsPerMinute: 60, burst: 10 };
+const config = parseConfig({
+  plans: { free: limits },
+  rateLimiter: { failureMode: 'open', redisTimeoutMs: TIMEOUT_MS },
+});
+const log = new Logger({ serviceName: 'deadline-test', logLevel: 'ERROR' });
+
+function busyWait(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // deliberately blocking the event loop
+  }
+}
+
+describe('limiter deadline', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()?.();
+  });
+
+  async function open() {
+    const server = await RedisServer.start();
+    cleanups.push(() => server.stop());
+    const { limiter, redis } = await limiterFromEnv(config, log, { AXON_REDIS_URL: server.url });
+    cleanups.push(() => redis?.close());
+    if (!redis) throw new Error('no redis connection');
+    return { server, limiter, client: redis.client as Redis };
+  }
+
+  it('uses a reply that arrived while the event loop was blocked past the deadline', async () => {
+    const { limiter, client } = await open();
+    const original = client.evalsha.bind(client);
+    let blocked = 0;
+    client.evalsha = ((...args: Parameters<Redis['evalsha']>) => {
+      const reply = original(...args);
+      busyWait(TIMEOUT_MS * 5); // the command is on the wire; Redis answers while we spin
+      blocked++;
+      return reply;
+    }) as Redis['evalsha'];
+    const decisions = [];
+    for (let i = 0; i < 3; i++) decisions.push(await limiter.decide({ id: 'k', limits }));
+    expect(blocked).toBe(3);
+    expect(decisions.map((d) => d.degraded)).toEqual([false, false, false]);
+    expect(decisions.map((d) => d.requests.remaining)).toEqual([9, 8, 7]);
+  });
+
+  it('continues from the state Redis last reported when it falls back', async () => {
+    const { server, limiter } = await open();
+    for (let i = 0; i < 8; i++) await limiter.decide({ id: 'k', limits });
+
+    server.pause(); // SIGSTOP: the command is sent, the answer comes only after SIGCONT
+    const fallback = await limiter.decide({ id: 'k', limits });
+    expect(fallback.degraded).toBe(true);
+    // From the 2 Redis last reported, not from a full bucket of 10.
+    expect(fallback.requests.remaining).toBe(1);
+
+    server.resume();
+    // Redis runs the stalled decision too: failing open costs the key that one request twice,
+    // never a second burst.
+    let peek = await limiter.decide({ id: 'k', limits, peek: true });
+    for (let i = 0; i < 200 && peek.degraded; i++) {
+      await sleep(10);
+      peek = await limiter.decide({ id: 'k', limits, peek: true });
+    }
+    expect(peek.degraded).toBe(false);
+    expect(peek.requests.remaining).toBe(1);
+  });
+});
