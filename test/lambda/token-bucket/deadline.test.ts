@@ -44,19 +44,25 @@ describe('limiter deadline', () => {
 
   it('uses a reply that arrived while the event loop was blocked past the deadline', async () => {
     const { limiter, client } = await open();
+    // Loads the script (NOSCRIPT, then EVAL): a second round trip the deadline rightly ends.
+    expect((await limiter.decide({ id: 'k', limits })).degraded).toBe(false);
     const original = client.evalsha.bind(client);
     let blocked = 0;
     client.evalsha = ((...args: Parameters<Redis['evalsha']>) => {
       const reply = original(...args);
-      busyWait(TIMEOUT_MS * 5); // the command is on the wire; Redis answers while we spin
-      blocked++;
+      // The command is on the wire. Spin once the caller has armed its deadline (nextTick runs
+      // after the current synchronous code and its promise jobs), while Redis answers.
+      process.nextTick(() => {
+        busyWait(TIMEOUT_MS * 5);
+        blocked++;
+      });
       return reply;
     }) as Redis['evalsha'];
     const decisions = [];
     for (let i = 0; i < 3; i++) decisions.push(await limiter.decide({ id: 'k', limits }));
     expect(blocked).toBe(3);
     expect(decisions.map((d) => d.degraded)).toEqual([false, false, false]);
-    expect(decisions.map((d) => d.requests.remaining)).toEqual([9, 8, 7]);
+    expect(decisions.map((d) => d.requests.remaining)).toEqual([8, 7, 6]);
   });
 
   it('continues from the state Redis last reported when it falls back', async () => {
