@@ -107,16 +107,16 @@ describe.each(STORE_KINDS)('reservations and leases on %s', (kind) => {
   it('lets a lease nobody renews expire by itself, and keeps a renewed one', async () => {
     const id = freshId();
     const limits = capped(2);
-    const dead = lease(300);
-    const alive = lease(300);
+    const dead = lease(600);
+    const alive = lease(600);
     expect((await store.decide({ id, limits, lease: dead })).allowed).toBe(true);
     expect((await store.decide({ id, limits, lease: alive })).allowed).toBe(true);
     expect((await store.decide({ id, limits, lease: lease() })).allowed).toBe(false);
     for (let i = 0; i < 4; i++) {
-      await sleep(120);
+      await sleep(200);
       expect(await store.renew({ id, limits, lease: alive })).toBe(true);
     }
-    // 480 ms later: the unrenewed lease has expired, the renewed one still holds its slot.
+    // 800 ms later: the unrenewed lease has expired, the renewed one still holds its slot.
     const next = await store.decide({ id, limits, lease: lease() });
     expect(next.allowed).toBe(true);
     expect((await store.decide({ id, limits, lease: lease() })).allowed).toBe(false);
