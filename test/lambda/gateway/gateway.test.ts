@@ -320,3 +320,35 @@ describe('gateway when Redis dies', () => {
     }
   });
 });
+
+describe('gateway refusals before admission when Redis is down and the limiter fails closed', () => {
+  it('still answers 413 and 400 invalid_json, not 503, only without rate-limit headers', async () => {
+    const { RedisServer } = await import('../../support/redis.ts');
+    const { parseConfig } = await import('#shared/config');
+    const server = await RedisServer.start();
+    const config = parseConfig({
+      plans: { pro: { requestsPerMinute: 6000, burst: 1000 } },
+      rateLimiter: { failureMode: 'closed', redisTimeoutMs: 100 },
+    });
+    const f = await startFixture({ redisUrl: server.url, config });
+    try {
+      const { key } = await f.newKey('pro');
+      await server.kill();
+      const tooLarge = await f.gateway.handle(
+        request('POST', '/v1/chat/completions', bearer(key), Buffer.alloc(1024 * 1024 + 1, 'a')),
+      );
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.headers).not.toHaveProperty('x-ratelimit-remaining-requests');
+      const malformed = await f.gateway.handle(
+        request('POST', '/v1/chat/completions', bearer(key), '{"messages":'),
+      );
+      expect(malformed.status).toBe(400);
+      expect(json(malformed.body)).toMatchObject({ error: { code: 'invalid_json' } });
+      const admitted = await f.gateway.handle(request('GET', '/v1/models', bearer(key)));
+      expect(admitted.status).toBe(503);
+    } finally {
+      await f.close();
+      await server.stop();
+    }
+  });
+});
