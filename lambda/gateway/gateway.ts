@@ -107,17 +107,7 @@ export class Gateway {
     try {
       admission = admissionOf(request, limits, this.maxBodyBytes);
     } catch (err) {
-      // Refused before admission, so nothing is charged; a peek still reports the buckets.
-      const peek = await this.deps.limiter.decide({ id: principal.keyId, limits, peek: true });
-      const response = this.failure(err, request, requestId);
-      return {
-        principal,
-        decision: peek,
-        response: {
-          ...response,
-          headers: { ...response.headers, ...rateLimitHeaders(peek, limits) },
-        },
-      };
+      return this.refuse(err, principal, request, requestId);
     }
 
     const lease: Lease | undefined = limits.maxConcurrentRequests
@@ -163,13 +153,41 @@ export class Gateway {
   }
 
   /**
+   * A refusal before admission: nothing is charged. A peek still reports the key's buckets; if
+   * the limiter cannot answer even that (Redis down, failing closed), the refusal goes out
+   * without them rather than turning into a 503.
+   */
+  private async refuse(
+    err: unknown,
+    principal: Principal,
+    request: GatewayRequest,
+    requestId: string,
+  ): Promise<Outcome> {
+    const response = this.failure(err, request, requestId);
+    const { keyId: id, limits } = principal;
+    const peek = await this.deps.limiter.decide({ id, limits, peek: true }).catch(() => undefined);
+    if (!peek) return { principal, response };
+    return {
+      principal,
+      decision: peek,
+      response: {
+        ...response,
+        headers: { ...response.headers, ...rateLimitHeaders(peek, limits) },
+      },
+    };
+  }
+
+  /**
    * Renews the lease every half of its lifetime while the request is still open, so a long
    * answer keeps its slot and a gateway that dies stops renewing and frees it within one
    * lifetime. The streaming edge will call `renew` as chunks flow; until then, a timer.
    */
   private keepLeased(principal: Principal, lease: Lease): NodeJS.Timeout {
     const timer = setInterval(() => {
-      void this.deps.limiter.renew({ id: principal.keyId, limits: principal.limits, lease });
+      // The Limiter never throws here; a bare store might, and a renewal is best effort.
+      this.deps.limiter
+        .renew({ id: principal.keyId, limits: principal.limits, lease })
+        .catch(() => undefined);
     }, lease.ttlMs / 2);
     timer.unref();
     return timer;
