@@ -4,8 +4,9 @@
  * while the loop was blocked is still used, and a fallback bucket starts from what Redis last
  * said rather than from full. Through the real gateway and a real redis-server.
  */
+import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '#shared/config';
 import { bearer, type Fixture, request, startFixture } from '../lambda/gateway/support.ts';
 import { RedisServer } from '../support/redis.ts';
@@ -26,14 +27,23 @@ function busyWait(ms: number): void {
   }
 }
 
+/** EVALSHA calls Redis has executed, read with a blocking redis-cli: the loop stays blocked. */
+function evalshaCalls(port: number): number {
+  const stats = execFileSync('redis-cli', ['-p', String(port), 'INFO', 'commandstats'], {
+    encoding: 'utf8',
+  });
+  return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
 /**
  * Blocks this process's event loop for `BLOCK_MS` right after EVALSHA commands are written to
- * the socket: the block runs from `process.nextTick`, after every request that could reach
- * Redis in the same turn has written its command, and before the loop can read any reply.
+ * the socket, and until Redis has executed them: the block runs from `process.nextTick`, after
+ * every request that could reach Redis in the same turn has written its command, and before the
+ * loop can read any reply. Needs a Redis of its own, whose EVALSHA count is this test's.
  * Patches ioredis's prototype, so it reaches the gateway's own client without any hook in the
  * gateway; `restore` puts it back.
  */
-function blockAfterEvalsha() {
+function blockAfterEvalsha(port: number) {
   const proto = Redis.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
   const original = proto.evalsha as (...args: unknown[]) => unknown;
   const stats = { written: 0, blocks: 0, writtenBeforeABlock: 0 };
@@ -44,6 +54,9 @@ function blockAfterEvalsha() {
     if (pending++ === 0) {
       process.nextTick(() => {
         busyWait(BLOCK_MS);
+        // A loaded machine may not have run Redis yet: stay blocked until it has answered every
+        // command written, so the replies are waiting in the socket when the timers fire.
+        while (evalshaCalls(port) < stats.written) busyWait(1);
         stats.blocks++;
         stats.writtenBeforeABlock += pending;
         pending = 0;
@@ -67,7 +80,9 @@ describe('abuse: failing open under load', () => {
   });
 
   it('admits at most the burst and answers none degraded when 200 requests arrive while the loop is blocked past the Redis timeout', async () => {
-    const f: Fixture = await startFixture({ redisUrl: inject('redisUrl'), config });
+    const server = await RedisServer.start();
+    cleanups.push(() => server.stop());
+    const f: Fixture = await startFixture({ redisUrl: server.url, config });
     cleanups.push(() => f.close());
     const { key } = await f.newKey('free');
     // One request first: it puts the key in the principal cache, so the 200 below reach the
@@ -75,7 +90,8 @@ describe('abuse: failing open under load', () => {
     const first = await f.gateway.handle(request('GET', '/v1/models', bearer(key)));
     expect(first.status).toBe(200);
 
-    const hook = blockAfterEvalsha();
+    await server.cli('CONFIG', 'RESETSTAT');
+    const hook = blockAfterEvalsha(server.port);
     cleanups.push(hook.restore);
     const responses = await Promise.all(
       Array.from({ length: 200 }, () =>

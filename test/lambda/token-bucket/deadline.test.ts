@@ -4,6 +4,7 @@
  * where the fallback continues from. Real redis-server, the production connection settings
  * (`limiterFromEnv`).
  */
+import { execFileSync } from 'node:child_process';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,6 +28,14 @@ function busyWait(ms: number): void {
   }
 }
 
+/** EVALSHA calls Redis has executed, read with a blocking redis-cli: the loop stays blocked. */
+function evalshaCalls(port: number): number {
+  const stats = execFileSync('redis-cli', ['-p', String(port), 'INFO', 'commandstats'], {
+    encoding: 'utf8',
+  });
+  return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
 describe('limiter deadline', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
@@ -43,17 +52,20 @@ describe('limiter deadline', () => {
   }
 
   it('uses a reply that arrived while the event loop was blocked past the deadline', async () => {
-    const { limiter, client } = await open();
+    const { server, limiter, client } = await open();
     // Loads the script (NOSCRIPT, then EVAL): a second round trip the deadline rightly ends.
     expect((await limiter.decide({ id: 'k', limits })).degraded).toBe(false);
     const original = client.evalsha.bind(client);
     let blocked = 0;
     client.evalsha = ((...args: Parameters<Redis['evalsha']>) => {
+      const sent = evalshaCalls(server.port) + 1;
       const reply = original(...args);
       // The command is on the wire. Spin once the caller has armed its deadline (nextTick runs
-      // after the current synchronous code and its promise jobs), while Redis answers.
+      // after the current synchronous code and its promise jobs), while Redis answers; on a
+      // loaded machine Redis may not have run yet, so block until it has.
       process.nextTick(() => {
         busyWait(TIMEOUT_MS * 5);
+        while (evalshaCalls(server.port) < sent) busyWait(1);
         blocked++;
       });
       return reply;
