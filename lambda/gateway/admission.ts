@@ -41,6 +41,7 @@ export const MODEL_ROUTES: readonly ModelRoute[] = [
 /** One token per this many body bytes: the usual rule of thumb for English text and JSON. */
 export const BYTES_PER_TOKEN = 4;
 
+/** 400 `invalid_json`, in the session manager's words, so a client sees one error either way. */
 export class InvalidJsonError extends AxonError {
   constructor(detail: string) {
     super(400, 'invalid_request_error', 'invalid_json', `body: ${detail}; send a JSON object.`);
