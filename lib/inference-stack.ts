@@ -5,7 +5,7 @@
  * the gateway presents to the session manager. Every size comes from the stage config; this file
  * only maps it onto the constructs' props.
  */
-import { CfnOutput, Validations } from 'aws-cdk-lib';
+import { CfnOutput } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -18,6 +18,7 @@ import type { RedisReplicationGroup } from './constructs/redis-replication-group
 import { SessionManagerService } from './constructs/session-manager-service.ts';
 import { TritonServer } from './constructs/triton-server.ts';
 import { networkPolicies } from './k8s/network-policies.ts';
+import { acknowledge } from './nag.ts';
 
 export interface InferenceStackProps extends AxonStackProps {
   readonly vpc: ec2.IVpc;
@@ -43,11 +44,11 @@ export class InferenceStack extends AxonStack {
       description: 'Shared header secret: the session manager trusts x-axon-* headers only with it',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
     });
-    Validations.of(this.gatewaySecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'Both the gateway and the session manager read this value at start; it is rotated by an operator (docs/operations.md: put a new value, then restart the session manager and publish the gateway) because an automatic rotation would need both readers to accept two values at once.',
-    });
+    acknowledge(
+      this.gatewaySecret,
+      'AwsSolutions-SMG4',
+      'Both the gateway and the session manager read this value at start; it is rotated by an operator (docs/operations.md: put a new value, then restart the session manager and publish the gateway) because an automatic rotation would need both readers to accept two values at once.',
+    );
 
     const { eks, triton, sessionManager } = config;
     const privateSubnets = props.vpc.selectSubnets({

@@ -21,6 +21,11 @@ export function finding(scope: IConstruct, value: string): string {
   return flat(Stack.of(scope).resolve(value));
 }
 
+/** The finding name of a value already resolved to CloudFormation (e.g. a policy document's Resource). */
+export function findingOfResolved(node: unknown): string {
+  return flat(node);
+}
+
 function flat(node: unknown): string {
   if (node === undefined) return '';
   if (typeof node === 'string') return node.replaceAll('${', '<').replaceAll('}', '>');

@@ -11,7 +11,7 @@ import { configFromEnv } from '#shared/config';
 import { createLogger } from '#shared/logger';
 import { ENV, GATEWAY_METRICS } from '#shared/names';
 import { limiterFromEnv } from '#token-bucket/setup';
-import { Gateway } from './gateway.ts';
+import { Gateway, leaseTtlMs } from './gateway.ts';
 import { powertoolsMetrics } from './metrics.ts';
 import { Upstream } from './upstream.ts';
 
@@ -66,6 +66,13 @@ export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     secret: await upstreamSecret(env),
     maxResponseBytes: MAX_RESPONSE_BYTES,
   });
-  const gateway = new Gateway({ authorizer, limiter, upstream, metrics: gatewayMetrics, log });
+  const gateway = new Gateway({
+    authorizer,
+    limiter,
+    upstream,
+    metrics: gatewayMetrics,
+    log,
+    leaseTtlMs: leaseTtlMs(config),
+  });
   return { gateway, metrics };
 }

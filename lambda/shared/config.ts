@@ -17,6 +17,14 @@ export interface PlanLimits extends Partial<SessionQuotas> {
   readonly tokenBurst?: number;
   /** Requests per UTC day; absent means no daily quota. */
   readonly requestsPerDay?: number;
+  // --- admission limits (reservation and concurrency; see parseAdmissionLimits) ---
+  /** Requests of one key in flight at once; absent means no cap. */
+  readonly maxConcurrentRequests?: number;
+  /**
+   * Completion tokens reserved for a request that names no `max_tokens` (or
+   * `max_completion_tokens`, `max_output_tokens`). @default DEFAULT_COMPLETION_TOKENS
+   */
+  readonly defaultCompletionTokens?: number;
 }
 
 export type FailureMode = 'open' | 'closed';
@@ -28,6 +36,12 @@ export interface AxonConfig {
     readonly failureMode: FailureMode;
     /** Longest a Redis decision may take before the failure mode applies. */
     readonly redisTimeoutMs: number;
+    /**
+     * Lifetime of a concurrency lease: renewed every half of it while its request runs, so it
+     * only bounds how long a gateway that died mid-request keeps its slots.
+     * @default - the gateway's `DEFAULT_LEASE_TTL_MS` (30 s), at least 4 x `redisTimeoutMs`
+     */
+    readonly leaseTtlMs?: number;
   };
   readonly auth: {
     /** Lifetime of a cached principal; bounds how long a revoked key keeps working. */
@@ -44,12 +58,40 @@ export class ConfigError extends Error {
   }
 }
 
+// --- Admission limits: what the gateway reserves per request and how many may run at once ---
+
+const ADMISSION_FIELDS = ['maxConcurrentRequests', 'defaultCompletionTokens'] as const;
+
+/**
+ * The completion reserved for a request without `max_tokens` when the plan sets no
+ * `defaultCompletionTokens`: the session manager's own default is 512, and a model may set
+ * more, so twice that. A reservation is capped at the token bucket's capacity anyway, so no
+ * plan is made unusable by it; settlement books the real use.
+ */
+export const DEFAULT_COMPLETION_TOKENS = 1024;
+
+/**
+ * The reservation and concurrency fields of a plan. Kept apart from the bucket numbers so that
+ * the admission rules (gateway) and the bucket rules (Lua script) each have one place.
+ */
+function parseAdmissionLimits(value: Record<string, unknown>, where: string) {
+  const maxConcurrentRequests = optionalInteger(value, 'maxConcurrentRequests', where, 1e6);
+  const defaultCompletionTokens = optionalInteger(value, 'defaultCompletionTokens', where, 1e7);
+  return {
+    ...(maxConcurrentRequests !== undefined && { maxConcurrentRequests }),
+    ...(defaultCompletionTokens !== undefined && { defaultCompletionTokens }),
+  };
+}
+
+// --- end of admission limits ---
+
 const PLAN_FIELDS = [
   'requestsPerMinute',
   'burst',
   'tokensPerMinute',
   'tokenBurst',
   'requestsPerDay',
+  ...ADMISSION_FIELDS,
 ];
 const PLAN_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
@@ -192,6 +234,7 @@ export function parsePlanLimits(value: unknown, where: string): PlanLimits {
     }),
     ...(requestsPerDay !== undefined && { requestsPerDay }),
     ...sessions,
+    ...parseAdmissionLimits(value, where),
   };
 }
 
@@ -216,7 +259,11 @@ export function parseConfig(doc: unknown, source = 'config'): AxonConfig {
 
   const limiterDoc = doc.rateLimiter ?? {};
   if (!isObject(limiterDoc)) throw new ConfigError(`${source}.rateLimiter must be an object`);
-  rejectUnknown(limiterDoc, ['failureMode', 'redisTimeoutMs'], `${source}.rateLimiter`);
+  rejectUnknown(
+    limiterDoc,
+    ['failureMode', 'redisTimeoutMs', 'leaseTtlMs'],
+    `${source}.rateLimiter`,
+  );
   const failureMode = limiterDoc.failureMode ?? DEFAULT_RATE_LIMITER.failureMode;
   if (failureMode !== 'open' && failureMode !== 'closed') {
     throw new ConfigError(
@@ -228,6 +275,15 @@ export function parseConfig(doc: unknown, source = 'config'): AxonConfig {
     `${source}.rateLimiter.redisTimeoutMs`,
     10_000,
   );
+  const leaseTtlMs =
+    limiterDoc.leaseTtlMs === undefined
+      ? undefined
+      : positiveInteger(limiterDoc.leaseTtlMs, `${source}.rateLimiter.leaseTtlMs`, 3_600_000);
+  if (leaseTtlMs !== undefined && leaseTtlMs < redisTimeoutMs * 4) {
+    throw new ConfigError(
+      `${source}.rateLimiter.leaseTtlMs (${leaseTtlMs}) must be at least 4 times redisTimeoutMs (${redisTimeoutMs}), so a renewal every half lease lands in time; raise leaseTtlMs`,
+    );
+  }
 
   const authDoc = doc.auth ?? {};
   if (!isObject(authDoc)) throw new ConfigError(`${source}.auth must be an object`);
@@ -245,7 +301,7 @@ export function parseConfig(doc: unknown, source = 'config'): AxonConfig {
 
   return {
     plans,
-    rateLimiter: { failureMode, redisTimeoutMs },
+    rateLimiter: { failureMode, redisTimeoutMs, ...(leaseTtlMs !== undefined && { leaseTtlMs }) },
     auth: { cacheTtlSeconds, failuresPerMinutePerAddress },
   };
 }

@@ -52,6 +52,7 @@ const CODES: Record<BucketName, string> = {
   requests: 'rate_limit_exceeded',
   tokens: 'token_rate_limit_exceeded',
   day: 'quota_exceeded',
+  concurrency: 'concurrency_limit_exceeded',
 };
 
 function denialMessage(bucket: BucketName, limits: PlanLimits, wait: number): string {
@@ -62,6 +63,8 @@ function denialMessage(bucket: BucketName, limits: PlanLimits, wait: number): st
       return `Rate limit reached for tokens: ${limits.tokensPerMinute} per minute. Retry after ${wait} s.`;
     case 'day':
       return `Daily quota of ${limits.requestsPerDay} requests reached; it resets at 00:00 UTC, in ${wait} s.`;
+    case 'concurrency':
+      return `Too many requests in flight for this key: at most ${limits.maxConcurrentRequests} at once. Retry after ${wait} s, or when one of them has finished.`;
   }
 }
 

@@ -10,7 +10,7 @@ import type { FailureMode } from '#shared/config';
 import type { Log } from '#shared/logger';
 import { InvalidChargeError } from './decision.ts';
 import { MemoryStore } from './memory-store.ts';
-import type { BucketStore, DecideInput, Decision, SettleInput } from './types.ts';
+import type { DecideInput, Decision, LeaseStore, RenewInput, SettleInput } from './types.ts';
 
 export interface LimiterOptions {
   /**
@@ -18,7 +18,7 @@ export interface LimiterOptions {
    * @default - none: every decision comes from the in-memory store, not marked degraded
    *   (the local stack without redis-server)
    */
-  readonly primary?: BucketStore;
+  readonly primary?: LeaseStore;
   /** @default - a new MemoryStore */
   readonly fallback?: MemoryStore;
   readonly failureMode: FailureMode;
@@ -37,26 +37,46 @@ export class RedisTimeoutError extends Error {
 }
 
 /**
- * Settles with `work`, or rejects after `ms`. Written with one promise and one timer rather than
- * Promise.race, because it runs once per decision on the gateway's hot path.
+ * Settles with `work`, or rejects after `ms`; `late` receives a value that arrives after the
+ * deadline was given up. Written with one promise and one timer rather than Promise.race,
+ * because it runs once per decision on the gateway's hot path.
+ *
+ * When the timer fires, the reply may already be in the socket, unread: a busy event loop runs
+ * expired timers before it polls for I/O, so a blocked loop would otherwise turn every reply it
+ * was too busy to read into a timeout, and a fallback decision on top of a charge Redis already
+ * made. So the deadline is checked once more from `setImmediate`, which runs after the loop's
+ * I/O poll: a reply that has arrived by then is read and used.
  */
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+function withDeadline<T>(work: Promise<T>, ms: number, late: (value: T) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new RedisTimeoutError(ms)), ms);
+    let open = true;
+    const giveUp = () => {
+      if (!open) return;
+      open = false;
+      reject(new RedisTimeoutError(ms));
+    };
+    const timer = setTimeout(() => setImmediate(giveUp), ms);
     work.then(
       (value) => {
         clearTimeout(timer);
-        resolve(value);
+        if (open) {
+          open = false;
+          resolve(value);
+        } else {
+          late(value);
+        }
       },
       (err: unknown) => {
         clearTimeout(timer);
+        if (!open) return;
+        open = false;
         reject(err);
       },
     );
   });
 }
 
-export class Limiter implements BucketStore {
+export class Limiter implements LeaseStore {
   readonly fallback: MemoryStore;
   private failing = false;
 
@@ -64,12 +84,22 @@ export class Limiter implements BucketStore {
     this.fallback = options.fallback ?? new MemoryStore();
   }
 
+  /**
+   * One decision, from exactly one store: Redis's answer when it arrives in time, else the
+   * fallback's. Every answer from Redis, in time or late, becomes the fallback's state for the
+   * key, so a fallback decision continues from what Redis last said (a late answer that
+   * charged Redis replaces the fallback's own charge for the same request rather than adding to
+   * it).
+   */
   async decide(input: DecideInput): Promise<Decision> {
     const { primary } = this.options;
     if (!primary) return this.fallback.decide(input);
     try {
-      const decision = await withTimeout(primary.decide(input), this.options.timeoutMs);
+      const decision = await withDeadline(primary.decide(input), this.options.timeoutMs, (late) =>
+        this.remember(input, late),
+      );
       this.recovered();
+      this.remember(input, decision);
       return decision;
     } catch (err) {
       if (err instanceof InvalidChargeError) throw err;
@@ -79,20 +109,46 @@ export class Limiter implements BucketStore {
     }
   }
 
-  /** Debits used LLM tokens. Never throws: the response has already been sent. */
-  async settle(input: SettleInput): Promise<void> {
+  /**
+   * Books the request's usage against its reservation and releases its lease. Never throws
+   * (the response is already on its way): on failure the fallback books it.
+   */
+  async settle(input: SettleInput): Promise<Decision | undefined> {
     const { primary } = this.options;
     if (!primary) return this.fallback.settle(input);
     try {
-      await withTimeout(primary.settle(input), this.options.timeoutMs);
+      const settled = await withDeadline(primary.settle(input), this.options.timeoutMs, (late) =>
+        this.remember(input, late),
+      );
       this.recovered();
+      this.remember(input, settled);
+      return settled;
     } catch (err) {
       if (err instanceof InvalidChargeError) throw err;
       this.failed(err, 'settle');
-      await this.fallback.settle(input);
+      const settled = await this.fallback.settle(input);
+      return settled && { ...settled, degraded: true };
     }
   }
 
+  /** Extends a running request's lease. Never throws: false when it could not be renewed. */
+  async renew(input: RenewInput): Promise<boolean> {
+    const { primary } = this.options;
+    if (!primary) return this.fallback.renew(input);
+    try {
+      const renewed = await withDeadline(primary.renew(input), this.options.timeoutMs, () => {});
+      this.recovered();
+      return renewed;
+    } catch (err) {
+      if (err instanceof InvalidChargeError) throw err;
+      this.failed(err, 'renew');
+      return this.fallback.renew(input);
+    }
+  }
+
+  private remember(input: DecideInput | SettleInput, decision: Decision | undefined): void {
+    if (decision) this.fallback.observe(input.id, input.limits, decision);
+  }
   /** Logs the change of state, not every failure: a dead Redis must not flood the logs. */
   private failed(err: unknown, operation: string): void {
     this.options.onRedisError?.(err);

@@ -5,15 +5,17 @@
  */
 import {
   checkId,
+  InvalidChargeError,
   type Reply,
   type ScriptArgs,
   scriptArgs,
-  settleAmount,
+  settlementNeeded,
   toCharge,
   toDecision,
+  toSettlement,
 } from './decision.ts';
 import { Op, TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from './lua.ts';
-import type { BucketStore, DecideInput, Decision, SettleInput } from './types.ts';
+import type { DecideInput, Decision, Lease, LeaseStore, RenewInput, SettleInput } from './types.ts';
 
 /** All the limiter needs of a client; ioredis `Redis` and `Cluster` fit as they are. */
 export interface ScriptClient {
@@ -33,7 +35,7 @@ export interface RedisStoreOptions {
   readonly retryAfter?: (err: unknown) => Promise<boolean>;
 }
 
-export class RedisStore implements BucketStore {
+export class RedisStore implements LeaseStore {
   private readonly prefix: string;
 
   constructor(
@@ -59,32 +61,46 @@ export class RedisStore implements BucketStore {
   async decide(input: DecideInput): Promise<Decision> {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
-    const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost);
-    return toDecision(await this.run(this.keyOf(charge.id), args), charge.limits, false);
+    const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost, 0, charge.lease);
+    const reply = await this.run(charge.id, args, charge.lease);
+    return toDecision(reply, charge.limits, false, charge.lease !== undefined);
   }
 
-  async settle(input: SettleInput): Promise<void> {
-    const tokens = settleAmount(input.tokens);
-    if (tokens === 0 || !input.limits.tokensPerMinute) return;
-    await this.run(this.key(input.id), scriptArgs(Op.settle, input.limits, 0, tokens));
+  async settle(input: SettleInput): Promise<Decision | undefined> {
+    const s = toSettlement(input);
+    if (!settlementNeeded(s)) return undefined;
+    const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease);
+    return toDecision(await this.run(s.id, args, s.lease), s.limits, false, s.lease !== undefined);
   }
 
-  private async run(key: string, args: ScriptArgs): Promise<Reply> {
+  async renew(input: RenewInput): Promise<boolean> {
+    const charge = toCharge({ id: input.id, limits: input.limits, lease: input.lease, peek: true });
+    if (!charge.lease)
+      throw new InvalidChargeError('renew needs limits with maxConcurrentRequests');
+    const args = scriptArgs(Op.renew, charge.limits, 0, 0, 0, charge.lease);
+    return (await this.run(charge.id, args, charge.lease))[0] === 1;
+  }
+
+  /** One EVALSHA: the state key, plus the lease set and the lease id when a cap applies. */
+  private async run(checkedId: string, args: ScriptArgs, lease?: Lease): Promise<Reply> {
+    const key = this.keyOf(checkedId);
     const argv = args.join(' ');
+    const rest = lease ? [`${key}:leases`, argv, lease.id] : [argv];
+    const keys = lease ? 2 : 1;
     try {
-      return await this.call(key, argv);
+      return await this.call(keys, key, rest);
     } catch (err) {
       if (!(await this.options.retryAfter?.(err))) throw err;
-      return this.call(key, argv);
+      return this.call(keys, key, rest);
     }
   }
 
-  private async call(key: string, argv: string): Promise<Reply> {
+  private async call(keys: number, key: string, rest: string[]): Promise<Reply> {
     try {
-      return (await this.redis.evalsha(TOKEN_BUCKET_SHA, 1, key, argv)) as Reply;
+      return (await this.redis.evalsha(TOKEN_BUCKET_SHA, keys, key, ...rest)) as Reply;
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return (await this.redis.eval(TOKEN_BUCKET_LUA, 1, key, argv)) as Reply;
+      return (await this.redis.eval(TOKEN_BUCKET_LUA, keys, key, ...rest)) as Reply;
     }
   }
 }

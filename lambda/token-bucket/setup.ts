@@ -23,7 +23,12 @@ export async function limiterFromEnv(
   onRedisError?: (err: unknown) => void,
 ): Promise<LimiterSetup> {
   const { failureMode, redisTimeoutMs } = config.rateLimiter;
-  const settings = redisSettingsFromEnv(env, redisTimeoutMs, secretsManagerSecret, log);
+  // The limiter's own deadline decides (see limiter.ts), and it first reads a reply that has
+  // arrived while the event loop was busy. ioredis's command timeout would fail that command in
+  // the same timer phase and throw the reply away, so it is kept well above the deadline: it
+  // only bounds how long an unanswered command stays queued in the client.
+  const commandTimeoutMs = Math.max(1000, redisTimeoutMs * 10);
+  const settings = redisSettingsFromEnv(env, commandTimeoutMs, secretsManagerSecret, log);
   if (!settings) {
     log.warn('no Redis configured: rate limits are kept in this process only');
     return { limiter: new Limiter({ failureMode, timeoutMs: redisTimeoutMs, log }) };

@@ -4,7 +4,7 @@
  */
 import type { PlanLimits } from '#shared/config';
 
-export type BucketName = 'requests' | 'tokens' | 'day';
+export type BucketName = 'requests' | 'tokens' | 'day' | 'concurrency';
 
 export interface BucketState {
   /** Capacity: `burst`, `tokenBurst`, or `requestsPerDay`. */
@@ -30,6 +30,22 @@ export interface Decision {
   readonly tokens?: BucketState;
   /** Present when the limits include `requestsPerDay`. */
   readonly day?: BucketState;
+  /**
+   * Present when the limits include `maxConcurrentRequests` and the decision took (or asked
+   * for) a lease: `remaining` is how many more may start now.
+   */
+  readonly concurrency?: BucketState;
+}
+
+/**
+ * One request's slot under a plan's `maxConcurrentRequests`. Taken by the decision that admits
+ * the request, released by its settlement, renewed while it runs; a lease nobody renews expires
+ * by itself after `ttlMs`, which is how a gateway that died mid-request gives its slots back.
+ */
+export interface Lease {
+  /** Unique per request (the gateway makes a random one). */
+  readonly id: string;
+  readonly ttlMs: number;
 }
 
 export interface DecideInput {
@@ -39,10 +55,13 @@ export interface DecideInput {
   /** Requests to charge to the request bucket and the day quota. @default 1 */
   readonly cost?: number;
   /**
-   * LLM tokens to charge at admission. @default 0 (the token bucket only has to be above zero;
-   * actual usage is debited afterwards with `settle`).
+   * LLM tokens to reserve at admission: all of them must be in the bucket. The gateway reserves
+   * the request's worst case and settles the difference afterwards. @default 0 (the token bucket
+   * only has to be above zero; actual usage is debited afterwards with `settle`).
    */
   readonly tokenCost?: number;
+  /** The request's concurrency lease; only counted when the limits cap concurrency. */
+  readonly lease?: Lease;
   /** Decide without charging anything: "would this be admitted now?". @default false */
   readonly peek?: boolean;
 }
@@ -52,10 +71,35 @@ export interface SettleInput {
   readonly limits: PlanLimits;
   /** LLM tokens actually used; debited even below zero. */
   readonly tokens: number;
+  /** LLM tokens reserved at admission (`tokenCost`), given back first. @default 0 */
+  readonly reserved?: number;
+  /** The lease the decision took; released. */
+  readonly lease?: Lease;
+}
+
+export interface RenewInput {
+  readonly id: string;
+  readonly limits: PlanLimits;
+  readonly lease: Lease;
 }
 
 /** Where buckets live: Redis (single node or cluster) or process memory. Same semantics. */
 export interface BucketStore {
   decide(input: DecideInput): Promise<Decision>;
-  settle(input: SettleInput): Promise<void>;
+  /**
+   * Books the difference between use and reservation and releases the lease, in one call. Gives
+   * the buckets as they are afterwards (for truthful headers), or undefined when there was
+   * nothing to book.
+   */
+  settle(input: SettleInput): Promise<Decision | undefined>;
+}
+
+/**
+ * A store that also renews concurrency leases: what the gateway needs. Apart from
+ * `BucketStore` so that callers which only decide (the authorizer's failure buckets) and their
+ * test doubles need not know about leases.
+ */
+export interface LeaseStore extends BucketStore {
+  /** Extends a live lease by its lifetime; false when it had already expired or was released. */
+  renew(input: RenewInput): Promise<boolean>;
 }

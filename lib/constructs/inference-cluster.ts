@@ -6,7 +6,7 @@
  * launches, the AWS Load Balancer Controller (for TargetGroupBinding), and cluster-admin access
  * entries for the operators the stage names.
  */
-import { Annotations, type CfnResource, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, type CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -182,10 +182,11 @@ export class InferenceCluster extends Construct {
       'aws-eks-v2 writes EncryptionConfig.Resources ["secrets"], which the EKS resource schema marks deprecated but still requires to turn on envelope encryption of Kubernetes secrets.',
     );
     if (publicCidrs.length > 0) {
-      Validations.of(this.cluster).acknowledge({
-        id: 'AwsSolutions-EKS1',
-        reason: `The public API endpoint is enabled only because the stage lists operator CIDRs (${publicCidrs.join(', ')}) in eks.endpointPublicCidrs; it accepts no other source.`,
-      });
+      acknowledge(
+        this.cluster,
+        'AwsSolutions-EKS1',
+        `The public API endpoint is enabled only because the stage lists operator CIDRs (${publicCidrs.join(', ')}) in eks.endpointPublicCidrs; it accepts no other source.`,
+      );
     }
   }
 
@@ -276,10 +277,11 @@ export class InferenceCluster extends Construct {
 
   private acknowledgeManagedPolicies(): void {
     for (const [policy, why] of Object.entries(MANAGED_POLICY_REASONS)) {
-      Validations.of(this.cluster).acknowledge({
-        id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
-        reason: `${policy} is ${why}; AWS maintains it as EKS evolves, which a hand-copied policy would not track.`,
-      });
+      acknowledge(
+        this.cluster,
+        `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
+        `${policy} is ${why}; AWS maintains it as EKS evolves, which a hand-copied policy would not track.`,
+      );
     }
   }
 }

@@ -13,7 +13,6 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct, type IConstruct } from 'constructs';
 import type { ModelConfig } from '../config.ts';
 import {
@@ -24,7 +23,7 @@ import {
   tritonScaling,
 } from '../k8s/triton.ts';
 import { NAMESPACE, TRITON } from '../k8s/versions.ts';
-import { acknowledge, finding } from '../nag.ts';
+import { acknowledge, finding, findingOfResolved } from '../nag.ts';
 
 export interface TritonServerProps {
   readonly cluster: eks.Cluster;
@@ -231,7 +230,7 @@ export class TritonServer extends Construct {
     const resources = document.Statement.flatMap((st) =>
       Array.isArray(st.Resource) ? st.Resource : [st.Resource],
     );
-    for (const resource of new Set(resources.map((r) => flattenCfnReference(r)))) {
+    for (const resource of new Set(resources.map((r) => findingOfResolved(r)))) {
       if (!resource.includes('*')) continue;
       acknowledge(
         handler,

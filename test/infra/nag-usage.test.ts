@@ -18,16 +18,6 @@ function sources(dir: string): string[] {
     .map((file) => relative(REPO_ROOT, join(repoPath(dir), file)));
 }
 
-/**
- * Files being rewritten in parallel (the inference constructs, step 2) that still call
- * `Validations.of(…).acknowledge` directly. Each must still do so, so the list cannot outlive
- * the rewrite: when a file is converted, its entry has to go.
- */
-const PENDING_DIRECT_ACKNOWLEDGEMENTS = [
-  'lib/constructs/inference-cluster.ts',
-  'lib/inference-stack.ts',
-];
-
 describe('cdk-nag usage', () => {
   it('imports cdk-nag only through its public entry point', () => {
     const deep = ['lib', 'bin', 'test', 'local']
@@ -41,7 +31,7 @@ describe('cdk-nag usage', () => {
       (file) =>
         file !== 'lib/nag.ts' && /\.acknowledge\(/.test(readFileSync(repoPath(file), 'utf8')),
     );
-    expect(direct.sort()).toEqual([...PENDING_DIRECT_ACKNOWLEDGEMENTS].sort());
+    expect(direct).toEqual([]);
   });
 
   it('names a wildcard finding the way cdk-nag does, so acknowledging it clears exactly it', () => {

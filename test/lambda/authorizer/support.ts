@@ -92,7 +92,7 @@ export class CountingBuckets implements BucketStore {
     this.calls.push(input);
     return this.inner.decide(input);
   }
-  settle(input: SettleInput): Promise<void> {
+  settle(input: SettleInput): Promise<Decision | undefined> {
     return this.inner.settle(input);
   }
   get peeks(): number {

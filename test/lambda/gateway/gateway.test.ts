@@ -166,9 +166,10 @@ describe('gateway', () => {
       expect(response.status).toBe(200);
       expect(response.headers['content-type']).toBe('text/event-stream');
       expect(response.body.toString()).toContain('data: [DONE]');
-      const next = await f.gateway.handle(request('GET', '/v1/models', bearer(key)));
-      expect(Number(next.headers['x-ratelimit-remaining-tokens'])).toBeLessThanOrEqual(701);
-      expect(Number(next.headers['x-ratelimit-remaining-tokens'])).toBeGreaterThanOrEqual(699);
+      // The answer's own headers already show the bucket after settlement: the whole plan was
+      // reserved (1000, capped at capacity), 300 were used, 700 came back.
+      expect(Number(response.headers['x-ratelimit-remaining-tokens'])).toBeLessThanOrEqual(701);
+      expect(Number(response.headers['x-ratelimit-remaining-tokens'])).toBeGreaterThanOrEqual(699);
     } finally {
       f.upstream.script = (_req, res) => res.end('{}');
     }
@@ -313,6 +314,40 @@ describe('gateway when Redis dies', () => {
         expect(response.headers['retry-after']).toBe('1');
       }
       expect(f.metrics.counts.get('RedisErrors')).toBeGreaterThanOrEqual(1);
+    } finally {
+      await f.close();
+      await server.stop();
+    }
+  });
+});
+
+describe('gateway refusals before admission when Redis is down and the limiter fails closed', () => {
+  it('still answers 413 and 400 invalid_json, not 503, only without rate-limit headers', async () => {
+    const { RedisServer } = await import('../../support/redis.ts');
+    const { parseConfig } = await import('#shared/config');
+    const server = await RedisServer.start();
+    const config = parseConfig({
+      plans: { pro: { requestsPerMinute: 6000, burst: 1000 } },
+      rateLimiter: { failureMode: 'closed', redisTimeoutMs: 100 },
+    });
+    const f = await startFixture({ redisUrl: server.url, config });
+    try {
+      const { key } = await f.newKey('pro');
+      // Cached, so authentication needs no Redis (an unknown key's failure budget would).
+      expect((await f.gateway.handle(request('GET', '/v1/models', bearer(key)))).status).toBe(200);
+      await server.kill();
+      const tooLarge = await f.gateway.handle(
+        request('POST', '/v1/chat/completions', bearer(key), Buffer.alloc(1024 * 1024 + 1, 'a')),
+      );
+      expect(tooLarge.status, tooLarge.body.toString()).toBe(413);
+      expect(tooLarge.headers).not.toHaveProperty('x-ratelimit-remaining-requests');
+      const malformed = await f.gateway.handle(
+        request('POST', '/v1/chat/completions', bearer(key), '{"messages":'),
+      );
+      expect(malformed.status).toBe(400);
+      expect(json(malformed.body)).toMatchObject({ error: { code: 'invalid_json' } });
+      const admitted = await f.gateway.handle(request('GET', '/v1/models', bearer(key)));
+      expect(admitted.status).toBe(503);
     } finally {
       await f.close();
       await server.stop();

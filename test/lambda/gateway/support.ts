@@ -6,9 +6,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { RedisConnection } from '@axon/runtime/redis';
 import { createKey } from '#authorizer/admin';
 import { authorizerFromEnv } from '#authorizer/setup';
-import { Gateway } from '#gateway/gateway';
+import { Gateway, leaseTtlMs } from '#gateway/gateway';
 import type { GatewayRequest, Headers } from '#gateway/http';
 import { CountingMetrics } from '#gateway/metrics';
 import { MAX_RESPONSE_BYTES } from '#gateway/setup';
@@ -78,6 +79,8 @@ export class FakeUpstream {
 
 export interface Fixture {
   gateway: Gateway;
+  /** The limiter's Redis connection, when the fixture has one (tests that kill a gateway). */
+  redis?: RedisConnection;
   metrics: CountingMetrics;
   upstream: FakeUpstream;
   dynalite: Dynalite;
@@ -115,9 +118,17 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     secret: UPSTREAM_SECRET,
     maxResponseBytes: options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
   });
-  const gateway = new Gateway({ authorizer, limiter, upstream: forwarder, metrics, log });
+  const gateway = new Gateway({
+    authorizer,
+    limiter,
+    upstream: forwarder,
+    metrics,
+    log,
+    leaseTtlMs: leaseTtlMs(config),
+  });
   return {
     gateway,
+    ...(redis && { redis }),
     metrics,
     upstream,
     dynalite,

@@ -154,7 +154,7 @@ describe('limiter when Redis fails', () => {
     const tokenLimits = { requestsPerMinute: 60, burst: 5, tokensPerMinute: 100 };
     await expect(
       limiter.settle({ id: 'k', limits: tokenLimits, tokens: 500 }),
-    ).resolves.toBeUndefined();
+    ).resolves.toMatchObject({ degraded: true, tokens: { remaining: -400 } });
     const local = await limiter.fallback.decide({ id: 'k', limits: tokenLimits, peek: true });
     expect(local.tokens?.remaining).toBeLessThan(0);
   });

@@ -1,0 +1,101 @@
+/**
+ * The limiter's deadline against a busy event loop and a slow Redis: a reply that has arrived
+ * is used even when the timer fired first, and whatever Redis answers, in time or late, is
+ * where the fallback continues from. Real redis-server, the production connection settings
+ * (`limiterFromEnv`).
+ */
+import { execFileSync } from 'node:child_process';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '#shared/config';
+import { limiterFromEnv } from '#token-bucket/setup';
+import { RedisServer } from '../../support/redis.ts';
+import { sleep } from './stores.ts';
+
+const TIMEOUT_MS = 20;
+const limits = { requestsPerMinute: 60, burst: 10 };
+const config = parseConfig({
+  plans: { free: limits },
+  rateLimiter: { failureMode: 'open', redisTimeoutMs: TIMEOUT_MS },
+});
+const log = new Logger({ serviceName: 'deadline-test', logLevel: 'ERROR' });
+
+function busyWait(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // deliberately blocking the event loop
+  }
+}
+
+/** EVALSHA calls Redis has executed, read with a blocking redis-cli: the loop stays blocked. */
+function evalshaCalls(port: number): number {
+  const stats = execFileSync('redis-cli', ['-p', String(port), 'INFO', 'commandstats'], {
+    encoding: 'utf8',
+  });
+  return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+describe('limiter deadline', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()?.();
+  });
+
+  async function open() {
+    const server = await RedisServer.start();
+    cleanups.push(() => server.stop());
+    const { limiter, redis } = await limiterFromEnv(config, log, { AXON_REDIS_URL: server.url });
+    cleanups.push(() => redis?.close());
+    if (!redis) throw new Error('no redis connection');
+    return { server, limiter, client: redis.client as Redis };
+  }
+
+  it('uses a reply that arrived while the event loop was blocked past the deadline', async () => {
+    const { server, limiter, client } = await open();
+    // Loads the script (NOSCRIPT, then EVAL): a second round trip the deadline rightly ends.
+    expect((await limiter.decide({ id: 'k', limits })).degraded).toBe(false);
+    const original = client.evalsha.bind(client);
+    let blocked = 0;
+    client.evalsha = ((...args: Parameters<Redis['evalsha']>) => {
+      const sent = evalshaCalls(server.port) + 1;
+      const reply = original(...args);
+      // The command is on the wire. Spin once the caller has armed its deadline (nextTick runs
+      // after the current synchronous code and its promise jobs), while Redis answers; on a
+      // loaded machine Redis may not have run yet, so block until it has.
+      process.nextTick(() => {
+        busyWait(TIMEOUT_MS * 5);
+        while (evalshaCalls(server.port) < sent) busyWait(1);
+        blocked++;
+      });
+      return reply;
+    }) as Redis['evalsha'];
+    const decisions = [];
+    for (let i = 0; i < 3; i++) decisions.push(await limiter.decide({ id: 'k', limits }));
+    expect(blocked).toBe(3);
+    expect(decisions.map((d) => d.degraded)).toEqual([false, false, false]);
+    expect(decisions.map((d) => d.requests.remaining)).toEqual([8, 7, 6]);
+  });
+
+  it('continues from the state Redis last reported when it falls back', async () => {
+    const { server, limiter } = await open();
+    for (let i = 0; i < 8; i++) await limiter.decide({ id: 'k', limits });
+
+    server.pause(); // SIGSTOP: the command is sent, the answer comes only after SIGCONT
+    const fallback = await limiter.decide({ id: 'k', limits });
+    expect(fallback.degraded).toBe(true);
+    // From the 2 Redis last reported, not from a full bucket of 10.
+    expect(fallback.requests.remaining).toBe(1);
+
+    server.resume();
+    // Redis runs the stalled decision too: failing open costs the key that one request twice,
+    // never a second burst.
+    let peek = await limiter.decide({ id: 'k', limits, peek: true });
+    for (let i = 0; i < 200 && peek.degraded; i++) {
+      await sleep(10);
+      peek = await limiter.decide({ id: 'k', limits, peek: true });
+    }
+    expect(peek.degraded).toBe(false);
+    expect(peek.requests.remaining).toBe(1);
+  });
+});
