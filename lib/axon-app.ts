@@ -1,5 +1,5 @@
 /**
- * Wires the four stacks of one stage together (ARCHITECTURE.md, "Stacks"). Used by bin/axon.ts
+ * Wires the four stacks of one stage together (docs/architecture.md#stacks). Used by bin/axon.ts
  * and by the tests, so both build exactly the same app.
  */
 import type { App } from 'aws-cdk-lib';

@@ -112,7 +112,7 @@ export interface StageConfig {
     /** Data stack, ApiKeys table: DynamoDB's own (HTTP 500) errors per 5 minutes. */
     readonly dynamoSystemErrorsPerFiveMinutes: number;
   };
-  /** The SPEC section 7 document the gateway gets as `AXON_CONFIG`. */
+  /** The runtime config (docs/api.md#runtime-config) the gateway gets as `AXON_CONFIG`. */
   readonly runtime: AxonConfig;
 }
 
@@ -370,7 +370,7 @@ function parseRuntime(doc: Doc, source: string, defaultsFile: string): AxonConfi
 export interface ParseOptions {
   /** Where the message says the document came from. */
   readonly source?: string;
-  /** The SPEC section 7 document used when the stage has no `runtime` section. */
+  /** The runtime config (docs/api.md#runtime-config) used when the stage has no `runtime`. */
   readonly runtimeDefaultsFile?: string;
 }
 

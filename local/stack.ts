@@ -38,7 +38,7 @@ export const LOCAL_REGION = 'us-east-1';
 export interface LocalStackOptions {
   /** Gateway port. @default 8080 */
   readonly port?: number;
-  /** Config file (SPEC.md section 7). */
+  /** Runtime config file (docs/api.md#runtime-config). */
   readonly configPath: string;
   /**
    * The limiter's Redis, instead of spawning one. Without sessionRedisUrl it holds the sessions
@@ -108,7 +108,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     if (!redisUrl) {
       say(
-        'warning: no redis-server on PATH and no REDIS_URL: rate limits are kept in the gateway process and sessions are unavailable',
+        "warning: no redis-server on PATH and no REDIS_URL: rate limits are kept in the gateway process and sessions in the session manager's memory",
       );
     }
 
@@ -161,8 +161,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       ...(redisUrl && { AXON_REDIS_URL: redisUrl }),
     });
-    // Under the repository, whatever the state dir, so the bundle's external AWS SDK imports
-    // resolve from node_modules the way the Lambda runtime provides them.
+    // One folder per process under the repository's git-ignored .axon/build. The bundle is
+    // self-contained, AWS SDK included (lib/bundling.ts): the artifact cdk deploy ships.
     const buildDir = join(REPO_ROOT, '.axon', 'build', `gateway-${process.pid}`);
     stops.push(async () => rmSync(buildDir, { recursive: true, force: true }));
     const bundle = await bundleLambda('lambda/gateway/handler.ts', join(buildDir, 'index.mjs'));

@@ -1,5 +1,5 @@
 /**
- * Key administration behind `npm run keys` (SPEC.md section 8): plain functions over a
+ * Key administration behind `npm run keys` (docs/api.md#key-cli): plain functions over a
  * DynamoDB document client and a table name, so the CLI is argument parsing only and the local
  * stack can call the same code to mint its demo key.
  */

@@ -1,6 +1,6 @@
 /**
  * Adapters that let the same `Authorizer` front Amazon API Gateway. API Gateway, not the
- * authorizer, writes the response to a rejected caller, so the SPEC's exact bodies cannot be
+ * authorizer, writes the response to a rejected caller, so docs/api.md's exact bodies cannot be
  * produced here; docs/auth.md shows the Gateway Responses that map these outcomes onto them.
  * - HTTP API (payload 2.0, simple responses): `{ isAuthorized }`; API Gateway answers 403 on
  *   false, and 401 itself when the Authorization identity source is missing.

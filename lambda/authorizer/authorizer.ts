@@ -1,5 +1,5 @@
 /**
- * API key authentication as the gateway composes it (SPEC.md section 2). Order of checks:
+ * API key authentication as the gateway composes it (docs/api.md#authentication). Checks:
  * header shape → key shape and checksum → principal cache → failed-auth budget (peek) → key
  * store. A valid cached key touches neither Redis nor DynamoDB; every rejection is charged to
  * the caller's address, and an address out of budget gets 429 before any lookup.

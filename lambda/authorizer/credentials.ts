@@ -1,5 +1,5 @@
 /**
- * Reads the API key out of the `Authorization` header and nothing else (SPEC.md section 2: keys
+ * Reads the API key from the `Authorization` header only (docs/api.md#authentication: keys
  * in the query string or other headers are ignored). Strict on purpose: exactly one header,
  * scheme `Bearer` in any case, one space, one token. Anything looser would let two parsers
  * (ours and a proxy's) disagree about which credential a request carries.

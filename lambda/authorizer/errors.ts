@@ -1,5 +1,5 @@
 /**
- * The authorizer's answers other than a principal (SPEC.md section 2). Messages never say which
+ * The authorizer's answers other than a principal (docs/api.md#authentication). None says which
  * check failed, so a caller learns nothing by probing; the logs say it instead.
  */
 import { AxonError } from '@axon/runtime/errors';

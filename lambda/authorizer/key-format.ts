@@ -1,5 +1,5 @@
 /**
- * API key format (SPEC.md section 2, GitHub's token design): `axon_` + 30 random base62
+ * API key format (docs/api.md#authentication, GitHub's token design): `axon_` + 30 random base62
  * characters (178 bits) + a 6-character base62 CRC32 of everything before it. The prefix makes
  * leaked keys greppable by secret scanners; the checksum lets the authorizer drop typos and
  * random guesses without touching the key store.
@@ -9,7 +9,7 @@ import { crc32 } from 'node:zlib';
 
 export const KEY_PREFIX = 'axon_';
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-/** 30 base62 characters carry 30 * log2(62) = 178.6 bits, above the 160 the SPEC asks for. */
+/** 30 base62 characters carry 30 * log2(62) = 178.6 bits, above the 160 docs/api.md requires. */
 export const RANDOM_LENGTH = 30;
 export const CHECKSUM_LENGTH = 6;
 export const KEY_LENGTH = KEY_PREFIX.length + RANDOM_LENGTH + CHECKSUM_LENGTH;

@@ -1,4 +1,4 @@
-/** The gateway's own failures, in SPEC.md's envelope (sections 1 and 4). */
+/** The gateway's own failures, in the error envelope of docs/api.md#errors. */
 import { AxonError } from '@axon/runtime/errors';
 
 export class NotFoundError extends AxonError {

@@ -2,7 +2,7 @@
  * One request through the gateway: route → authenticate → refuse what needs no model → admit
  * (reserve the worst case, take a concurrency lease) → forward → settle (book the real usage,
  * release the lease). Every answer carries `x-request-id`; every answer to an authenticated key
- * carries the rate-limit headers, admitted or denied. Errors leave as SPEC's envelope, never as
+ * carries the rate-limit headers, admitted or denied. Errors leave in the OpenAI envelope (docs/api.md#errors), never as
  * a stack trace.
  */
 

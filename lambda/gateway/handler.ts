@@ -1,6 +1,6 @@
 /**
  * The ALB target: one function composing the authorizer, the token bucket, forwarding and
- * settlement in-process (ARCHITECTURE.md explains why not two chained Lambdas). Everything is
+ * settlement in-process (docs/architecture.md#request-path: why not two chained). Everything is
  * built once per instance during init; a handler call only translates the event.
  *
  * Known limit: an ALB Lambda target cannot stream and caps bodies at 1 MB, so `stream: true`

@@ -44,7 +44,7 @@ export function jsonResponse(
   };
 }
 
-/** An error in SPEC's envelope, with the headers it calls for on top of `headers`. */
+/** An error in the docs/api.md#errors envelope, plus the headers it calls for over `headers`. */
 export function errorResponse(
   error: AxonError,
   headers: Record<string, string> = {},

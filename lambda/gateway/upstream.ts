@@ -4,7 +4,7 @@
  * cold-start budget), and Node's built-in `fetch` (undici inside Node) cost ~1 ms of CPU per
  * request and GC pauses that put the gateway's p99 15-30 ms above a direct call at 500
  * requests/s (bench:gateway); `node:http` costs half the CPU and a quarter of the GC.
- * Header hygiene of SPEC.md section 4: the client's credential, its `x-axon-*` headers and
+ * Header hygiene of docs/api.md#forwarding: the client's credential, its `x-axon-*` headers and
  * hop-by-hop headers never cross; the principal, the request id and the shared secret that
  * tells the session manager the request came through the gateway are added.
  */

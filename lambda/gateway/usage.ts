@@ -1,5 +1,5 @@
 /**
- * LLM tokens a response used, for settling the token bucket (SPEC.md section 3): the `usage`
+ * LLM tokens a response used, to settle the token bucket (docs/api.md#rate-limiting): the `usage`
  * object of a JSON reply, or of a buffered Server-Sent Events stream. In a stream, usage comes
  * either as an OpenAI usage chunk (`stream_options.include_usage`) or as the session manager's
  * `: usage {"prompt_tokens":..,"completion_tokens":..,"total_tokens":..}` comment line, which every SSE client ignores, so that the gateway can settle

@@ -1,5 +1,5 @@
 /**
- * The runtime config document of SPEC.md section 7: plans, rate limiter and auth settings.
+ * The runtime config document (docs/api.md#runtime-config): plans, rate limiter and auth settings.
  * `parseConfig` validates it once at load; every message names the field and the fix, so a
  * bad config fails `cdk synth` or `npm start` instead of a request at 3 a.m.
  */

@@ -24,7 +24,7 @@ export interface CheckResult {
   limitedBy?: string;
   /** Whole seconds until the call would be admitted; present when denied. */
   retryAfterSeconds?: number;
-  /** The response headers of SPEC.md section 3 for this decision. */
+  /** The response headers of docs/api.md#rate-limiting for this decision. */
   headers: Record<string, string>;
   decision: Decision;
 }

@@ -1,5 +1,5 @@
 /**
- * A decision as HTTP: the rate-limit headers of SPEC.md section 3 (IETF RateLimit and
+ * A decision as HTTP: the rate-limit headers of docs/api.md#rate-limiting (IETF RateLimit and
  * RateLimit-Policy structured fields, OpenAI's x-ratelimit-*), and the 429 error a denial becomes.
  */
 

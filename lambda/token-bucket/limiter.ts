@@ -110,8 +110,9 @@ export class Limiter implements LeaseStore {
   }
 
   /**
-   * Books the request's usage against its reservation and releases its lease. Never throws
-   * (the response is already on its way): on failure the fallback books it.
+   * Books the request's usage against its reservation and releases its lease. A Redis failure
+   * does not throw (the response is already on its way): the fallback books it. Only an
+   * impossible charge (InvalidChargeError) throws, since that is a bug in the caller.
    */
   async settle(input: SettleInput): Promise<Decision | undefined> {
     const { primary } = this.options;

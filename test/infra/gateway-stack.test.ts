@@ -74,7 +74,7 @@ describe('GatewayStack: gateway Lambda', () => {
     expect(gatewayFunction(p).Environment.Variables.AXON_REDIS_CLUSTER).toBe('1');
   });
 
-  it('gets AXON_CONFIG as the validated SPEC section 7 document of the stage', () => {
+  it('gets AXON_CONFIG as the validated runtime config of the stage', () => {
     const doc = JSON.parse(env.AXON_CONFIG as string);
     expect(parseConfig(doc)).toEqual(dev.config.runtime);
     expect(doc.rateLimiter.failureMode).toBe('open');
@@ -259,7 +259,7 @@ describe('GatewayStack: WAF', () => {
     });
   });
 
-  it('blocks an address past the configured rate with a 429 in the SPEC envelope', () => {
+  it('blocks an address past the configured rate with a 429 in the error envelope', () => {
     const rule = acl().Rules.find((r: { Name: string }) => r.Name === 'RateLimitPerAddress');
     expect(rule.Statement.RateBasedStatement).toEqual({
       Limit: 3000,

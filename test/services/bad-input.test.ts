@@ -1,5 +1,5 @@
 /**
- * Bad input table: every malformed request is a 4xx in SPEC's envelope that names the field,
+ * Bad input table: each malformed request is a 4xx in docs/api.md's envelope, naming the field,
  * never a 500. Real HTTP, so Fastify's own parsing errors (bad JSON, 413, 415) are covered too.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

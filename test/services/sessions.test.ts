@@ -50,7 +50,7 @@ describe.each(stores)('sessions on $name', ({ options }) => {
     return res.body as SessionBody;
   }
 
-  it('creates a session with defaults and returns it in the SPEC shape', async () => {
+  it('creates a session with defaults and returns it in the documented shape', async () => {
     const keyId = freshKeyId();
     const session = await createSession(keyId, {
       model: 'stub-echo-llama3',

@@ -82,7 +82,7 @@ export async function call(
   return { status: res.status, headers: res.headers, body };
 }
 
-/** Asserts SPEC.md's envelope and returns its error object. */
+/** Asserts the error envelope of docs/api.md#errors and returns its error object. */
 export function envelope(body: unknown): { message: string; type: string; code: string } {
   const error = (body as { error?: { message?: unknown; type?: unknown; code?: unknown } })?.error;
   if (

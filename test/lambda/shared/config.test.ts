@@ -20,7 +20,7 @@ const valid = {
 };
 
 describe('config document', () => {
-  it('reads the example of SPEC.md section 7, defaulting tokenBurst to tokensPerMinute', () => {
+  it('reads the documented example config, defaulting tokenBurst to tokensPerMinute', () => {
     const config = parseConfig(valid);
     expect(config.plans.free).toEqual({
       requestsPerMinute: 60,

@@ -1,6 +1,6 @@
 /**
  * The one place errors become responses: ours (AxonError), Fastify's own (bad JSON, schema
- * validation, 404, 413, 415) and anything unexpected, all rendered as SPEC.md's envelope.
+ * validation, 404, 413, 415) and anything unexpected, all rendered in docs/api.md's envelope.
  * 5xx bodies carry a fixed message; the cause goes to the log only.
  */
 

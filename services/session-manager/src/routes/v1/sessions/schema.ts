@@ -1,4 +1,4 @@
-/** Schemas of the sessions API (SPEC.md section 5). */
+/** Schemas of the sessions API (docs/api.md#sessions). */
 import { type Static, Type } from 'typebox';
 import { Sampling } from '../chat/schema.ts';
 
