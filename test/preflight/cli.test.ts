@@ -100,14 +100,14 @@ describe('preflight CLI (in-process, AWS stand-ins)', () => {
     expect(mocks.quotas.commandCalls(GetServiceQuotaCommand)).toHaveLength(0);
   });
 
-  it('prints exactly the sample docs/operations-preflight.md shows for the made-up account', async () => {
+  it('prints exactly the sample docs/operations.md shows for the made-up account', async () => {
     const { code, stdout } = await run(['--stage', 'dev'], (m) => {
       healthyAccount(m, { gQuota: 0 });
       m.lambda.on(GetAccountSettingsCommand).resolves({
         AccountLimit: { ConcurrentExecutions: 400, UnreservedConcurrentExecutions: 400 },
       });
     });
-    const doc = readFileSync('docs/operations-preflight.md', 'utf8');
+    const doc = readFileSync('docs/operations.md', 'utf8');
     const sample = /\n(Preflight of stage dev in us-east-1\n[\s\S]*?\n)\$ echo \$\?\n1\n/.exec(
       doc,
     )?.[1];
