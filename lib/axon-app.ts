@@ -3,6 +3,7 @@
  * and by the tests, so both build exactly the same app.
  */
 import type { App } from 'aws-cdk-lib';
+import { stackName } from '#shared/names';
 import type { StageConfig } from './config.ts';
 import { DataStack } from './data-stack.ts';
 import { GatewayStack } from './gateway-stack.ts';
@@ -20,14 +21,6 @@ export interface AxonAppOptions {
   /** Overrides for tests: the session manager build context and the gateway entry. */
   readonly sessionManagerImageDirectory?: string;
   readonly gatewayEntry?: string;
-}
-
-/** Stack name of one part of a stage, e.g. `Axon-dev-Network`. */
-export function stackName(
-  stage: string,
-  part: 'Network' | 'Data' | 'Inference' | 'Gateway',
-): string {
-  return `Axon-${stage}-${part}`;
 }
 
 export function createAxonStacks(

@@ -5,6 +5,7 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
+import { OUTPUTS } from '#shared/names';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
 import { ApiKeysTable } from './constructs/api-keys-table.ts';
 import { RedisAuthRotation } from './constructs/redis-auth-rotation.ts';
@@ -41,7 +42,7 @@ export class DataStack extends AxonStack {
 
     this.apiKeys = new ApiKeysTable(this, 'ApiKeys');
 
-    new CfnOutput(this, 'ApiKeysTableName', {
+    new CfnOutput(this, OUTPUTS.apiKeysTableName, {
       value: this.apiKeys.tableName,
       description: 'DynamoDB table of API keys (read by `npm run keys -- … --stage`)',
     });

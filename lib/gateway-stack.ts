@@ -8,6 +8,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { OUTPUTS } from '#shared/names';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
 import { AccessLogBucket } from './constructs/access-log-bucket.ts';
 import type { ApiKeysTable } from './constructs/api-keys-table.ts';
@@ -58,7 +59,7 @@ export class GatewayStack extends AxonStack {
       target: this.gateway.function,
       certificateArn: config.gateway.certificateArn,
       accessLogs: accessLogs.bucket,
-      idleTimeout: this.gateway.function.timeout?.plus(Duration.seconds(5)),
+      idleTimeout: this.gateway.timeout.plus(Duration.seconds(5)),
     });
 
     this.webAcl = new GatewayWebAcl(this, 'Waf', {
@@ -67,10 +68,15 @@ export class GatewayStack extends AxonStack {
       metricPrefix: `Axon${config.stage}`,
     });
 
+    const { alarms } = config;
     this.alarms = new GatewayAlarms(this, 'Alarms', {
       loadBalancer: this.loadBalancer.loadBalancer,
       function: this.gateway.function,
-      thresholds: config.alarms,
+      email: alarms.email,
+      fiveXxPerFiveMinutes: alarms.fiveXxPerFiveMinutes,
+      deniedPerFiveMinutes: alarms.deniedPerFiveMinutes,
+      degradedPerFiveMinutes: alarms.degradedPerFiveMinutes,
+      redisErrorsPerFiveMinutes: alarms.redisErrorsPerFiveMinutes,
     });
 
     const { domainName, hostedZoneId } = config.gateway;
@@ -97,7 +103,7 @@ export class GatewayStack extends AxonStack {
       description:
         'Point your DNS name (CNAME/alias) here when the stack does not manage the record',
     });
-    new CfnOutput(this, 'ApiKeysTableName', { value: props.apiKeys.tableName });
+    new CfnOutput(this, OUTPUTS.apiKeysTableName, { value: props.apiKeys.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }

@@ -18,19 +18,22 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { API_KEYS_TABLE, ENV } from '#shared/names';
 
-/** Env var naming the table for handlers (the CDK `bindTable` helper sets it). */
-export const KEYS_TABLE_ENV = 'AXON_KEYS_TABLE';
+/** Env var naming the table for handlers (the CDK table's `bindReader` sets it). */
+export const KEYS_TABLE_ENV = ENV.keysTable;
 /** Env var pointing handlers at a local DynamoDB (dynalite); unset in AWS. */
-export const DYNAMODB_ENDPOINT_ENV = 'AXON_DYNAMODB_ENDPOINT';
+export const DYNAMODB_ENDPOINT_ENV = ENV.dynamodbEndpoint;
 /** Table name the local stack and tests use when none is given. */
 export const LOCAL_KEYS_TABLE = 'axon-local-api-keys';
 /** Partition key of the table: lowercase hex SHA-256 of the full key. */
-export const KEY_HASH_ATTRIBUTE = 'keyHash';
+export const KEY_HASH_ATTRIBUTE = API_KEYS_TABLE.partitionKey;
 /** GSI: partition `keyId`, projection ALL. */
-export const BY_KEY_ID_INDEX = 'byKeyId';
+export const BY_KEY_ID_INDEX = API_KEYS_TABLE.indexes.byKeyId.name;
 /** GSI: partition `owner`, sort `createdAt`, projection ALL. */
-export const BY_OWNER_INDEX = 'byOwner';
+export const BY_OWNER_INDEX = API_KEYS_TABLE.indexes.byOwner.name;
+
+const { byKeyId, byOwner } = API_KEYS_TABLE.indexes;
 
 export type KeyStatus = 'active' | 'revoked';
 
@@ -256,22 +259,22 @@ export async function createKeyTable(
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: [
           { AttributeName: KEY_HASH_ATTRIBUTE, AttributeType: 'S' },
-          { AttributeName: 'keyId', AttributeType: 'S' },
-          { AttributeName: 'owner', AttributeType: 'S' },
-          { AttributeName: 'createdAt', AttributeType: 'S' },
+          { AttributeName: byKeyId.partitionKey, AttributeType: 'S' },
+          { AttributeName: byOwner.partitionKey, AttributeType: 'S' },
+          { AttributeName: byOwner.sortKey, AttributeType: 'S' },
         ],
         KeySchema: [{ AttributeName: KEY_HASH_ATTRIBUTE, KeyType: 'HASH' }],
         GlobalSecondaryIndexes: [
           {
             IndexName: BY_KEY_ID_INDEX,
-            KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }],
+            KeySchema: [{ AttributeName: byKeyId.partitionKey, KeyType: 'HASH' }],
             Projection: { ProjectionType: 'ALL' },
           },
           {
             IndexName: BY_OWNER_INDEX,
             KeySchema: [
-              { AttributeName: 'owner', KeyType: 'HASH' },
-              { AttributeName: 'createdAt', KeyType: 'RANGE' },
+              { AttributeName: byOwner.partitionKey, KeyType: 'HASH' },
+              { AttributeName: byOwner.sortKey, KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'ALL' },
           },

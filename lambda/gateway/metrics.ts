@@ -1,16 +1,11 @@
 /**
- * What the gateway counts. The alarms of GatewayStack watch these names (namespace `Axon`,
- * dimension `service`=`gateway`), so they are an interface: change one, change the alarm.
+ * What the gateway counts. The alarms of GatewayStack watch these names, so they are an
+ * interface shared with lib/ through `#shared/names` (`GATEWAY_METRICS`).
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { GatewayMetric } from '#shared/names';
 
-export type GatewayMetric =
-  | 'Admitted'
-  | 'Denied'
-  | 'Degraded'
-  | 'RedisErrors'
-  | 'AuthFailures'
-  | 'UpstreamErrors';
+export type { GatewayMetric } from '#shared/names';
 
 export interface GatewayMetrics {
   count(metric: GatewayMetric, dimensions?: Record<string, string>): void;

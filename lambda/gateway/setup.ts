@@ -8,6 +8,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { authorizerFromEnv } from '#authorizer/setup';
 import { configFromEnv } from '#shared/config';
 import { createLogger } from '#shared/logger';
+import { ENV, GATEWAY_METRICS } from '#shared/names';
 import { secretReader } from '#shared/secrets';
 import { limiterFromEnv } from '#token-bucket/setup';
 import { Gateway } from './gateway.ts';
@@ -33,30 +34,30 @@ async function upstreamSecret(env: NodeJS.ProcessEnv): Promise<string> {
   if (env.AXON_UPSTREAM_SECRET) return env.AXON_UPSTREAM_SECRET;
   const arn = required(
     env,
-    'AXON_UPSTREAM_SECRET_ARN',
+    ENV.upstreamSecretArn,
     'the ARN of the gateway-to-session-manager secret',
   );
   return secretReader(arn)();
 }
 
 export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<GatewaySetup> {
-  const log = createLogger(env.POWERTOOLS_SERVICE_NAME ?? 'gateway');
+  const log = createLogger(env[ENV.serviceName] ?? GATEWAY_METRICS.service);
   const config = configFromEnv(env);
-  const upstreamUrl = required(env, 'AXON_UPSTREAM_URL', 'the base URL of the session manager');
-  const timeoutMs = Number(env.AXON_UPSTREAM_TIMEOUT_MS ?? 60_000);
+  const upstreamUrl = required(env, ENV.upstreamUrl, 'the base URL of the session manager');
+  const timeoutMs = Number(env[ENV.upstreamTimeoutMs] ?? 60_000);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
     throw new Error(
-      `AXON_UPSTREAM_TIMEOUT_MS must be a whole number of milliseconds, got ${env.AXON_UPSTREAM_TIMEOUT_MS}`,
+      `${ENV.upstreamTimeoutMs} must be a whole number of milliseconds, got ${env[ENV.upstreamTimeoutMs]}`,
     );
   }
 
   const metrics = new Metrics({
-    namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'Axon',
-    serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'gateway',
+    namespace: env[ENV.metricsNamespace] ?? GATEWAY_METRICS.namespace,
+    serviceName: env[ENV.serviceName] ?? GATEWAY_METRICS.service,
   });
   const gatewayMetrics = powertoolsMetrics(metrics);
   const { limiter } = await limiterFromEnv(config, log, env, () =>
-    gatewayMetrics.count('RedisErrors'),
+    gatewayMetrics.count(GATEWAY_METRICS.names.redisErrors),
   );
   const authorizer = authorizerFromEnv({ config, failures: limiter, log, env });
   const upstream = new Upstream({

@@ -6,10 +6,11 @@ import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { createLogger } from '#shared/logger';
+import { ENV } from '#shared/names';
 import { type RotationEvent, rotate } from './rotation.ts';
 
-const replicationGroupId = process.env.REPLICATION_GROUP_ID;
-if (!replicationGroupId) throw new Error('REPLICATION_GROUP_ID must be set');
+const replicationGroupId = process.env[ENV.replicationGroupId];
+if (!replicationGroupId) throw new Error(`${ENV.replicationGroupId} must be set`);
 const groupId: string = replicationGroupId;
 
 const log = createLogger('redis-rotation');
@@ -25,7 +26,7 @@ export async function handler(event: RotationEvent, context: Context): Promise<v
     elasticache,
     replicationGroupId: groupId,
     log,
-    tokenLength: Number(process.env.TOKEN_LENGTH ?? 64),
+    tokenLength: Number(process.env[ENV.tokenLength] ?? 64),
     waitTimeoutMs: Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS),
   });
 }

@@ -1,20 +1,22 @@
 /**
  * The ApiKeys table (the key store of lambda/authorizer and the key CLI). Only the SHA-256 of a
  * key is stored. On-demand, point-in-time recovery, retained when the stack goes away: losing it
- * would revoke every customer's key at once.
+ * would revoke every customer's key at once. The schema comes from `API_KEYS_TABLE` in
+ * lambda/shared/names.ts, which the runtime's queries and the local table use too.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-
-/** The table's global secondary indexes (the key CLI and authorizer query them by name). */
-export const API_KEYS_INDEXES = ['byKeyId', 'byOwner'] as const;
+import { API_KEYS_TABLE, ENV } from '#shared/names';
+import type { EnvironmentGrantee } from './bindable.ts';
 
 export interface ApiKeysTableProps {
-  /** @default true: the table cannot be deleted until this is turned off */
+  /** @default true - the table cannot be deleted until this is turned off */
   readonly deletionProtection?: boolean;
 }
+
+const { byKeyId, byOwner } = API_KEYS_TABLE.indexes;
 
 export class ApiKeysTable extends Construct {
   readonly table: dynamodb.Table;
@@ -22,7 +24,7 @@ export class ApiKeysTable extends Construct {
   constructor(scope: Construct, id: string, props: ApiKeysTableProps = {}) {
     super(scope, id);
     this.table = new dynamodb.Table(this, 'Resource', {
-      partitionKey: { name: 'keyHash', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: API_KEYS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
@@ -31,15 +33,15 @@ export class ApiKeysTable extends Construct {
     });
     // `show <keyId>` and `revoke <keyId>` look a key up by its public id.
     this.table.addGlobalSecondaryIndex({
-      indexName: 'byKeyId',
-      partitionKey: { name: 'keyId', type: dynamodb.AttributeType.STRING },
+      indexName: byKeyId.name,
+      partitionKey: { name: byKeyId.partitionKey, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
     // `list --owner` pages an owner's keys newest first.
     this.table.addGlobalSecondaryIndex({
-      indexName: 'byOwner',
-      partitionKey: { name: 'owner', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'createdAt', type: dynamodb.AttributeType.STRING },
+      indexName: byOwner.name,
+      partitionKey: { name: byOwner.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: byOwner.sortKey, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
   }
@@ -49,8 +51,18 @@ export class ApiKeysTable extends Construct {
   }
 
   /**
-   * Read on the table and its two indexes, named one by one (no `index/*` wildcard); the
-   * gateway never writes keys.
+   * Makes `fn` a reader of the keys: read on the table and its indexes, and the table's name in
+   * `AXON_KEYS_TABLE`, the variable lambda/authorizer/setup.ts reads. Grant and variable go
+   * together, so a function can never get one without the other.
+   */
+  bindReader(fn: EnvironmentGrantee): iam.Grant {
+    fn.addEnvironment(ENV.keysTable, this.tableName);
+    return this.grantRead(fn);
+  }
+
+  /**
+   * Read on the table and its two indexes, named one by one (no `index/*` wildcard); no reader
+   * of the table ever writes keys.
    */
   grantRead(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
@@ -63,7 +75,7 @@ export class ApiKeysTable extends Construct {
       ],
       resourceArns: [
         this.table.tableArn,
-        ...API_KEYS_INDEXES.map((index) => `${this.table.tableArn}/index/${index}`),
+        ...[byKeyId.name, byOwner.name].map((index) => `${this.table.tableArn}/index/${index}`),
       ],
     });
   }

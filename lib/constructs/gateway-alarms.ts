@@ -1,8 +1,9 @@
 /**
  * Alarms on what an on-call engineer must act on: 5xx from the ALB and from the gateway, Lambda
  * errors, a burst of rate-limit denials, degraded (in-memory) limiter decisions and Redis errors.
- * The last three are EMF metrics the gateway publishes (namespace Axon, dimension service=gateway).
- * All alarms notify one encrypted SNS topic.
+ * The last three are EMF metrics the gateway publishes; their names come from `GATEWAY_METRICS`
+ * in lambda/shared/names.ts, the same constant the gateway counts with. All alarms notify one
+ * encrypted SNS topic. Every threshold is a count per 5-minute period.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -14,16 +15,25 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import type { StageConfig } from '../config.ts';
-import { GATEWAY_METRICS } from './gateway-function.ts';
+import { GATEWAY_METRICS, type GatewayMetric } from '#shared/names';
 
 export interface GatewayAlarmsProps {
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly function: lambda.IFunction;
-  readonly thresholds: StageConfig['alarms'];
+  /** Address subscribed to the topic. @default - no subscription; subscribe by hand */
+  readonly email?: string;
+  /** 5xx answers (ALB's own, the gateway's) and Lambda errors per 5 minutes. @default 10 */
+  readonly fiveXxPerFiveMinutes?: number;
+  /** Rate-limit denials per 5 minutes. @default 1000 */
+  readonly deniedPerFiveMinutes?: number;
+  /** Decisions taken by the in-memory fallback per 5 minutes. @default 1 */
+  readonly degradedPerFiveMinutes?: number;
+  /** Redis errors seen by the gateway per 5 minutes. @default 1 */
+  readonly redisErrorsPerFiveMinutes?: number;
 }
 
 const PERIOD = Duration.minutes(5);
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 export class GatewayAlarms extends Construct {
   readonly topic: sns.Topic;
@@ -31,7 +41,22 @@ export class GatewayAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: GatewayAlarmsProps) {
     super(scope, id);
-    const t = props.thresholds;
+    const t = {
+      fiveXxPerFiveMinutes: props.fiveXxPerFiveMinutes ?? 10,
+      deniedPerFiveMinutes: props.deniedPerFiveMinutes ?? 1000,
+      degradedPerFiveMinutes: props.degradedPerFiveMinutes ?? 1,
+      redisErrorsPerFiveMinutes: props.redisErrorsPerFiveMinutes ?? 1,
+    };
+    for (const [name, value] of Object.entries(t)) {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new Error(`gateway alarm ${name} must be a whole number of at least 1, got ${value}`);
+      }
+    }
+    if (props.email !== undefined && !EMAIL.test(props.email)) {
+      throw new Error(
+        `gateway alarm email must be an email address such as oncall@example.com, got ${JSON.stringify(props.email)}`,
+      );
+    }
 
     const key = new kms.Key(this, 'TopicKey', {
       description: 'Encrypts the Axon alarm topic',
@@ -46,9 +71,9 @@ export class GatewayAlarms extends Construct {
       }),
     );
     this.topic = new sns.Topic(this, 'Topic', { masterKey: key, enforceSSL: true });
-    if (t.email) this.topic.addSubscription(new subscriptions.EmailSubscription(t.email));
+    if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
 
-    const gatewayMetric = (metricName: string) =>
+    const gatewayMetric = (metricName: GatewayMetric) =>
       new cloudwatch.Metric({
         namespace: GATEWAY_METRICS.namespace,
         metricName,
@@ -78,19 +103,19 @@ export class GatewayAlarms extends Construct {
     );
     this.add(
       'Denied',
-      gatewayMetric('Denied'),
+      gatewayMetric(GATEWAY_METRICS.names.denied),
       t.deniedPerFiveMinutes,
       'Many requests were denied by the rate limiter: abuse, or plans too tight',
     );
     this.add(
       'Degraded',
-      gatewayMetric('Degraded'),
+      gatewayMetric(GATEWAY_METRICS.names.degraded),
       t.degradedPerFiveMinutes,
       'Rate-limit decisions fell back to the in-memory bucket: Redis is slow or unreachable',
     );
     this.add(
       'RedisErrors',
-      gatewayMetric('RedisErrors'),
+      gatewayMetric(GATEWAY_METRICS.names.redisErrors),
       t.redisErrorsPerFiveMinutes,
       'The gateway got errors from Redis',
     );

@@ -4,18 +4,20 @@
  * reach only Redis, the session manager's internal ALB and HTTPS (AWS APIs), and it may only read
  * the key table and two secrets.
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { type AxonConfig, parseConfig } from '#shared/config';
+import { ENV, GATEWAY_METRICS } from '#shared/names';
 import type { ApiKeysTable } from './api-keys-table.ts';
 import { AxonFunction } from './axon-function.ts';
 import type { RedisReplicationGroup } from './redis-replication-group.ts';
 
 export interface GatewayFunctionProps {
   readonly vpc: ec2.IVpc;
-  /** The SPEC section 7 document: plans, rate limiter, auth. */
+  /** The runtime config document (plans, rate limiter, auth), passed as `AXON_CONFIG`. */
   readonly runtimeConfig: AxonConfig;
   readonly apiKeys: ApiKeysTable;
   readonly redis: RedisReplicationGroup;
@@ -23,22 +25,36 @@ export interface GatewayFunctionProps {
   readonly upstream: ec2.IConnectable;
   readonly upstreamUrl: string;
   readonly upstreamSecret: secretsmanager.ISecret;
-  readonly upstreamTimeoutMs: number;
+  /** How long the gateway waits for the session manager, 1,000 to 840,000 ms. @default 60000 */
+  readonly upstreamTimeoutMs?: number;
   /** @default 1024 */
   readonly memoryMiB?: number;
-  /** @default lambda/gateway/handler.ts */
+  /** Entry file, relative to the repository root. @default 'lambda/gateway/handler.ts' */
   readonly entry?: string;
 }
 
-/** Metric namespace and service dimension of the gateway's EMF metrics (alarms watch them). */
-export const GATEWAY_METRICS = { namespace: 'Axon', service: 'gateway' } as const;
+/** Longest upstream wait: the function's timeout (wait + 5 s) must stay under Lambda's 15 min. */
+const MAX_UPSTREAM_TIMEOUT_MS = 840_000;
 
 export class GatewayFunction extends Construct implements ec2.IConnectable {
-  readonly function: AxonFunction;
+  /** The Lambda function itself (the ALB's target, the alarms' subject). */
+  readonly function: nodejs.NodejsFunction;
   readonly connections: ec2.Connections;
+  /** How long one invocation may run; the ALB's idle timeout must outlast it. */
+  readonly timeout: Duration;
 
   constructor(scope: Construct, id: string, props: GatewayFunctionProps) {
     super(scope, id);
+    const upstreamTimeoutMs = props.upstreamTimeoutMs ?? 60_000;
+    if (
+      !Number.isInteger(upstreamTimeoutMs) ||
+      upstreamTimeoutMs < 1_000 ||
+      upstreamTimeoutMs > MAX_UPSTREAM_TIMEOUT_MS
+    ) {
+      throw new Error(
+        `gateway upstreamTimeoutMs must be a whole number from 1000 to ${MAX_UPSTREAM_TIMEOUT_MS}, got ${upstreamTimeoutMs}`,
+      );
+    }
     // Fails synth, with the field named, when the stage's runtime section is wrong.
     const runtime = parseConfig(
       JSON.parse(JSON.stringify(props.runtimeConfig)),
@@ -56,45 +72,36 @@ export class GatewayFunction extends Construct implements ec2.IConnectable {
       'Secrets Manager, DynamoDB, CloudWatch',
     );
 
-    this.function = new AxonFunction(this, 'Function', {
+    // The upstream call may take upstreamTimeoutMs; leave room to answer 504 before Lambda dies.
+    this.timeout = Duration.seconds(Math.ceil(upstreamTimeoutMs / 1000) + 5);
+    const fn = new AxonFunction(this, 'Function', {
       entry: props.entry ?? 'lambda/gateway/handler.ts',
       description: 'Axon gateway: API key auth, token bucket, forward to the session manager',
       vpc: props.vpc,
       securityGroup,
       memoryMiB: props.memoryMiB ?? 1024,
-      // The upstream call may take upstreamTimeoutMs; leave room to answer 504 before Lambda dies.
-      timeout: Duration.millis(Math.min(900_000, props.upstreamTimeoutMs + 5_000)),
+      timeout: this.timeout,
       environment: {
-        AXON_CONFIG: JSON.stringify(runtime),
-        AXON_KEYS_TABLE: props.apiKeys.tableName,
-        AXON_REDIS_ENDPOINT: props.redis.endpoint,
-        AXON_REDIS_TLS: '1',
-        AXON_REDIS_CLUSTER: props.redis.clusterMode ? '1' : '0',
-        AXON_REDIS_AUTH_SECRET_ARN: props.redis.authToken.secretArn,
-        AXON_UPSTREAM_URL: props.upstreamUrl,
-        AXON_UPSTREAM_SECRET_ARN: props.upstreamSecret.secretArn,
-        AXON_UPSTREAM_TIMEOUT_MS: String(props.upstreamTimeoutMs),
-        POWERTOOLS_SERVICE_NAME: GATEWAY_METRICS.service,
-        POWERTOOLS_METRICS_NAMESPACE: GATEWAY_METRICS.namespace,
+        [ENV.config]: JSON.stringify(runtime),
+        [ENV.upstreamUrl]: props.upstreamUrl,
+        [ENV.upstreamSecretArn]: props.upstreamSecret.secretArn,
+        [ENV.upstreamTimeoutMs]: String(upstreamTimeoutMs),
+        [ENV.serviceName]: GATEWAY_METRICS.service,
+        [ENV.metricsNamespace]: GATEWAY_METRICS.namespace,
       },
     });
-    this.connections = this.function.connections;
+    this.function = fn.function;
+    this.connections = fn.connections;
 
-    props.apiKeys.grantRead(this.function);
-    props.redis.grantReadAuthToken(this.function);
-    props.upstreamSecret.grantRead(this.function);
-    // Both rules are created in this stack, so the data and inference stacks need not know us.
-    props.redis.allowFrom(this.function, 'Gateway Lambda to Redis');
-    this.function.connections.allowTo(
+    props.apiKeys.bindReader(fn);
+    // Both network rules are created in this stack, so the data and inference stacks need not
+    // know the gateway.
+    props.redis.bind(fn, 'Gateway Lambda to Redis');
+    props.upstreamSecret.grantRead(fn);
+    fn.connections.allowTo(
       props.upstream,
       ec2.Port.tcp(80),
       'Gateway Lambda to the session manager ALB',
     );
-
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'Pinned to Node.js 22, the runtime the gateway is built, benchmarked and tested for (ARCHITECTURE.md); moving to a newer runtime is a deliberate, tested upgrade.',
-    });
   }
 }

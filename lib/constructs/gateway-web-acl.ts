@@ -12,11 +12,19 @@ import { Construct } from 'constructs';
 export interface GatewayWebAclProps {
   /** ARN of the ALB to protect. */
   readonly resourceArn: string;
-  /** Requests per client address per 5 minutes before WAF answers 429. */
-  readonly requestsPerFiveMinutes: number;
-  /** Prefix of the CloudWatch metric names. */
-  readonly metricPrefix: string;
+  /**
+   * Requests per client address per 5 minutes before WAF answers 429; WAF accepts 10 to
+   * 2,000,000,000. @default 3000
+   */
+  readonly requestsPerFiveMinutes?: number;
+  /**
+   * Prefix of the CloudWatch metric names, also in the WAF log group's name
+   * (`aws-waf-logs-<prefix, lowercased>`): letters, digits, `-` and `_`. @default 'Axon'
+   */
+  readonly metricPrefix?: string;
 }
+
+const METRIC_PREFIX = /^[A-Za-z0-9_-]{1,64}$/;
 
 const RATE_LIMITED_BODY = JSON.stringify({
   error: {
@@ -31,10 +39,26 @@ export class GatewayWebAcl extends Construct {
 
   constructor(scope: Construct, id: string, props: GatewayWebAclProps) {
     super(scope, id);
+    const requestsPerFiveMinutes = props.requestsPerFiveMinutes ?? 3000;
+    const metricPrefix = props.metricPrefix ?? 'Axon';
+    if (
+      !Number.isInteger(requestsPerFiveMinutes) ||
+      requestsPerFiveMinutes < 10 ||
+      requestsPerFiveMinutes > 2_000_000_000
+    ) {
+      throw new Error(
+        `WAF requestsPerFiveMinutes must be a whole number from 10 to 2000000000, got ${requestsPerFiveMinutes}`,
+      );
+    }
+    if (!METRIC_PREFIX.test(metricPrefix)) {
+      throw new Error(
+        `WAF metricPrefix must be 1 to 64 letters, digits, '-' or '_', got ${JSON.stringify(metricPrefix)}`,
+      );
+    }
     const visibility = (name: string) => ({
       cloudWatchMetricsEnabled: true,
       sampledRequestsEnabled: true,
-      metricName: `${props.metricPrefix}${name}`,
+      metricName: `${metricPrefix}${name}`,
     });
     const managed = (name: string, priority: number, overrides: string[] = []) => ({
       name,
@@ -77,7 +101,7 @@ export class GatewayWebAcl extends Construct {
           },
           statement: {
             rateBasedStatement: {
-              limit: props.requestsPerFiveMinutes,
+              limit: requestsPerFiveMinutes,
               aggregateKeyType: 'IP',
               evaluationWindowSec: 300,
             },
@@ -97,7 +121,7 @@ export class GatewayWebAcl extends Construct {
     // WAF requires the log group name to start with aws-waf-logs-. A fixed name would block
     // re-creating the stage after a tear down if the group were retained, so it goes with the stack.
     const logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `aws-waf-logs-${props.metricPrefix.toLowerCase()}`,
+      logGroupName: `aws-waf-logs-${metricPrefix.toLowerCase()}`,
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });

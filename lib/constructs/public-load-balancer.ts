@@ -4,13 +4,14 @@
  * HTTP instead, with a synth warning. Every path goes to the Lambda, which answers unknown paths
  * with the SPEC's 404 envelope and an x-request-id.
  */
-import { Annotations, Duration, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as targets from 'aws-cdk-lib/aws-elasticloadbalancingv2-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { acknowledge } from '../nag.ts';
 
 export interface PublicLoadBalancerProps {
   readonly vpc: ec2.IVpc;
@@ -18,9 +19,14 @@ export interface PublicLoadBalancerProps {
   /** ACM certificate for the HTTPS listener. @default - plain HTTP (dev only), with a warning */
   readonly certificateArn?: string;
   readonly accessLogs: s3.IBucket;
-  /** How long a request may stay open; must outlast the gateway Lambda. @default 60 seconds */
+  /**
+   * How long a request may stay open, 1 to 4000 seconds; must outlast the gateway Lambda.
+   * @default Duration.seconds(60)
+   */
   readonly idleTimeout?: Duration;
 }
+
+const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
 
 /** TLS 1.3 and TLS 1.2 with forward-secret AEAD ciphers only. */
 export const TLS_POLICY = elbv2.SslPolicy.RECOMMENDED_TLS;
@@ -32,6 +38,7 @@ export class PublicLoadBalancer extends Construct {
 
   constructor(scope: Construct, id: string, props: PublicLoadBalancerProps) {
     super(scope, id);
+    validate(props);
     this.https = props.certificateArn !== undefined;
 
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -81,15 +88,32 @@ export class PublicLoadBalancer extends Construct {
       );
     }
 
-    Validations.of(securityGroup).acknowledge({
-      id: 'AwsSolutions-EC23',
-      reason:
-        'This is the public entry point of an internet API: ports 80 (redirect) and 443 must accept any address; AWS WAF with a per-address rate rule and the managed common rule set filters the traffic.',
-    });
+    acknowledge(
+      securityGroup,
+      'AwsSolutions-EC23',
+      'This is the public entry point of an internet API: ports 80 (redirect) and 443 must accept any address; AWS WAF with a per-address rate rule and the managed common rule set filters the traffic.',
+    );
   }
 
   /** `https://<ALB DNS name>` (or http:// in a dev stage without a certificate). */
   get url(): string {
     return `${this.https ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}`;
+  }
+}
+
+function validate(props: PublicLoadBalancerProps): void {
+  const arn = props.certificateArn;
+  if (arn !== undefined && !Token.isUnresolved(arn) && !ACM_ARN.test(arn)) {
+    throw new Error(
+      `public ALB certificateArn must be an ACM certificate ARN such as arn:aws:acm:us-east-1:123456789012:certificate/<id>, got ${JSON.stringify(arn)}`,
+    );
+  }
+  if (props.idleTimeout !== undefined) {
+    const seconds = props.idleTimeout.toSeconds({ integral: false });
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 4000) {
+      throw new Error(
+        `public ALB idleTimeout must be whole seconds from 1 to 4000, got ${seconds} seconds`,
+      );
+    }
   }
 }

@@ -4,17 +4,19 @@
  * The function runs in the VPC but has no path into Redis: it talks only to the Secrets Manager
  * and ElastiCache APIs.
  */
-import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { ENV } from '#shared/names';
+import { acknowledge } from '../nag.ts';
 import { AxonFunction } from './axon-function.ts';
 import { AUTH_TOKEN_LENGTH, type RedisReplicationGroup } from './redis-replication-group.ts';
 
 export interface RedisAuthRotationProps {
   readonly vpc: ec2.IVpc;
   readonly redis: RedisReplicationGroup;
-  /** @default 30 days */
+  /** Whole days, 1 to 365. @default Duration.days(30) */
   readonly rotateEvery?: Duration;
 }
 
@@ -23,6 +25,13 @@ export class RedisAuthRotation extends Construct {
 
   constructor(scope: Construct, id: string, props: RedisAuthRotationProps) {
     super(scope, id);
+    const rotateEvery = props.rotateEvery ?? Duration.days(30);
+    const days = rotateEvery.toDays({ integral: false });
+    if (!Number.isInteger(days) || days < 1 || days > 365) {
+      throw new Error(
+        `Redis AUTH rotation needs rotateEvery in whole days from 1 to 365, got ${rotateEvery.toHumanString()}`,
+      );
+    }
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description:
@@ -44,9 +53,9 @@ export class RedisAuthRotation extends Construct {
       timeout: Duration.minutes(15),
       memoryMiB: 256,
       environment: {
-        REPLICATION_GROUP_ID: props.redis.resource.ref,
-        TOKEN_LENGTH: String(AUTH_TOKEN_LENGTH),
-        POWERTOOLS_SERVICE_NAME: 'redis-rotation',
+        [ENV.replicationGroupId]: props.redis.resource.ref,
+        [ENV.tokenLength]: String(AUTH_TOKEN_LENGTH),
+        [ENV.serviceName]: 'redis-rotation',
       },
     });
 
@@ -72,23 +81,18 @@ export class RedisAuthRotation extends Construct {
     );
 
     const schedule = props.redis.authToken.addRotationSchedule('Rotation', {
-      rotationLambda: this.function,
-      automaticallyAfter: props.rotateEvery ?? Duration.days(30),
+      rotationLambda: this.function.function,
+      automaticallyAfter: rotateEvery,
       // The first rotation waits for the schedule: right after creation the group may still be
       // building, and there is nothing to rotate away from yet.
       rotateImmediatelyOnUpdate: false,
     });
     schedule.node.addDependency(props.redis.resource);
 
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'secretsmanager:GetRandomPassword (added by the rotation schedule) acts on no resource, so IAM only accepts "*"; every other statement is scoped to this secret and this replication group.',
-    });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'Pinned to Node.js 22, the runtime the whole gateway code base is built and tested for (ARCHITECTURE.md); moving to a newer runtime is a deliberate, tested upgrade.',
-    });
+    acknowledge(
+      this.function.function,
+      'AwsSolutions-IAM5[Resource::*]',
+      'secretsmanager:GetRandomPassword (added by the rotation schedule) acts on no resource, so IAM only accepts "*"; every other statement is scoped to this secret and this replication group.',
+    );
   }
 }

@@ -4,7 +4,7 @@
  * Secrets Manager (the template only holds a dynamic reference), isolated subnets, slow log to
  * CloudWatch Logs, Multi-AZ with automatic failover whenever there are replicas.
  */
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,7 +12,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ENV } from '#shared/names';
 import type { RedisEngine } from '../config.ts';
+import { acknowledge } from '../nag.ts';
+import type { NetworkClient } from './bindable.ts';
 
 export interface RedisReplicationGroupProps {
   readonly vpc: ec2.IVpc;
@@ -20,16 +23,17 @@ export interface RedisReplicationGroupProps {
   readonly engine?: RedisEngine;
   /** major.minor, e.g. '7.1' */
   readonly engineVersion: string;
+  /** ElastiCache node type, e.g. `cache.t4g.micro`. */
   readonly nodeType: string;
-  /** Replicas per shard; > 0 enables Multi-AZ and automatic failover. */
+  /** Replicas per shard, 0 to 5; above 0 turns on Multi-AZ and automatic failover. */
   readonly replicasPerShard: number;
   /** @default false */
   readonly clusterMode?: boolean;
-  /** Shards (node groups); more than 1 needs clusterMode. @default 1 */
+  /** Shards (node groups), 1 to 500; more than 1 needs clusterMode. @default 1 */
   readonly shards?: number;
-  /** @default 6379 */
+  /** 1024 to 65535. @default 6379 */
   readonly port?: number;
-  /** @default 1 */
+  /** Days of daily snapshots to keep, 0 (none) to 35. @default 1 */
   readonly snapshotRetentionDays?: number;
 }
 
@@ -55,9 +59,7 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
     const shards = props.shards ?? 1;
     this.clusterMode = props.clusterMode ?? false;
     this.port = props.port ?? 6379;
-    if (shards > 1 && !this.clusterMode) {
-      throw new Error(`redis needs clusterMode for more than one shard, got shards=${shards}`);
-    }
+    validate(props, shards, this.clusterMode, this.port);
     const replicated = props.replicasPerShard > 0;
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -141,24 +143,39 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
       : this.resource.attrPrimaryEndPointPort;
 
     if (this.port === 6379) {
-      Validations.of(this.resource).acknowledge({
-        id: 'AwsSolutions-AEC5',
-        reason:
-          'The default port is kept on purpose: access is gated by TLS, the AUTH token and a security group that admits only the gateway and session manager; a non-default port adds no protection against a client that can already reach the group.',
-      });
+      acknowledge(
+        this.resource,
+        'AwsSolutions-AEC5',
+        'The default port is kept on purpose: access is gated by TLS, the AUTH token and a security group that admits only the gateway and session manager; a non-default port adds no protection against a client that can already reach the group.',
+      );
     }
     if (!replicated) {
-      Validations.of(this.resource).acknowledge({
-        id: 'AwsSolutions-AEC4',
-        reason:
-          'This stage configures redis.replicasPerShard = 0 (a single node to save cost in development); every stage with replicas gets Multi-AZ with automatic failover.',
-      });
+      acknowledge(
+        this.resource,
+        'AwsSolutions-AEC4',
+        'This stage configures redis.replicasPerShard = 0 (a single node to save cost in development); every stage with replicas gets Multi-AZ with automatic failover.',
+      );
     }
   }
 
   /** `host:port` of the endpoint clients connect to. */
   get endpoint(): string {
     return `${this.endpointAddress}:${this.endpointPort}`;
+  }
+
+  /**
+   * Makes `client` a Redis client: opens the port to it, lets it read the AUTH token, and sets
+   * the variables lambda/shared/redis.ts reads (`AXON_REDIS_ENDPOINT`, `AXON_REDIS_TLS`,
+   * `AXON_REDIS_CLUSTER`, `AXON_REDIS_AUTH_SECRET_ARN`). The security-group rule is created in
+   * the client's stack (see `allowFrom`).
+   */
+  bind(client: NetworkClient, description: string): void {
+    this.allowFrom(client, description);
+    this.grantReadAuthToken(client);
+    client.addEnvironment(ENV.redisEndpoint, this.endpoint);
+    client.addEnvironment(ENV.redisTls, '1');
+    client.addEnvironment(ENV.redisCluster, this.clusterMode ? '1' : '0');
+    client.addEnvironment(ENV.redisAuthSecretArn, this.authToken.secretArn);
   }
 
   /**
@@ -172,5 +189,46 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
   /** Lets `grantee` read the AUTH token (clients re-read it after a rotation). */
   grantReadAuthToken(grantee: iam.IGrantable): iam.Grant {
     return this.authToken.grantRead(grantee);
+  }
+}
+
+function validate(
+  props: RedisReplicationGroupProps,
+  shards: number,
+  clusterMode: boolean,
+  port: number,
+): void {
+  const wholeIn = (value: number, min: number, max: number) =>
+    Number.isInteger(value) && value >= min && value <= max;
+  if (!/^\d+\.\d+$/.test(props.engineVersion)) {
+    throw new Error(
+      `redis engineVersion must be major.minor, e.g. '7.1', got ${JSON.stringify(props.engineVersion)}`,
+    );
+  }
+  if (!/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(props.nodeType)) {
+    throw new Error(
+      `redis nodeType must be an ElastiCache node type such as cache.t4g.micro, got ${JSON.stringify(props.nodeType)}`,
+    );
+  }
+  if (!wholeIn(props.replicasPerShard, 0, 5)) {
+    throw new Error(
+      `redis replicasPerShard must be a whole number from 0 to 5, got ${props.replicasPerShard}`,
+    );
+  }
+  if (!wholeIn(shards, 1, 500)) {
+    throw new Error(`redis shards must be a whole number from 1 to 500, got ${shards}`);
+  }
+  if (shards > 1 && !clusterMode) {
+    throw new Error(`redis needs clusterMode for more than one shard, got shards=${shards}`);
+  }
+  // Ports below 1024 are reserved by ElastiCache.
+  if (!wholeIn(port, 1024, 65_535)) {
+    throw new Error(`redis port must be a whole number from 1024 to 65535, got ${port}`);
+  }
+  const retention = props.snapshotRetentionDays ?? 1;
+  if (!wholeIn(retention, 0, 35)) {
+    throw new Error(
+      `redis snapshotRetentionDays must be a whole number from 0 to 35, got ${retention}`,
+    );
   }
 }

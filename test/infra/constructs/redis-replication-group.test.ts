@@ -1,0 +1,177 @@
+/**
+ * RedisReplicationGroup alone: one assertion per documented default, one refusal per
+ * validation, and `bind`, which gives a client the port, the AUTH token and the variables at once.
+ */
+import { Match } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { describe, expect, it } from 'vitest';
+import { ENV } from '#shared/names';
+import { AxonFunction } from '../../../lib/constructs/axon-function.ts';
+import {
+  RedisReplicationGroup,
+  type RedisReplicationGroupProps,
+} from '../../../lib/constructs/redis-replication-group.ts';
+import { FIXTURES } from '../support.ts';
+import { type Bare, bareStack, template } from './support.ts';
+
+const RG = 'AWS::ElastiCache::ReplicationGroup';
+const REQUIRED = { engineVersion: '7.1', nodeType: 'cache.t4g.small', replicasPerShard: 1 };
+
+function build(overrides: Partial<RedisReplicationGroupProps> = {}): Bare & {
+  redis: RedisReplicationGroup;
+} {
+  const bare = bareStack();
+  const redis = new RedisReplicationGroup(bare.stack, 'Redis', {
+    vpc: bare.vpc,
+    ...REQUIRED,
+    ...overrides,
+  });
+  return { ...bare, redis };
+}
+
+describe('RedisReplicationGroup defaults', () => {
+  const t = template(build().stack);
+
+  it('runs Redis OSS', () => {
+    t.hasResourceProperties(RG, { Engine: 'redis', CacheParameterGroupName: 'default.redis7' });
+  });
+
+  it('runs without cluster mode, as one shard with its replicas', () => {
+    t.hasResourceProperties(RG, {
+      NumCacheClusters: 2,
+      ClusterMode: Match.absent(),
+      NumNodeGroups: Match.absent(),
+    });
+  });
+
+  it('listens on 6379', () => {
+    t.hasResourceProperties(RG, { Port: 6379 });
+  });
+
+  it('keeps one day of snapshots', () => {
+    t.hasResourceProperties(RG, { SnapshotRetentionLimit: 1 });
+  });
+});
+
+describe('RedisReplicationGroup props', () => {
+  it('runs Valkey in cluster mode with the given shards, port and snapshot days', () => {
+    const t = template(
+      build({
+        engine: 'valkey',
+        engineVersion: '8.0',
+        clusterMode: true,
+        shards: 3,
+        port: 6380,
+        snapshotRetentionDays: 7,
+      }).stack,
+    );
+    t.hasResourceProperties(RG, {
+      Engine: 'valkey',
+      CacheParameterGroupName: 'default.valkey8.cluster.on',
+      ClusterMode: 'enabled',
+      NumNodeGroups: 3,
+      ReplicasPerNodeGroup: 1,
+      Port: 6380,
+      SnapshotRetentionLimit: 7,
+    });
+  });
+});
+
+describe('RedisReplicationGroup validation', () => {
+  it('refuses an engine version that is not major.minor', () => {
+    expect(() => build({ engineVersion: '7' })).toThrow(/engineVersion must be major.minor.*"7"/);
+  });
+
+  it('refuses a node type that is not an ElastiCache one', () => {
+    expect(() => build({ nodeType: 't4g.small' })).toThrow(/nodeType .* got "t4g.small"/);
+  });
+
+  it('refuses more than 5 replicas per shard', () => {
+    expect(() => build({ replicasPerShard: 6 })).toThrow(/replicasPerShard .* 0 to 5, got 6/);
+  });
+
+  it('refuses a shard count outside 1 to 500', () => {
+    expect(() => build({ clusterMode: true, shards: 0 })).toThrow(/shards .* 1 to 500, got 0/);
+  });
+
+  it('refuses more than one shard without cluster mode', () => {
+    expect(() => build({ shards: 2 })).toThrow(/needs clusterMode for more than one shard/);
+  });
+
+  it('refuses a port below 1024', () => {
+    expect(() => build({ port: 80 })).toThrow(/port .* 1024 to 65535, got 80/);
+  });
+
+  it('refuses more than 35 days of snapshots', () => {
+    expect(() => build({ snapshotRetentionDays: 36 })).toThrow(
+      /snapshotRetentionDays .* 0 to 35, got 36/,
+    );
+  });
+});
+
+describe('RedisReplicationGroup.bind', () => {
+  const { stack, vpc, redis } = build();
+  const securityGroup = new ec2.SecurityGroup(stack, 'ClientSg', {
+    vpc,
+    allowAllOutbound: false,
+  });
+  const client = new AxonFunction(stack, 'Client', {
+    entry: FIXTURES.gatewayEntry,
+    description: 'a Redis client',
+    vpc,
+    securityGroup,
+  });
+  redis.bind(client, 'client to Redis');
+  const t = template(stack);
+  const rg = Object.keys(t.findResources(RG))[0] ?? '';
+  const secret = Object.keys(t.findResources('AWS::SecretsManager::Secret'))[0] ?? '';
+
+  it('sets the endpoint, TLS, cluster and secret variables on the client', () => {
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [ENV.redisEndpoint]: {
+            'Fn::Join': [
+              '',
+              [
+                { 'Fn::GetAtt': [rg, 'PrimaryEndPoint.Address'] },
+                ':',
+                { 'Fn::GetAtt': [rg, 'PrimaryEndPoint.Port'] },
+              ],
+            ],
+          },
+          [ENV.redisTls]: '1',
+          [ENV.redisCluster]: '0',
+          [ENV.redisAuthSecretArn]: { Ref: secret },
+        }),
+      },
+    });
+  });
+
+  it('lets the client read the AUTH token', () => {
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+            Resource: { Ref: secret },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('opens the Redis port from the client, and only that', () => {
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: 6379,
+      ToPort: 6379,
+      Description: 'client to Redis',
+    });
+    t.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      FromPort: 6379,
+      ToPort: 6379,
+      Description: 'client to Redis',
+    });
+  });
+});
