@@ -57,6 +57,21 @@ describe('stored responses within the key budget', () => {
     expect(await stored(headers, ids[0] as string)).toBe(false);
   });
 
+  it('lets a session turn push stored responses out when they fill the budget', async () => {
+    const headers = principal(freshKeyId(), 'small');
+    const session = await call(`${stack.url}/v1/sessions`, { headers, body: { model: MODEL } });
+    const sessionId = (session.body as { id: string }).id;
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await create(headers, `filler ${i} ${'y'.repeat(400)}`));
+    const turn = await call(`${stack.url}/v1/sessions/${sessionId}/messages`, {
+      headers,
+      body: { content: 'q'.repeat(3_000) },
+    });
+    expect(turn.status, JSON.stringify(turn.body)).toBe(200);
+    expect(await stored(headers, ids[0] as string)).toBe(false);
+    expect(await stored(headers, ids.at(-1) as string)).toBe(true);
+  });
+
   it('still answers, unstored, when sessions leave no room at all', async () => {
     const headers = principal(freshKeyId(), 'small');
     for (let i = 0; i < 2; i++) {

@@ -7,6 +7,7 @@
  */
 import { quotaError, type SessionQuotas, utf8Bytes } from './session-quotas.ts';
 import {
+  itemIdOf,
   type NewSession,
   newSessionMeta,
   type Session,
@@ -58,7 +59,7 @@ export class MemorySessionStore implements SessionRepository {
     const live = this.liveIds(keyId);
     if (live.length >= quotas.maxSessions) throw quotaError('session_limit_exceeded', quotas);
     if (bytes > quotas.maxSessionBytes) throw quotaError('session_too_large', quotas);
-    if (!this.makeRoom(keyId, bytes, quotas)) throw quotaError('storage_quota_exceeded', quotas);
+    if (!this.fits(keyId, bytes, quotas)) throw quotaError('storage_quota_exceeded', quotas);
     const sessions = this.byKey.get(keyId) ?? new Map<string, Entry>();
     this.byKey.set(keyId, sessions);
     sessions.set(meta.id, { session: { ...meta, messages: [] }, bytes, expiresAt: this.expiry() });
@@ -91,7 +92,7 @@ export class MemorySessionStore implements SessionRepository {
     ) {
       throw quotaError('session_too_large', quotas);
     }
-    if (!this.makeRoom(keyId, added, quotas)) throw quotaError('storage_quota_exceeded', quotas);
+    if (!this.fits(keyId, added, quotas)) throw quotaError('storage_quota_exceeded', quotas);
     entry.session.messages.push(...messages);
     entry.bytes += added;
     entry.expiresAt = this.expiry();
@@ -126,7 +127,7 @@ export class MemorySessionStore implements SessionRepository {
   async deleteMessage(keyId: string, id: string, itemId: string): Promise<boolean | undefined> {
     const entry = this.live(keyId, id);
     if (!entry) return undefined;
-    const at = entry.session.messages.findIndex((m) => m.id === itemId);
+    const at = entry.session.messages.findIndex((m, i) => itemIdOf(m, i) === itemId);
     if (at < 0) return false;
     const [removed] = entry.session.messages.splice(at, 1);
     if (removed) entry.bytes -= storedBytes(removed);
@@ -146,7 +147,7 @@ export class MemorySessionStore implements SessionRepository {
     if (delta > 0 && entry.bytes + delta > quotas.maxSessionBytes) {
       throw quotaError('session_too_large', quotas);
     }
-    if (delta > 0 && !this.makeRoom(keyId, delta, quotas)) {
+    if (delta > 0 && !this.fits(keyId, delta, quotas)) {
       throw quotaError('storage_quota_exceeded', quotas);
     }
     entry.session.metadata = { ...metadata };
@@ -161,7 +162,7 @@ export class MemorySessionStore implements SessionRepository {
     quotas: SessionQuotas,
   ): Promise<boolean> {
     const bytes = utf8Bytes(json);
-    if (!this.makeRoom(keyId, bytes, quotas)) return false;
+    if (!this.fits(keyId, bytes, quotas)) return false;
     const own = this.responses.get(keyId) ?? new Map<string, StoredResponse>();
     this.responses.set(keyId, own);
     own.set(id, { json, bytes, expiresAt: this.expiry() });
@@ -176,8 +177,12 @@ export class MemorySessionStore implements SessionRepository {
     return this.liveResponses(keyId).delete(id);
   }
 
+  async makeRoom(keyId: string, bytes: number, quotas: SessionQuotas): Promise<boolean> {
+    return this.fits(keyId, bytes, quotas);
+  }
+
   /** As the Redis store: the oldest stored responses give way; false when that is not enough. */
-  private makeRoom(keyId: string, bytes: number, quotas: SessionQuotas): boolean {
+  private fits(keyId: string, bytes: number, quotas: SessionQuotas): boolean {
     const own = this.liveResponses(keyId);
     let total = this.keyBytes(keyId);
     const drop: string[] = [];

@@ -7,7 +7,7 @@
 import type { ChatMessage } from './chat-template.ts';
 import { type ErrorBody, InvalidRequestError } from './errors.ts';
 import { newItemId } from './ids.ts';
-import type { StoredMessage } from './session-store.ts';
+import { itemIdOf, type StoredMessage } from './session-store.ts';
 
 /** 400 `unsupported_parameter` with OpenAI's `param`, so SDKs show which field to drop. */
 export class UnsupportedParameterError extends InvalidRequestError {
@@ -148,7 +148,7 @@ export const isTurn = (item: MessageItem): item is MessageItem & { role: 'user' 
 export function itemOfStored(message: StoredMessage, index: number): MessageItem {
   return {
     type: 'message',
-    id: message.id ?? `msg_legacy${index}`,
+    id: itemIdOf(message, index),
     status: 'completed',
     role: message.role,
     content: [textPart(message.role, message.content)],

@@ -65,6 +65,10 @@ export interface Session extends SessionMeta {
   usage: { sessionBytes: number; keyBytes: number };
 }
 
+/** A message's item id; messages stored before item ids existed get one from their position. */
+export const itemIdOf = (message: StoredMessage, index: number) =>
+  message.id ?? `msg_legacy${index}`;
+
 /** Bytes a message costs against the quotas: its stored JSON. */
 export const storedBytes = (message: StoredMessage) => utf8Bytes(JSON.stringify(message));
 
@@ -124,6 +128,11 @@ export interface SessionRepository {
   storeResponse(keyId: string, id: string, json: string, quotas: SessionQuotas): Promise<boolean>;
   getResponse(keyId: string, id: string): Promise<string | undefined>;
   deleteResponse(keyId: string, id: string): Promise<boolean>;
+  /**
+   * Drops the key's oldest stored responses until `bytes` more fit its budget; false when even
+   * dropping all of them is not enough. Lets a route refuse early what the store would refuse.
+   */
+  makeRoom(keyId: string, bytes: number, quotas: SessionQuotas): Promise<boolean>;
 }
 
 export class SessionStore implements SessionRepository {
@@ -279,7 +288,7 @@ export class SessionStore implements SessionRepository {
   async deleteMessage(keyId: string, id: string, itemId: string): Promise<boolean | undefined> {
     const session = await this.get(keyId, id);
     if (!session) return undefined;
-    const message = session.messages.find((m) => m.id === itemId);
+    const message = session.messages.find((m, i) => itemIdOf(m, i) === itemId);
     if (!message) return false;
     const keys = sessionKeys(keyId, id);
     // JSON.parse keeps key order, so this is the exact string LREM must match.
@@ -351,8 +360,7 @@ export class SessionStore implements SessionRepository {
     return (await this.dropResponses(keyId, [id])) === 1;
   }
 
-  /** Drops the key's oldest stored responses until `bytes` more fit; false when they cannot. */
-  private async makeRoom(keyId: string, bytes: number, quotas: SessionQuotas): Promise<boolean> {
+  async makeRoom(keyId: string, bytes: number, quotas: SessionQuotas): Promise<boolean> {
     const keys = sessionKeys(keyId, '');
     const [fits, ...ids] = (await this.run(
       MAKE_ROOM,
