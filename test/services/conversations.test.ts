@@ -11,14 +11,18 @@ const MODEL = 'stub-echo-chatml';
 const textOf = (item: OpenAI.Conversations.ConversationItem) =>
   item.type === 'message' ? item.content.map((c) => ('text' in c ? c.text : '')).join('') : '';
 
-describe('Conversations API through the official openai SDK', () => {
+// Over Redis, and over the in-memory store of a dev stack without Redis.
+describe.each([
+  { store: 'Redis', redis: () => ({ redisUrl: inject('redisUrl') }) },
+  { store: 'memory', redis: () => ({}) },
+])('Conversations API through the official openai SDK ($store)', ({ redis }) => {
   let stack: Stack;
   let client: OpenAI;
   let keyId: string;
 
   beforeAll(async () => {
     stack = await startStack({
-      redisUrl: inject('redisUrl'),
+      ...redis(),
       sessionQuotas: { tight: { maxSessionMessages: 6 } },
     });
     keyId = freshKeyId();

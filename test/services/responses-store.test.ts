@@ -1,5 +1,6 @@
 /**
- * Stored responses share the key's byte budget with its sessions (one store, real Redis): a full
+ * Stored responses share the key's byte budget with its sessions (one store, real Redis, and the
+ * in-memory store of a dev stack): a full
  * budget never fails a create, the key's oldest stored responses give way first, sessions push
  * responses out rather than the reverse, and stored responses expire with the session TTL.
  */
@@ -9,12 +10,16 @@ import { call, envelope, freshKeyId, principal, type Stack, startStack } from '.
 const MODEL = 'stub-echo-chatml';
 const BUDGET = 12_000;
 
-describe('stored responses within the key budget', () => {
+// The same contract over Redis and over the in-memory store of a dev stack without Redis.
+describe.each([
+  { store: 'Redis', redis: () => ({ redisUrl: inject('redisUrl') }) },
+  { store: 'memory', redis: () => ({}) },
+])('stored responses within the key budget ($store)', ({ redis }) => {
   let stack: Stack;
 
   beforeAll(async () => {
     stack = await startStack({
-      redisUrl: inject('redisUrl'),
+      ...redis(),
       sessionQuotas: { small: { maxStoredBytes: BUDGET } },
     });
   });
