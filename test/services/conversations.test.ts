@@ -11,9 +11,10 @@ const MODEL = 'stub-echo-chatml';
 const textOf = (item: OpenAI.Conversations.ConversationItem) =>
   item.type === 'message' ? item.content.map((c) => ('text' in c ? c.text : '')).join('') : '';
 
-// Over Redis, and over the in-memory store of a dev stack without Redis.
+// Over Redis, a Redis Cluster, and the in-memory store of a dev stack without Redis.
 describe.each([
   { store: 'Redis', redis: () => ({ redisUrl: inject('redisUrl') }) },
+  { store: 'Redis Cluster', redis: () => ({ redisClusterNodes: inject('redisClusterNodes') }) },
   { store: 'memory', redis: () => ({}) },
 ])('Conversations API through the official openai SDK ($store)', ({ redis }) => {
   let stack: Stack;

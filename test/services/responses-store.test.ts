@@ -10,9 +10,10 @@ import { call, envelope, freshKeyId, principal, type Stack, startStack } from '.
 const MODEL = 'stub-echo-chatml';
 const BUDGET = 12_000;
 
-// The same contract over Redis and over the in-memory store of a dev stack without Redis.
+// The same contract over Redis, a Redis Cluster and the in-memory store of a dev stack without Redis.
 describe.each([
   { store: 'Redis', redis: () => ({ redisUrl: inject('redisUrl') }) },
+  { store: 'Redis Cluster', redis: () => ({ redisClusterNodes: inject('redisClusterNodes') }) },
   { store: 'memory', redis: () => ({}) },
 ])('stored responses within the key budget ($store)', ({ redis }) => {
   let stack: Stack;
