@@ -120,6 +120,12 @@ describe('bad input to the Responses and Conversations APIs', () => {
     },
   );
 
+  it('creates a conversation from a POST without any body', async () => {
+    const reply = await call(`${stack.url}/v1/conversations`, { method: 'POST', headers });
+    expect(reply.status).toBe(200);
+    expect((reply.body as { id: string }).id).toMatch(/^conv_/);
+  });
+
   it('accepts the values of unsupported fields that ask for nothing', async () => {
     const reply = await call(`${stack.url}/v1/responses`, {
       headers,

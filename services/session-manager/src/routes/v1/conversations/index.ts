@@ -82,30 +82,40 @@ const conversationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!stored) throw conversationNotFound(conversationIdOf(session.id));
   }
 
-  fastify.post('/conversations', { schema: { body: CreateConversationBody } }, async (request) => {
-    const body = request.body ?? {};
-    const { keyId } = request.principal;
-    const limits = quotas(request.principal.plan);
-    const items =
-      body.items === undefined || body.items === null ? [] : turnItems(body.items, 'items');
-    // A conversation is a session, which needs a model: the default one, until a response
-    // names its own (each response's model is its own choice).
-    const model = await catalog.defaultModel();
-    const meta = await sessions.create(
-      keyId,
-      { model, ...(body.metadata ? { metadata: body.metadata } : {}) },
-      limits,
-    );
-    if (items.length > 0) {
-      try {
-        await append(keyId, meta, items, limits);
-      } catch (error) {
-        await sessions.delete(keyId, meta.id);
-        throw error;
+  fastify.post(
+    '/conversations',
+    {
+      schema: { body: CreateConversationBody },
+      // Every field is optional, so a POST without any body is a plain create, as in OpenAI's API.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const { keyId } = request.principal;
+      const limits = quotas(request.principal.plan);
+      const items =
+        body.items === undefined || body.items === null ? [] : turnItems(body.items, 'items');
+      // A conversation is a session, which needs a model: the default one, until a response
+      // names its own (each response's model is its own choice).
+      const model = await catalog.defaultModel();
+      const meta = await sessions.create(
+        keyId,
+        { model, ...(body.metadata ? { metadata: body.metadata } : {}) },
+        limits,
+      );
+      if (items.length > 0) {
+        try {
+          await append(keyId, meta, items, limits);
+        } catch (error) {
+          await sessions.delete(keyId, meta.id);
+          throw error;
+        }
       }
-    }
-    return toConversation(meta);
-  });
+      return toConversation(meta);
+    },
+  );
 
   fastify.get('/conversations/:id', { schema: { params: ConversationParams } }, async (request) =>
     toConversation(await sessionOf(request.principal.keyId, request.params.id)),

@@ -11,14 +11,12 @@ export const ItemParams = Type.Object({
 });
 export type ItemParams = Static<typeof ItemParams>;
 
-export const CreateConversationBody = Type.Optional(
-  Type.Object(
-    {
-      items: Type.Optional(Type.Union([Type.Unknown(), Type.Null()])),
-      metadata: Type.Optional(Type.Union([Metadata, Type.Null()])),
-    },
-    { additionalProperties: false },
-  ),
+export const CreateConversationBody = Type.Object(
+  {
+    items: Type.Optional(Type.Union([Type.Unknown(), Type.Null()])),
+    metadata: Type.Optional(Type.Union([Metadata, Type.Null()])),
+  },
+  { additionalProperties: false },
 );
 
 export const UpdateConversationBody = Type.Object(
