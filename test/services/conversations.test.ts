@@ -4,7 +4,15 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { call, envelope, freshKeyId, principal, type Stack, startStack } from './support.ts';
+import {
+  call,
+  envelope,
+  freshKeyId,
+  principal,
+  type Stack,
+  sseEvents,
+  startStack,
+} from './support.ts';
 
 const MODEL = 'stub-echo-chatml';
 
@@ -197,5 +205,56 @@ describe.each([
     expect((await client.conversations.items.list(conversation.id)).data.map(textOf)).toEqual([
       'private',
     ]);
+  });
+});
+
+describe('a conversation deleted while its answer streams', () => {
+  it('ends the stream with response.failed that still carries the usage to charge', async () => {
+    const stack = await startStack({ redisUrl: inject('redisUrl') }, { tokenDelayMs: 30 });
+    try {
+      const headers = principal(freshKeyId());
+      const client = new OpenAI({
+        baseURL: `${stack.url}/v1`,
+        apiKey: 'unused',
+        maxRetries: 0,
+        defaultHeaders: headers,
+      });
+      const conversation = await client.conversations.create({});
+      const reply = await fetch(`${stack.url}/v1/responses`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: MODEL,
+          input: 'a reply long enough to be interrupted',
+          conversation: conversation.id,
+          stream: true,
+        }),
+      });
+      const reader = (reply.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let body = '';
+      let deleted = false;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        body += decoder.decode(value, { stream: true });
+        if (!deleted && body.includes('response.output_text.delta')) {
+          await client.conversations.delete(conversation.id);
+          deleted = true;
+        }
+      }
+      expect(deleted).toBe(true);
+      const events = sseEvents(body).map((data) => JSON.parse(data) as Record<string, unknown>);
+      const last = events.at(-1) as {
+        type: string;
+        response: { status: string; error: { code: string } };
+      };
+      expect(last.type).toBe('response.failed');
+      expect(last.response.error.code).toBe('conversation_not_found');
+      const usage = /^: usage (\{.*\})$/m.exec(body)?.[1];
+      expect(JSON.parse(usage ?? '{}').output_tokens).toBeGreaterThan(0);
+    } finally {
+      await stack.close();
+    }
   });
 });

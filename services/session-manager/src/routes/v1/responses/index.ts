@@ -195,14 +195,31 @@ const responseRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           finish: async (text, failure) => {
             const outputTokens = await countTokensSliced(text);
             const usage = responseUsage(prepared.promptTokens, outputTokens);
-            const outcome = failure === undefined ? 'ok' : errorOf(failure).code;
+            const failed = failure === undefined ? undefined : errorOf(failure);
             observe(
-              { model: req.model, stream: 'true', outcome },
+              { model: req.model, stream: 'true', outcome: failed?.code ?? 'ok' },
               (performance.now() - started) / 1000,
             );
-            if (failure !== undefined) return persist(text, 'failed', usage, errorOf(failure));
-            const status = outputTokens >= prepared.maxTokens ? 'incomplete' : 'completed';
-            return persist(text, status, usage);
+            const status = failed
+              ? 'failed'
+              : outputTokens >= prepared.maxTokens
+                ? 'incomplete'
+                : 'completed';
+            try {
+              return await persist(text, status, usage, failed);
+            } catch (error) {
+              // The answer was generated but cannot be kept (conversation full, store down):
+              // the stream says so, and still carries the usage the gateway charges.
+              const item = outputItem(itemId, text, 'incomplete');
+              return {
+                id,
+                createdAt,
+                status: 'failed',
+                outputItem: item,
+                usage,
+                error: errorOf(error),
+              };
+            }
           },
         }),
       );
