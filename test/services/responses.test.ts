@@ -3,6 +3,8 @@
  * the labelled Triton stand-in (which echoes the last user turn): create, chains by
  * previous_response_id, streams, retrieve, delete, input_items, failures and isolation.
  */
+import { createOpenAI } from '@ai-sdk/openai';
+import { streamText } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, envelope, freshKeyId, principal, type Stack, startStack } from './support.ts';
@@ -243,5 +245,30 @@ describe('Responses API through the official openai SDK', () => {
     });
     expect(chained.status).toBe(404);
     expect((await client.responses.retrieve(mine.id)).output_text).toBe(mine.output_text);
+  });
+
+  it('streams through the Vercel AI SDK Responses provider, continued by previousResponseId', async () => {
+    const provider = createOpenAI({
+      baseURL: `${stack.url}/v1`,
+      apiKey: 'unused',
+      headers: principal(keyId, 'pro'),
+    });
+    let previousResponseId: string | undefined;
+    const inputTokens: number[] = [];
+    let text = '';
+    for (const prompt of ['first streamed turn', 'second streamed turn']) {
+      const result = streamText({
+        model: provider.responses(MODEL),
+        prompt,
+        maxRetries: 0,
+        ...(previousResponseId ? { providerOptions: { openai: { previousResponseId } } } : {}),
+      });
+      text = await result.text;
+      previousResponseId = (await result.providerMetadata)?.openai?.responseId as string;
+      inputTokens.push((await result.usage).inputTokens ?? 0);
+    }
+    expect(text).toBe('[stub] You said: second streamed turn');
+    expect(previousResponseId).toMatch(/^resp_/);
+    expect(inputTokens[1]).toBeGreaterThan((inputTokens[0] ?? 0) + 5);
   });
 });
