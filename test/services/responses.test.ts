@@ -147,6 +147,17 @@ describe('Responses API through the official openai SDK', () => {
     expect(stored.status).toBe('completed');
   });
 
+  it("assembles the final response with the SDK's responses.stream helper", async () => {
+    const runner = client.responses.stream({ model: MODEL, input: 'helper stream' });
+    let deltas = '';
+    runner.on('response.output_text.delta', (event) => {
+      deltas += event.delta;
+    });
+    const final = await runner.finalResponse();
+    expect(final.output_text).toBe('[stub] You said: helper stream');
+    expect(deltas).toBe(final.output_text);
+  });
+
   it('ends a stream cut by max_output_tokens with response.incomplete, and stores it so', async () => {
     const stream = await client.responses.create({
       model: MODEL,
