@@ -54,7 +54,7 @@ export interface AppOptions {
   tritonUrl: string;
   /** Value of `x-axon-gateway-secret` (at least 16 characters), or where to read it. */
   gatewaySecret: string | SecretProvider;
-  /** Idle TTL of sessions. @default 86400 */
+  /** Idle TTL of sessions, and the lifetime of a stored response from its creation. @default 86400 */
   sessionTtlSeconds?: number;
   /**
    * Session quotas per plan (AXON_SESSION_QUOTAS); a plan not named here, and any field a plan

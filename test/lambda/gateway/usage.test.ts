@@ -21,6 +21,24 @@ describe('used tokens of an answer', () => {
     ],
     ['text/event-stream', 'data: {"choices":[]}\n\ndata: [DONE]\n\n', undefined],
     ['text/plain', '{"usage":{"total_tokens":7}}', undefined],
+    ['application/json', '{"object":"response","usage":{"input_tokens":5,"output_tokens":6}}', 11],
+    ['application/json', '{"usage":{"input_tokens":5}}', undefined],
+    [
+      'text/event-stream',
+      'event: response.created\ndata: {"type":"response.created","response":{"usage":null}}\n\n' +
+        'event: response.completed\ndata: {"type":"response.completed","response":{"usage":{"input_tokens":8,"output_tokens":9,"total_tokens":17}}}\n\n',
+      17,
+    ],
+    [
+      'text/event-stream',
+      'event: response.incomplete\ndata: {"type":"response.incomplete","response":{"usage":{"input_tokens":8,"output_tokens":2}}}\n\n',
+      10,
+    ],
+    [
+      'text/event-stream',
+      'data: {"type":"response.output_text.delta","delta":"x","usage":{"input_tokens":"8"}}\n\n',
+      undefined,
+    ],
   ])('reads %s %j as %s', (contentType, body, expected) => {
     expect(usedTokens(contentType, Buffer.from(body))).toBe(expected);
   });

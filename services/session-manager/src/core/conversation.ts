@@ -5,6 +5,7 @@
  */
 import type { ChatTemplate } from './chat-template.ts';
 import type { CountedMessage } from './context.ts';
+import { newItemId } from './ids.ts';
 import type { Session, StoredMessage } from './session-store.ts';
 import { countTokensSliced } from './tokens.ts';
 
@@ -26,6 +27,7 @@ export async function turnToStore(
   turn: { content: string; askedAt: number; answer: string; answeredAt: number },
 ): Promise<[StoredMessage, StoredMessage]> {
   const message = async (role: 'user' | 'assistant', content: string, createdAt: number) => ({
+    id: newItemId(),
     role,
     content,
     createdAt,

@@ -45,3 +45,36 @@ export function isSessionId(value: string): boolean {
 export function newCompletionId(): string {
   return `chatcmpl-${randomBase62(24)}`;
 }
+
+/**
+ * Stored responses carry the same time-ordered, 131-bit id as sessions, so guessing one is as
+ * hopeless and their ids sort by age.
+ */
+export function newResponseId(nowMs = Date.now()): string {
+  return `resp_${base62Fixed(nowMs, TIME_CHARS)}${randomBase62(RANDOM_CHARS)}`;
+}
+
+const RESPONSE_ID = new RegExp(`^resp_[0-9A-Za-z]{${TIME_CHARS + RANDOM_CHARS}}$`);
+
+export function isResponseId(value: string): boolean {
+  return RESPONSE_ID.test(value);
+}
+
+/** Ids of conversation and response items (messages); unique within their conversation. */
+export function newItemId(): string {
+  return `msg_${randomBase62(24)}`;
+}
+
+/**
+ * A conversation is a session seen through the Conversations API: `conv_<x>` is the session
+ * `sess_<x>`, one record with two names. Undefined for anything that is not such an id.
+ */
+export function sessionIdOfConversation(conversationId: string): string | undefined {
+  if (!conversationId.startsWith('conv_')) return undefined;
+  const sessionId = `sess_${conversationId.slice(5)}`;
+  return isSessionId(sessionId) ? sessionId : undefined;
+}
+
+export function conversationIdOf(sessionId: string): string {
+  return `conv_${sessionId.slice(5)}`;
+}

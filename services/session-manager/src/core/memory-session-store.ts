@@ -7,6 +7,7 @@
  */
 import { quotaError, type SessionQuotas, utf8Bytes } from './session-quotas.ts';
 import {
+  itemIdOf,
   type NewSession,
   newSessionMeta,
   type Session,
@@ -23,8 +24,16 @@ interface Entry {
   expiresAt: number;
 }
 
+interface StoredResponse {
+  json: string;
+  bytes: number;
+  expiresAt: number;
+}
+
 export class MemorySessionStore implements SessionRepository {
   private readonly byKey = new Map<string, Map<string, Entry>>();
+  /** Per key, in insertion order, which is age order (every response lives the same TTL). */
+  private readonly responses = new Map<string, Map<string, StoredResponse>>();
 
   constructor(
     private readonly ttlSeconds: number,
@@ -50,9 +59,7 @@ export class MemorySessionStore implements SessionRepository {
     const live = this.liveIds(keyId);
     if (live.length >= quotas.maxSessions) throw quotaError('session_limit_exceeded', quotas);
     if (bytes > quotas.maxSessionBytes) throw quotaError('session_too_large', quotas);
-    if (this.keyBytes(keyId) + bytes > quotas.maxStoredBytes) {
-      throw quotaError('storage_quota_exceeded', quotas);
-    }
+    if (!this.fits(keyId, bytes, quotas)) throw quotaError('storage_quota_exceeded', quotas);
     const sessions = this.byKey.get(keyId) ?? new Map<string, Entry>();
     this.byKey.set(keyId, sessions);
     sessions.set(meta.id, { session: { ...meta, messages: [] }, bytes, expiresAt: this.expiry() });
@@ -85,9 +92,7 @@ export class MemorySessionStore implements SessionRepository {
     ) {
       throw quotaError('session_too_large', quotas);
     }
-    if (this.keyBytes(keyId) + added > quotas.maxStoredBytes) {
-      throw quotaError('storage_quota_exceeded', quotas);
-    }
+    if (!this.fits(keyId, added, quotas)) throw quotaError('storage_quota_exceeded', quotas);
     entry.session.messages.push(...messages);
     entry.bytes += added;
     entry.expiresAt = this.expiry();
@@ -119,6 +124,84 @@ export class MemorySessionStore implements SessionRepository {
     return { sessions: page, hasMore: ids.length > options.limit };
   }
 
+  async deleteMessage(keyId: string, id: string, itemId: string): Promise<boolean | undefined> {
+    const entry = this.live(keyId, id);
+    if (!entry) return undefined;
+    const at = entry.session.messages.findIndex((m, i) => itemIdOf(m, i) === itemId);
+    if (at < 0) return false;
+    const [removed] = entry.session.messages.splice(at, 1);
+    if (removed) entry.bytes -= storedBytes(removed);
+    return true;
+  }
+
+  async setMetadata(
+    keyId: string,
+    id: string,
+    metadata: Record<string, string>,
+    quotas: SessionQuotas,
+  ): Promise<boolean> {
+    const entry = this.live(keyId, id);
+    if (!entry) return false;
+    const delta =
+      utf8Bytes(JSON.stringify(metadata)) - utf8Bytes(JSON.stringify(entry.session.metadata));
+    if (delta > 0 && entry.bytes + delta > quotas.maxSessionBytes) {
+      throw quotaError('session_too_large', quotas);
+    }
+    if (delta > 0 && !this.fits(keyId, delta, quotas)) {
+      throw quotaError('storage_quota_exceeded', quotas);
+    }
+    entry.session.metadata = { ...metadata };
+    entry.bytes += delta;
+    return true;
+  }
+
+  async storeResponse(
+    keyId: string,
+    id: string,
+    json: string,
+    quotas: SessionQuotas,
+  ): Promise<boolean> {
+    const bytes = utf8Bytes(json);
+    if (!this.fits(keyId, bytes, quotas)) return false;
+    const own = this.responses.get(keyId) ?? new Map<string, StoredResponse>();
+    this.responses.set(keyId, own);
+    own.set(id, { json, bytes, expiresAt: this.expiry() });
+    return true;
+  }
+
+  async getResponse(keyId: string, id: string): Promise<string | undefined> {
+    return this.liveResponses(keyId).get(id)?.json;
+  }
+
+  async deleteResponse(keyId: string, id: string): Promise<boolean> {
+    return this.liveResponses(keyId).delete(id);
+  }
+
+  async makeRoom(keyId: string, bytes: number, quotas: SessionQuotas): Promise<boolean> {
+    return this.fits(keyId, bytes, quotas);
+  }
+
+  /** As the Redis store: the oldest stored responses give way; false when that is not enough. */
+  private fits(keyId: string, bytes: number, quotas: SessionQuotas): boolean {
+    const own = this.liveResponses(keyId);
+    let total = this.keyBytes(keyId);
+    const drop: string[] = [];
+    for (const [id, response] of own) {
+      if (total + bytes <= quotas.maxStoredBytes) break;
+      drop.push(id);
+      total -= response.bytes;
+    }
+    if (total + bytes > quotas.maxStoredBytes) return false;
+    for (const id of drop) own.delete(id);
+    return true;
+  }
+
+  private liveResponses(keyId: string): Map<string, StoredResponse> {
+    const own = this.responses.get(keyId) ?? new Map<string, StoredResponse>();
+    for (const [id, response] of own) if (response.expiresAt <= this.now()) own.delete(id);
+    return own;
+  }
+
   private liveIds(keyId: string): string[] {
     return [...(this.byKey.get(keyId)?.keys() ?? [])].filter((id) => this.live(keyId, id));
   }
@@ -126,6 +209,7 @@ export class MemorySessionStore implements SessionRepository {
   private keyBytes(keyId: string): number {
     let total = 0;
     for (const id of this.liveIds(keyId)) total += (this.live(keyId, id) as Entry).bytes;
+    for (const response of this.liveResponses(keyId).values()) total += response.bytes;
     return total;
   }
 

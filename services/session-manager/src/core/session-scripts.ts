@@ -11,6 +11,12 @@
  * sessions whose TTL has passed (at most EXPIRED_BATCH per call, each entry once), so counts
  * and totals follow expiry without any scan over the key's sessions. A session evicted early by
  * memory pressure still counts until its TTL would have ended: the error is on the safe side.
+ *
+ * Stored responses (response-store.ts) share this bookkeeping: their bytes are fields of `usage`
+ * and their end of life a member of `expiry`, both under the response id (`resp_...`, which no
+ * session id starts with). So one budget covers sessions and responses, and the same
+ * `forget_expired` gives back an expired response's bytes. Sessions are counted on the index,
+ * which holds sessions only, not on `expiry`.
  */
 import { createHash } from 'node:crypto';
 
@@ -65,7 +71,7 @@ local now = now_ms()
 forget_expired(KEYS[2], KEYS[3], KEYS[4], now)
 local bytes = 0
 for i = 6, #ARGV do bytes = bytes + #ARGV[i] end
-if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then return -1 end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return -1 end
 if bytes > tonumber(ARGV[4]) then return -3 end
 local total = tonumber(redis.call('HGET', KEYS[3], '~total') or '0')
 if total + bytes > tonumber(ARGV[5]) then return -4 end
@@ -173,4 +179,124 @@ end
 return out
 `);
 
-export const ALL_SCRIPTS = { CREATE, GET, APPEND, DELETE, READ_MANY };
+/**
+ * Which stored responses to drop so that `need` more bytes fit the key's budget: the ones whose
+ * TTL ends first (responses live a fixed TTL from creation, so the oldest). It drops nothing
+ * itself; the caller drops them with DROP_RESPONSES, whose keys it can then declare.
+ * KEYS[1] the key's index; KEYS[2] usage hash; KEYS[3] expiry set
+ * ARGV[1] bytes about to be written; ARGV[2] most bytes per key
+ * Returns {1, ids...} when the write fits once those ids are dropped (no ids: it fits now), or
+ * {0} when it would not fit even with every stored response dropped (then nothing should be).
+ */
+export const MAKE_ROOM = script(`${BOOKKEEPING}
+forget_expired(KEYS[1], KEYS[2], KEYS[3], now_ms())
+local total = tonumber(redis.call('HGET', KEYS[2], '~total') or '0')
+local need = tonumber(ARGV[1])
+local budget = tonumber(ARGV[2])
+local out = {1}
+local offset = 0
+while total + need > budget do
+  local batch = redis.call('ZRANGE', KEYS[3], offset, offset + 99)
+  if #batch == 0 then return {0} end
+  for _, id in ipairs(batch) do
+    if string.sub(id, 1, 5) == 'resp_' then
+      out[#out + 1] = id
+      total = total - tonumber(redis.call('HGET', KEYS[2], id) or '0')
+      if total + need <= budget then return out end
+    end
+  end
+  offset = offset + 100
+end
+return out
+`);
+
+/**
+ * Store a response (JSON) for the response TTL, within the key's budget.
+ * KEYS[1] the response's key; KEYS[2] the key's index; KEYS[3] usage hash; KEYS[4] expiry set
+ * ARGV[1] TTL in ms; ARGV[2] response id; ARGV[3] most bytes per key; ARGV[4] the JSON
+ * Returns 1 when stored; -4 when the key's total would pass its budget (make room, try again).
+ */
+export const STORE_RESPONSE = script(`${BOOKKEEPING}
+local now = now_ms()
+forget_expired(KEYS[2], KEYS[3], KEYS[4], now)
+local bytes = #ARGV[4]
+local total = tonumber(redis.call('HGET', KEYS[3], '~total') or '0')
+if total + bytes > tonumber(ARGV[3]) then return -4 end
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[1])
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[1]), ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], bytes)
+redis.call('HINCRBY', KEYS[3], '~total', bytes)
+for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return 1
+`);
+
+/**
+ * Drop stored responses and give their bytes back to the key.
+ * KEYS[1] usage hash; KEYS[2] expiry set; KEYS[3..n] the responses' keys
+ * ARGV[1..n-2] the response ids of KEYS[3..n], in the same order
+ * Returns how many of the responses still existed.
+ */
+export const DROP_RESPONSES = script(`
+local dropped = 0
+for i = 3, #KEYS do
+  local id = ARGV[i - 2]
+  dropped = dropped + redis.call('DEL', KEYS[i])
+  local bytes = redis.call('HGET', KEYS[1], id)
+  if bytes then
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('HINCRBY', KEYS[1], '~total', -tonumber(bytes))
+  end
+  redis.call('ZREM', KEYS[2], id)
+end
+return dropped
+`);
+
+/**
+ * Remove one message of a session (a conversation item) and give its bytes back.
+ * KEYS[1] session hash; KEYS[2] message list; KEYS[3] usage hash
+ * ARGV[1] session id; ARGV[2] the message's stored JSON, exactly as stored
+ * Returns 1 when removed; 0 when no such message; -1 when the session does not exist.
+ */
+export const DELETE_MESSAGE = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('LREM', KEYS[2], 1, ARGV[2]) == 0 then return 0 end
+local own = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+redis.call('HSET', KEYS[3], ARGV[1], math.max(own - #ARGV[2], 0))
+redis.call('HINCRBY', KEYS[3], '~total', -#ARGV[2])
+return 1
+`);
+
+/**
+ * Replace a session's metadata, within the quotas (the new JSON may be longer than the old).
+ * KEYS[1] session hash; KEYS[2] usage hash
+ * ARGV[1] session id; ARGV[2] most bytes per session; ARGV[3] most bytes per key;
+ * ARGV[4] the metadata as JSON
+ * Returns 1 when stored; -1 no such session; -3 the session would be too large; -4 the key's
+ * total would pass its budget.
+ */
+export const SET_METADATA = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local old = redis.call('HGET', KEYS[1], 'metadata') or ''
+local delta = #ARGV[4] - #old
+local own = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if delta > 0 and own + delta > tonumber(ARGV[2]) then return -3 end
+local total = tonumber(redis.call('HGET', KEYS[2], '~total') or '0')
+if delta > 0 and total + delta > tonumber(ARGV[3]) then return -4 end
+redis.call('HSET', KEYS[1], 'metadata', ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[1], own + delta)
+redis.call('HINCRBY', KEYS[2], '~total', delta)
+return 1
+`);
+
+export const ALL_SCRIPTS = {
+  CREATE,
+  GET,
+  APPEND,
+  DELETE,
+  READ_MANY,
+  MAKE_ROOM,
+  STORE_RESPONSE,
+  DROP_RESPONSES,
+  DELETE_MESSAGE,
+  SET_METADATA,
+};

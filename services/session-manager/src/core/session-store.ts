@@ -14,10 +14,22 @@ import { isAuthError } from '@axon/runtime/redis';
 import type { Redis } from 'ioredis';
 import { newSessionId, randomBase62 } from './ids.ts';
 import { type QuotaBreach, quotaError, type SessionQuotas, utf8Bytes } from './session-quotas.ts';
-import { APPEND, CREATE, DELETE, GET, READ_MANY, type Script } from './session-scripts.ts';
+import {
+  APPEND,
+  CREATE,
+  DELETE,
+  DELETE_MESSAGE,
+  DROP_RESPONSES,
+  GET,
+  MAKE_ROOM,
+  READ_MANY,
+  type Script,
+  SET_METADATA,
+  STORE_RESPONSE,
+} from './session-scripts.ts';
 
 /** What the store needs from a client; a Redis or a Cluster both fit. */
-export type SessionRedis = Pick<Redis, 'evalsha' | 'eval' | 'zrevrangebylex'>;
+export type SessionRedis = Pick<Redis, 'evalsha' | 'eval' | 'zrevrangebylex' | 'get'>;
 
 export interface SessionMeta {
   id: string;
@@ -38,6 +50,8 @@ export interface NewSession {
 }
 
 export interface StoredMessage {
+  /** Item id (`msg_...`) the Conversations API names it by; messages stored before ids lack it. */
+  id?: string;
   role: 'user' | 'assistant';
   content: string;
   /** Unix time in ms. */
@@ -51,6 +65,10 @@ export interface Session extends SessionMeta {
   /** Bytes this session stores, and all of its key's sessions, as the quotas count them. */
   usage: { sessionBytes: number; keyBytes: number };
 }
+
+/** A message's item id; messages stored before item ids existed get one from their position. */
+export const itemIdOf = (message: StoredMessage, index: number) =>
+  message.id ?? `msg_legacy${index}`;
 
 /** Bytes a message costs against the quotas: its stored JSON. */
 export const storedBytes = (message: StoredMessage) => utf8Bytes(JSON.stringify(message));
@@ -95,6 +113,27 @@ export interface SessionRepository {
     keyId: string,
     options: { limit: number; after?: string },
   ): Promise<{ sessions: SessionMeta[]; hasMore: boolean }>;
+  /** Removes one message by item id: undefined when the session is gone, false when the item is. */
+  deleteMessage(keyId: string, id: string, itemId: string): Promise<boolean | undefined>;
+  /** Replaces the metadata within the quotas; false when the session does not exist. */
+  setMetadata(
+    keyId: string,
+    id: string,
+    metadata: Record<string, string>,
+    quotas: SessionQuotas,
+  ): Promise<boolean>;
+  /**
+   * Stores a response for the TTL, dropping the key's oldest stored responses when its budget is
+   * full; false (nothing stored) when even that leaves no room, since sessions fill the budget.
+   */
+  storeResponse(keyId: string, id: string, json: string, quotas: SessionQuotas): Promise<boolean>;
+  getResponse(keyId: string, id: string): Promise<string | undefined>;
+  deleteResponse(keyId: string, id: string): Promise<boolean>;
+  /**
+   * Drops the key's oldest stored responses until `bytes` more fit its budget; false when even
+   * dropping all of them is not enough. Lets a route refuse early what the store would refuse.
+   */
+  makeRoom(keyId: string, bytes: number, quotas: SessionQuotas): Promise<boolean>;
 }
 
 export class SessionStore implements SessionRepository {
@@ -126,20 +165,26 @@ export class SessionStore implements SessionRepository {
     ];
     if (meta.system !== undefined) fields.push('system', meta.system);
     const keys = sessionKeys(keyId, meta.id);
-    const result = Number(
-      await this.run(
-        CREATE,
-        [keys.meta, keys.index, keys.usage, keys.expiry],
-        [
-          this.ttlMs,
-          meta.id,
-          String(quotas.maxSessions),
-          String(quotas.maxSessionBytes),
-          String(quotas.maxStoredBytes),
-          ...fields,
-        ],
-      ),
-    );
+    const create = async () =>
+      Number(
+        await this.run(
+          CREATE,
+          [keys.meta, keys.index, keys.usage, keys.expiry],
+          [
+            this.ttlMs,
+            meta.id,
+            String(quotas.maxSessions),
+            String(quotas.maxSessionBytes),
+            String(quotas.maxStoredBytes),
+            ...fields,
+          ],
+        ),
+      );
+    let result = await create();
+    // Stored responses give way to sessions: drop the oldest, then try once more.
+    if (result === -4 && (await this.makeRoom(keyId, byteSum(fields), quotas))) {
+      result = await create();
+    }
     const breach = BREACHES[result];
     if (breach) throw quotaError(breach, quotas);
     return meta;
@@ -174,28 +219,33 @@ export class SessionStore implements SessionRepository {
   ): Promise<boolean> {
     const keys = sessionKeys(keyId, id);
     const encoded = messages.map((m) => JSON.stringify(m));
-    const count = Number(
-      await this.run(
-        APPEND,
-        [
-          keys.meta,
-          keys.messages,
-          keys.index,
-          `${keys.meta}:turn:${turnId}`,
-          keys.usage,
-          keys.expiry,
-        ],
-        [
-          this.ttlMs,
-          String(TURN_MARKER_MS),
-          id,
-          String(quotas.maxSessionMessages),
-          String(quotas.maxSessionBytes),
-          String(quotas.maxStoredBytes),
-          ...encoded,
-        ],
-      ),
-    );
+    const append = async () =>
+      Number(
+        await this.run(
+          APPEND,
+          [
+            keys.meta,
+            keys.messages,
+            keys.index,
+            `${keys.meta}:turn:${turnId}`,
+            keys.usage,
+            keys.expiry,
+          ],
+          [
+            this.ttlMs,
+            String(TURN_MARKER_MS),
+            id,
+            String(quotas.maxSessionMessages),
+            String(quotas.maxSessionBytes),
+            String(quotas.maxStoredBytes),
+            ...encoded,
+          ],
+        ),
+      );
+    let count = await append();
+    if (count === -4 && (await this.makeRoom(keyId, byteSum(encoded), quotas))) {
+      count = await append();
+    }
     const breach = BREACHES[count];
     if (breach && count !== -1) throw quotaError(breach, quotas);
     return count >= 0;
@@ -234,6 +284,104 @@ export class SessionStore implements SessionRepository {
       if (ids.length < want) break;
     }
     return { sessions: found.slice(0, options.limit), hasMore: found.length > options.limit };
+  }
+
+  async deleteMessage(keyId: string, id: string, itemId: string): Promise<boolean | undefined> {
+    const session = await this.get(keyId, id);
+    if (!session) return undefined;
+    const message = session.messages.find((m, i) => itemIdOf(m, i) === itemId);
+    if (!message) return false;
+    const keys = sessionKeys(keyId, id);
+    // JSON.parse keeps key order, so this is the exact string LREM must match.
+    const result = Number(
+      await this.run(
+        DELETE_MESSAGE,
+        [keys.meta, keys.messages, keys.usage],
+        [id, JSON.stringify(message)],
+      ),
+    );
+    return result === -1 ? undefined : result === 1;
+  }
+
+  async setMetadata(
+    keyId: string,
+    id: string,
+    metadata: Record<string, string>,
+    quotas: SessionQuotas,
+  ): Promise<boolean> {
+    const keys = sessionKeys(keyId, id);
+    const json = JSON.stringify(metadata);
+    const set = async () =>
+      Number(
+        await this.run(
+          SET_METADATA,
+          [keys.meta, keys.usage],
+          [id, String(quotas.maxSessionBytes), String(quotas.maxStoredBytes), json],
+        ),
+      );
+    let result = await set();
+    if (result === -4 && (await this.makeRoom(keyId, utf8Bytes(json), quotas))) {
+      result = await set();
+    }
+    const breach = BREACHES[result];
+    if (breach && result !== -1) throw quotaError(breach, quotas);
+    return result === 1;
+  }
+
+  async storeResponse(
+    keyId: string,
+    id: string,
+    json: string,
+    quotas: SessionQuotas,
+  ): Promise<boolean> {
+    const keys = sessionKeys(keyId, id);
+    const store = async () =>
+      Number(
+        await this.run(
+          STORE_RESPONSE,
+          [responseKey(keyId, id), keys.index, keys.usage, keys.expiry],
+          [this.ttlMs, id, String(quotas.maxStoredBytes), json],
+        ),
+      );
+    // Responses stored meanwhile by concurrent requests can take the room just made; a few
+    // rounds settle it, and past them the response is simply not kept.
+    for (let round = 0; round < 3; round++) {
+      if ((await store()) === 1) return true;
+      if (!(await this.makeRoom(keyId, utf8Bytes(json), quotas))) return false;
+    }
+    return false;
+  }
+
+  async getResponse(keyId: string, id: string): Promise<string | undefined> {
+    const json = await this.call(() => this.redis.get(responseKey(keyId, id)));
+    return json ?? undefined;
+  }
+
+  async deleteResponse(keyId: string, id: string): Promise<boolean> {
+    return (await this.dropResponses(keyId, [id])) === 1;
+  }
+
+  async makeRoom(keyId: string, bytes: number, quotas: SessionQuotas): Promise<boolean> {
+    const keys = sessionKeys(keyId, '');
+    const [fits, ...ids] = (await this.run(
+      MAKE_ROOM,
+      [keys.index, keys.usage, keys.expiry],
+      [String(bytes), String(quotas.maxStoredBytes)],
+    )) as [number, ...string[]];
+    if (Number(fits) !== 1) return false;
+    if (ids.length > 0) await this.dropResponses(keyId, ids);
+    return true;
+  }
+
+  private async dropResponses(keyId: string, ids: readonly string[]): Promise<number> {
+    const keys = sessionKeys(keyId, '');
+    return Number(
+      await this.run(
+        DROP_RESPONSES,
+        [keys.usage, keys.expiry, ...ids.map((id) => responseKey(keyId, id))],
+        [...ids],
+      ),
+    );
   }
 
   private run(script: Script, keys: string[], args: string[]): Promise<unknown> {
@@ -286,6 +434,13 @@ export class SessionStore implements SessionRepository {
       clearTimeout(timer);
     }
   }
+}
+
+const byteSum = (values: readonly string[]) => values.reduce((n, v) => n + utf8Bytes(v), 0);
+
+/** A stored response: a JSON string under the key's hash tag, beside its sessions. */
+function responseKey(keyId: string, responseId: string): string {
+  return `${PREFIX}{${keyId}}:${responseId}`;
 }
 
 function indexKey(keyId: string): string {

@@ -153,7 +153,11 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       ) {
         throw quotaError('session_too_large', limits);
       }
-      if (session.usage.keyBytes + asked > limits.maxStoredBytes) {
+      // Stored responses give way to a session's turn (their oldest are dropped first).
+      if (
+        session.usage.keyBytes + asked > limits.maxStoredBytes &&
+        !(await sessions.makeRoom(keyId, asked, limits))
+      ) {
         throw quotaError('storage_quota_exceeded', limits);
       }
 
