@@ -10,6 +10,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { SecretProvider } from '@axon/runtime/secrets';
 import type { Principal } from '#authorizer/authorizer';
 import { ResponseTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import type { GatewayRequest, GatewayResponse } from './http.ts';
@@ -47,8 +48,15 @@ export interface UpstreamOptions {
   readonly url: string;
   /** Whole-exchange deadline: headers and body. */
   readonly timeoutMs: number;
-  /** Value of `x-axon-gateway-secret`. */
+  /** Value of `x-axon-gateway-secret`, as read at start. */
   readonly secret: string;
+  /**
+   * Where to read the secret again when the session manager refuses it (it was rotated).
+   * @default - the secret is never re-read
+   */
+  readonly readSecret?: SecretProvider;
+  /** Least time between two re-reads, so a misconfigured peer cannot cause a read per request. @default 1000 */
+  readonly secretRefreshMs?: number;
   /** Largest response body the gateway returns (an ALB Lambda target caps it at 1 MB). */
   readonly maxResponseBytes: number;
 }
@@ -93,8 +101,12 @@ export class Upstream {
   private readonly basePath: string;
   private readonly agent: HttpAgent;
   private readonly send: typeof httpRequest;
+  private secret: string;
+  private secretReadAt = Number.NEGATIVE_INFINITY;
+  private secretReading?: Promise<boolean>;
 
   constructor(private readonly options: UpstreamOptions) {
+    this.secret = options.secret;
     this.url = new URL(options.url);
     this.basePath = this.url.pathname.replace(/\/$/, '');
     const https = this.url.protocol === 'https:';
@@ -106,6 +118,33 @@ export class Upstream {
     };
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.send = https ? httpsRequest : httpRequest;
+  }
+
+  /**
+   * Reads the gateway secret again after the session manager refused it; true when the value
+   * changed, so a retry can succeed. Concurrent callers share one read, and reads are at least
+   * `secretRefreshMs` apart. A failed read keeps the value in use and answers false.
+   */
+  rereadSecret(): Promise<boolean> {
+    const read = this.options.readSecret;
+    const now = performance.now();
+    if (!read) return Promise.resolve(false);
+    if (this.secretReading) return this.secretReading;
+    if (now - this.secretReadAt < (this.options.secretRefreshMs ?? 1000)) {
+      return Promise.resolve(false);
+    }
+    this.secretReadAt = now;
+    this.secretReading = read()
+      .then((value) => {
+        const changed = value !== '' && value !== this.secret;
+        if (changed) this.secret = value;
+        return changed;
+      })
+      .catch(() => false)
+      .finally(() => {
+        this.secretReading = undefined;
+      });
+    return this.secretReading;
   }
 
   /** One deadline for the whole exchange: connect, headers and the last byte of the body. */
@@ -133,7 +172,7 @@ export class Upstream {
           port: this.url.port,
           method: request.method,
           path: `${this.basePath}${request.path}${request.query ? `?${request.query}` : ''}`,
-          headers: forwardedHeaders(request, principal, requestId, this.options.secret),
+          headers: forwardedHeaders(request, principal, requestId, this.secret),
           agent: this.agent,
         },
         (incoming) => {
