@@ -27,7 +27,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface GatewayDeps {
   readonly authorizer: { authenticate(input: AuthenticateInput): Promise<Principal> };
   readonly limiter: BucketStore;
-  readonly upstream: Pick<Upstream, 'forward' | 'rereadSecret'>;
+  readonly upstream: Pick<Upstream, 'forward' | 'rereadSecret' | 'secretGeneration'>;
   readonly metrics: GatewayMetrics;
   readonly log: Log;
   /** @default MAX_BODY_BYTES */
@@ -131,8 +131,11 @@ export class Gateway {
    */
   private async forward(request: GatewayRequest, principal: Principal, requestId: string) {
     try {
+      const sentAt = this.deps.upstream.secretGeneration;
       const response = await this.deps.upstream.forward(request, principal, requestId);
-      if (response.status !== 401 || !(await this.deps.upstream.rereadSecret())) return response;
+      if (response.status !== 401 || !(await this.deps.upstream.rereadSecret(sentAt))) {
+        return response;
+      }
       this.deps.metrics.count('UpstreamSecretRetries');
       return await this.deps.upstream.forward(request, principal, requestId);
     } catch (err) {

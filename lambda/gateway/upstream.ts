@@ -103,7 +103,8 @@ export class Upstream {
   private readonly send: typeof httpRequest;
   private secret: string;
   private secretReadAt = Number.NEGATIVE_INFINITY;
-  private secretReading?: Promise<boolean>;
+  private secretReading?: Promise<void>;
+  private generation = 0;
 
   constructor(private readonly options: UpstreamOptions) {
     this.secret = options.secret;
@@ -120,31 +121,41 @@ export class Upstream {
     this.send = https ? httpsRequest : httpRequest;
   }
 
+  /** Goes up by one each time a re-read changes the secret; `rereadSecret` takes it back. */
+  get secretGeneration(): number {
+    return this.generation;
+  }
+
   /**
-   * Reads the gateway secret again after the session manager refused it; true when the value
-   * changed, so a retry can succeed. Concurrent callers share one read, and reads are at least
-   * `secretRefreshMs` apart. A failed read keeps the value in use and answers false.
+   * Reads the gateway secret again after the session manager refused it, for a request sent at
+   * `sentAt` (the `secretGeneration` it saw). True when the value is now different from the one
+   * that request carried, so a retry can succeed: a request refused after another one already
+   * caused a re-read gets true without a second read. Concurrent callers share one read, and
+   * reads are at least `secretRefreshMs` apart, so a session manager that refuses every value
+   * cannot turn each request into a Secrets Manager call. A failed read keeps the value in use.
    */
-  rereadSecret(): Promise<boolean> {
+  async rereadSecret(sentAt: number): Promise<boolean> {
+    if (this.generation !== sentAt) return true;
     const read = this.options.readSecret;
-    const now = performance.now();
-    if (!read) return Promise.resolve(false);
-    if (this.secretReading) return this.secretReading;
-    if (now - this.secretReadAt < (this.options.secretRefreshMs ?? 1000)) {
-      return Promise.resolve(false);
+    if (!read) return false;
+    if (!this.secretReading) {
+      const now = performance.now();
+      if (now - this.secretReadAt < (this.options.secretRefreshMs ?? 1000)) return false;
+      this.secretReadAt = now;
+      this.secretReading = read()
+        .then((value) => {
+          if (value !== '' && value !== this.secret) {
+            this.secret = value;
+            this.generation++;
+          }
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          this.secretReading = undefined;
+        });
     }
-    this.secretReadAt = now;
-    this.secretReading = read()
-      .then((value) => {
-        const changed = value !== '' && value !== this.secret;
-        if (changed) this.secret = value;
-        return changed;
-      })
-      .catch(() => false)
-      .finally(() => {
-        this.secretReading = undefined;
-      });
-    return this.secretReading;
+    await this.secretReading;
+    return this.generation !== sentAt;
   }
 
   /** One deadline for the whole exchange: connect, headers and the last byte of the body. */

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { SecretProvider } from '@axon/runtime/secrets';
 import { createKey } from '#authorizer/admin';
 import { authorizerFromEnv } from '#authorizer/setup';
 import { Gateway } from '#gateway/gateway';
@@ -76,8 +77,16 @@ export class FakeUpstream {
   }
 }
 
+/** What a fresh gateway instance (a new Lambda container) is given for its upstream secret. */
+export interface InstanceOptions {
+  secret: string;
+  readSecret?: SecretProvider;
+}
+
 export interface Fixture {
   gateway: Gateway;
+  /** Another gateway instance sharing this one's authorizer, limiter and upstream URL. */
+  instance(options: InstanceOptions): Gateway;
   metrics: CountingMetrics;
   upstream: FakeUpstream;
   dynalite: Dynalite;
@@ -109,15 +118,19 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     metrics.count('RedisErrors'),
   );
   const authorizer = authorizerFromEnv({ config, failures: limiter, log, env });
-  const forwarder = new Upstream({
-    url: options.upstreamUrl ?? upstream.url,
-    timeoutMs: options.upstreamTimeoutMs ?? 2000,
-    secret: UPSTREAM_SECRET,
-    maxResponseBytes: options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
-  });
-  const gateway = new Gateway({ authorizer, limiter, upstream: forwarder, metrics, log });
+  const instance = ({ secret, readSecret }: InstanceOptions) => {
+    const forwarder = new Upstream({
+      url: options.upstreamUrl ?? upstream.url,
+      timeoutMs: options.upstreamTimeoutMs ?? 2000,
+      secret,
+      ...(readSecret && { readSecret }),
+      maxResponseBytes: options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
+    });
+    return new Gateway({ authorizer, limiter, upstream: forwarder, metrics, log });
+  };
   return {
-    gateway,
+    gateway: instance({ secret: UPSTREAM_SECRET }),
+    instance,
     metrics,
     upstream,
     dynalite,
