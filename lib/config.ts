@@ -88,6 +88,8 @@ export interface StageConfig {
     /** Dev only: serve plain HTTP when there is neither certificateArn nor domainName (synth warns). */
     readonly allowPlainHttp: boolean;
     readonly upstreamTimeoutMs: number;
+    /** Days between rotations of the gateway-to-session-manager secret (1 to 365). */
+    readonly upstreamSecretRotationDays: number;
     readonly memoryMiB: number;
     /** Requests per client address per 5 minutes before the WAF blocks it. */
     readonly wafRequestsPerFiveMinutes: number;
@@ -220,6 +222,7 @@ function parseGateway(f: Fields, region: string): StageConfig['gateway'] {
     'hostedZoneName',
     'allowPlainHttp',
     'upstreamTimeoutMs',
+    'upstreamSecretRotationDays',
     'memoryMiB',
     'wafRequestsPerFiveMinutes',
   ]);
@@ -259,6 +262,8 @@ function parseGateway(f: Fields, region: string): StageConfig['gateway'] {
     hostedZoneName,
     allowPlainHttp,
     upstreamTimeoutMs: f.integer('upstreamTimeoutMs', 1000, 840_000, 60_000),
+    // Secrets Manager schedules rotations in whole days, at most every 365 (rate(1 day) minimum).
+    upstreamSecretRotationDays: f.integer('upstreamSecretRotationDays', 1, 365, 30),
     memoryMiB: f.integer('memoryMiB', 128, 10240, 1024),
     wafRequestsPerFiveMinutes: f.integer('wafRequestsPerFiveMinutes', 10, 2_000_000_000, 3000),
   };

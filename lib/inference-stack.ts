@@ -7,10 +7,11 @@
  */
 import { CfnOutput } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
 import { AccessLogBucket } from './constructs/access-log-bucket.ts';
+import { GatewaySecret } from './constructs/gateway-secret.ts';
 import { GpuNodePool } from './constructs/gpu-node-pool.ts';
 import { InferenceCluster } from './constructs/inference-cluster.ts';
 import { InferenceMetrics } from './constructs/inference-metrics.ts';
@@ -18,7 +19,6 @@ import type { RedisReplicationGroup } from './constructs/redis-replication-group
 import { SessionManagerService } from './constructs/session-manager-service.ts';
 import { TritonServer } from './constructs/triton-server.ts';
 import { networkPolicies } from './k8s/network-policies.ts';
-import { acknowledge } from './nag.ts';
 
 export interface InferenceStackProps extends AxonStackProps {
   readonly vpc: ec2.IVpc;
@@ -40,15 +40,11 @@ export class InferenceStack extends AxonStack {
     const { config } = props;
     const accessLogs = new AccessLogBucket(this, 'AccessLogs');
 
-    this.gatewaySecret = new secretsmanager.Secret(this, 'GatewaySecret', {
-      description: 'Shared header secret: the session manager trusts x-axon-* headers only with it',
-      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
-    });
-    acknowledge(
-      this.gatewaySecret,
-      'AwsSolutions-SMG4',
-      'Both the gateway and the session manager read this value at start; it is rotated by an operator (docs/operations.md: put a new value, then restart the session manager and publish the gateway) because an automatic rotation would need both readers to accept two values at once.',
-    );
+    // Rotated on a schedule; the construct keeps the secret's logical ID, so it is not replaced.
+    this.gatewaySecret = new GatewaySecret(this, 'GatewaySecret', {
+      vpc: props.vpc,
+      rotationDays: config.gateway.upstreamSecretRotationDays,
+    }).secret;
 
     const { eks, triton, sessionManager } = config;
     const privateSubnets = props.vpc.selectSubnets({

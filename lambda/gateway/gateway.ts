@@ -32,7 +32,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface GatewayDeps {
   readonly authorizer: { authenticate(input: AuthenticateInput): Promise<Principal> };
   readonly limiter: LeaseStore;
-  readonly upstream: Pick<Upstream, 'forward'>;
+  readonly upstream: Pick<Upstream, 'forward' | 'rereadSecret' | 'secretGeneration'>;
   readonly metrics: GatewayMetrics;
   readonly log: Log;
   /** @default MAX_BODY_BYTES */
@@ -225,8 +225,20 @@ export class Gateway {
     return decision;
   }
 
+  /**
+   * The key was checked here, so a 401 from the session manager means it refused the gateway
+   * secret: it was rotated since this instance read it. The secret is read again and, when it
+   * changed, the request (whose body the gateway holds) is sent once more. Any edge built on
+   * `Gateway` (Lambda or container) gets this, so a rotation never reaches a client as a 401.
+   */
   private async forward(request: GatewayRequest, principal: Principal, requestId: string) {
     try {
+      const sentAt = this.deps.upstream.secretGeneration;
+      const response = await this.deps.upstream.forward(request, principal, requestId);
+      if (response.status !== 401 || !(await this.deps.upstream.rereadSecret(sentAt))) {
+        return response;
+      }
+      this.deps.metrics.count('UpstreamSecretRetries');
       return await this.deps.upstream.forward(request, principal, requestId);
     } catch (err) {
       if (err instanceof AxonError) this.deps.metrics.count('UpstreamErrors', { code: err.code });

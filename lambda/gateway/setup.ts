@@ -5,7 +5,7 @@
  * `AXON_UPSTREAM_SECRET_ARN` (or `AXON_UPSTREAM_SECRET` locally), `AXON_UPSTREAM_TIMEOUT_MS`.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { secretsManagerSecret } from '@axon/runtime/secrets';
+import { type SecretProvider, secretsManagerSecret, staticSecret } from '@axon/runtime/secrets';
 import { authorizerFromEnv } from '#authorizer/setup';
 import { configFromEnv } from '#shared/config';
 import { createLogger } from '#shared/logger';
@@ -30,14 +30,15 @@ function required(env: NodeJS.ProcessEnv, name: string, what: string): string {
   return value;
 }
 
-async function upstreamSecret(env: NodeJS.ProcessEnv): Promise<string> {
-  if (env.AXON_UPSTREAM_SECRET) return env.AXON_UPSTREAM_SECRET;
+/** Where the gateway-to-session-manager secret comes from; read at start and after a 401. */
+function upstreamSecret(env: NodeJS.ProcessEnv): SecretProvider {
+  if (env.AXON_UPSTREAM_SECRET) return staticSecret(env.AXON_UPSTREAM_SECRET);
   const arn = required(
     env,
     ENV.upstreamSecretArn,
     'the ARN of the gateway-to-session-manager secret',
   );
-  return secretsManagerSecret(arn)();
+  return secretsManagerSecret(arn);
 }
 
 export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<GatewaySetup> {
@@ -60,10 +61,12 @@ export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     gatewayMetrics.count(GATEWAY_METRICS.names.redisErrors),
   );
   const authorizer = authorizerFromEnv({ config, failures: limiter, log, env });
+  const readSecret = upstreamSecret(env);
   const upstream = new Upstream({
     url: upstreamUrl,
     timeoutMs,
-    secret: await upstreamSecret(env),
+    secret: await readSecret(),
+    readSecret,
     maxResponseBytes: MAX_RESPONSE_BYTES,
   });
   const gateway = new Gateway({

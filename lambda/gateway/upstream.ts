@@ -10,6 +10,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { SecretProvider } from '@axon/runtime/secrets';
 import type { Principal } from '#authorizer/authorizer';
 import { ResponseTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import type { GatewayRequest, GatewayResponse } from './http.ts';
@@ -47,8 +48,15 @@ export interface UpstreamOptions {
   readonly url: string;
   /** Whole-exchange deadline: headers and body. */
   readonly timeoutMs: number;
-  /** Value of `x-axon-gateway-secret`. */
+  /** Value of `x-axon-gateway-secret`, as read at start. */
   readonly secret: string;
+  /**
+   * Where to read the secret again when the session manager refuses it (it was rotated).
+   * @default - the secret is never re-read
+   */
+  readonly readSecret?: SecretProvider;
+  /** Least time between two re-reads, so a misconfigured peer cannot cause a read per request. @default 1000 */
+  readonly secretRefreshMs?: number;
   /** Largest response body the gateway returns (an ALB Lambda target caps it at 1 MB). */
   readonly maxResponseBytes: number;
 }
@@ -93,8 +101,13 @@ export class Upstream {
   private readonly basePath: string;
   private readonly agent: HttpAgent;
   private readonly send: typeof httpRequest;
+  private secret: string;
+  private secretReadAt = Number.NEGATIVE_INFINITY;
+  private secretReading?: Promise<void>;
+  private generation = 0;
 
   constructor(private readonly options: UpstreamOptions) {
+    this.secret = options.secret;
     this.url = new URL(options.url);
     this.basePath = this.url.pathname.replace(/\/$/, '');
     const https = this.url.protocol === 'https:';
@@ -106,6 +119,43 @@ export class Upstream {
     };
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.send = https ? httpsRequest : httpRequest;
+  }
+
+  /** Goes up by one each time a re-read changes the secret; `rereadSecret` takes it back. */
+  get secretGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * Reads the gateway secret again after the session manager refused it, for a request sent at
+   * `sentAt` (the `secretGeneration` it saw). True when the value is now different from the one
+   * that request carried, so a retry can succeed: a request refused after another one already
+   * caused a re-read gets true without a second read. Concurrent callers share one read, and
+   * reads are at least `secretRefreshMs` apart, so a session manager that refuses every value
+   * cannot turn each request into a Secrets Manager call. A failed read keeps the value in use.
+   */
+  async rereadSecret(sentAt: number): Promise<boolean> {
+    if (this.generation !== sentAt) return true;
+    const read = this.options.readSecret;
+    if (!read) return false;
+    if (!this.secretReading) {
+      const now = performance.now();
+      if (now - this.secretReadAt < (this.options.secretRefreshMs ?? 1000)) return false;
+      this.secretReadAt = now;
+      this.secretReading = read()
+        .then((value) => {
+          if (value !== '' && value !== this.secret) {
+            this.secret = value;
+            this.generation++;
+          }
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          this.secretReading = undefined;
+        });
+    }
+    await this.secretReading;
+    return this.generation !== sentAt;
   }
 
   /** One deadline for the whole exchange: connect, headers and the last byte of the body. */
@@ -133,7 +183,7 @@ export class Upstream {
           port: this.url.port,
           method: request.method,
           path: `${this.basePath}${request.path}${request.query ? `?${request.query}` : ''}`,
-          headers: forwardedHeaders(request, principal, requestId, this.options.secret),
+          headers: forwardedHeaders(request, principal, requestId, this.secret),
           agent: this.agent,
         },
         (incoming) => {

@@ -81,6 +81,8 @@ export const GATEWAY_METRICS = {
     redisErrors: 'RedisErrors',
     authFailures: 'AuthFailures',
     upstreamErrors: 'UpstreamErrors',
+    /** Requests sent again after the session manager refused a rotated gateway secret. */
+    upstreamSecretRetries: 'UpstreamSecretRetries',
   },
 } as const;
 

@@ -409,6 +409,11 @@ describe('stage config validation', () => {
       /gateway\.upstreamTimeoutMs must be a whole number from 1000 to 840000/,
     ],
     [
+      'a gateway secret rotated less than daily',
+      { gateway: { upstreamSecretRotationDays: 0 } },
+      /gateway\.upstreamSecretRotationDays must be a whole number from 1 to 365, got 0/,
+    ],
+    [
       'a Redis memory alarm over 100%',
       { alarms: { redisMemoryPercent: 150 } },
       /alarms\.redisMemoryPercent must be a whole number from 1 to 100, got 150/,
@@ -561,6 +566,7 @@ describe('stage config defaults', () => {
     ['24 h sessions', c.sessionManager.sessionTtlSeconds, 86400],
     ['a 60 s inference timeout', c.sessionManager.inferenceTimeoutMs, 60_000],
     ['a 60 s upstream timeout', c.gateway.upstreamTimeoutMs, 60_000],
+    ['a gateway secret rotated every 30 days', c.gateway.upstreamSecretRotationDays, 30],
     ['a 1 GiB gateway', c.gateway.memoryMiB, 1024],
     [
       '3000 requests per address per 5 minutes at the WAF',

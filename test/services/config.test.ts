@@ -169,4 +169,23 @@ describe('secrets from AWS Secrets Manager (aws-sdk-client-mock: no Secrets Mana
       /secret gw-secret has no SecretString/,
     );
   });
+
+  it('reads the gateway secret current and previous by version stage from GATEWAY_SECRET_ARN', async () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:1:secret:gateway';
+    sm.on(GetSecretValueCommand, { SecretId: arn, VersionStage: 'AWSCURRENT' }).resolves({
+      SecretString: 'gateway-current-0123456789',
+    });
+    sm.on(GetSecretValueCommand, { SecretId: arn, VersionStage: 'AWSPREVIOUS' }).resolves({
+      SecretString: 'gateway-previous-0123456789',
+    });
+    const config = loadServerConfig({ ...base, GATEWAY_SECRET: '', GATEWAY_SECRET_ARN: arn });
+    expect(await (config.app.gatewaySecret as () => Promise<string>)()).toBe(
+      'gateway-current-0123456789',
+    );
+    expect(await config.app.gatewaySecretPrevious?.()).toBe('gateway-previous-0123456789');
+  });
+
+  it('has no previous gateway secret when the value is given plainly', () => {
+    expect(loadServerConfig(base).app.gatewaySecretPrevious).toBeUndefined();
+  });
 });

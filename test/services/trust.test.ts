@@ -108,8 +108,7 @@ describe('gateway secret', () => {
         reads++;
         return value;
       },
-      30_000,
-      () => now,
+      { minRefreshMs: 30_000, now: () => now },
     );
     await secret.load();
     expect(await secret.verify('first-secret-0123456789')).toBe(true);
@@ -120,5 +119,37 @@ describe('gateway secret', () => {
     expect(await secret.verify('second-secret-0123456789')).toBe(true);
     expect(await secret.verify('first-secret-0123456789')).toBe(false);
     expect(reads).toBe(2);
+  });
+
+  it('accepts the current and the previous value, and drops the previous one after the next rotation', async () => {
+    const values = { current: 'second-secret-0123456789', previous: 'first-secret-0123456789' };
+    let now = 0;
+    const secret = new GatewaySecret(async () => values.current, {
+      previous: async () => values.previous,
+      minRefreshMs: 30_000,
+      now: () => now,
+    });
+    await secret.load();
+    expect(await secret.verify('second-secret-0123456789')).toBe(true);
+    expect(await secret.verify('first-secret-0123456789')).toBe(true);
+    expect(await secret.verify('not-the-secret-0123456789')).toBe(false);
+
+    values.previous = values.current;
+    values.current = 'third-secret-0123456789';
+    now = 31_000;
+    expect(await secret.verify('third-secret-0123456789')).toBe(true);
+    expect(await secret.verify('second-secret-0123456789')).toBe(true);
+    expect(await secret.verify('first-secret-0123456789')).toBe(false);
+  });
+
+  it('accepts only the current value while the secret has no previous version', async () => {
+    const secret = new GatewaySecret(async () => 'only-secret-0123456789', {
+      previous: async () => {
+        throw new Error('ResourceNotFoundException: no AWSPREVIOUS');
+      },
+    });
+    await secret.load();
+    expect(await secret.verify('only-secret-0123456789')).toBe(true);
+    expect(await secret.verify('first-secret-0123456789')).toBe(false);
   });
 });

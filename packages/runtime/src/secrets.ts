@@ -17,7 +17,7 @@ export function staticSecret(value: string): SecretProvider {
 }
 
 interface Reader {
-  read(secretId: string): Promise<string>;
+  read(secretId: string, versionStage: string): Promise<string>;
 }
 
 /** One SDK client per region for the whole process: each client keeps its own connections. */
@@ -29,8 +29,10 @@ async function readerFor(region: string | undefined): Promise<Reader> {
   );
   const client = new SecretsManagerClient(region ? { region } : {});
   return {
-    async read(secretId) {
-      const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    async read(secretId, versionStage) {
+      const out = await client.send(
+        new GetSecretValueCommand({ SecretId: secretId, VersionStage: versionStage }),
+      );
       if (typeof out.SecretString !== 'string' || out.SecretString === '') {
         throw new Error(`secret ${secretId} has no SecretString; store the raw value as a string`);
       }
@@ -39,8 +41,15 @@ async function readerFor(region: string | undefined): Promise<Reader> {
   };
 }
 
-/** Reads `secretId` (an ARN or a name) on every call; callers decide how often to call. */
-export function secretsManagerSecret(secretId: string): SecretProvider {
+/**
+ * Reads `secretId` (an ARN or a name) on every call; callers decide how often to call.
+ * `versionStage` picks the version: `AWSPREVIOUS` lets a reader accept the value a rotation just
+ * replaced (it does not exist before the first rotation, and the read then rejects).
+ */
+export function secretsManagerSecret(
+  secretId: string,
+  versionStage = 'AWSCURRENT',
+): SecretProvider {
   // A secret lives in the region its ARN names, so no AWS_REGION is needed to read it.
   const region = /^arn:aws[\w-]*:secretsmanager:([a-z0-9-]+):/.exec(secretId)?.[1];
   return async () => {
@@ -52,6 +61,6 @@ export function secretsManagerSecret(secretId: string): SecretProvider {
       reader.catch(() => readers.delete(key));
       readers.set(key, reader);
     }
-    return (await reader).read(secretId);
+    return (await reader).read(secretId, versionStage);
   };
 }

@@ -54,6 +54,14 @@ export interface AppOptions {
   tritonUrl: string;
   /** Value of `x-axon-gateway-secret` (at least 16 characters), or where to read it. */
   gatewaySecret: string | SecretProvider;
+  /**
+   * Where to read the gateway secret a rotation just replaced (AWSPREVIOUS), accepted alongside
+   * the current one so gateway instances that read it before the rotation keep working.
+   * @default - only the current value is accepted
+   */
+  gatewaySecretPrevious?: SecretProvider;
+  /** Least time between two re-reads of the gateway secret after a mismatch. @default 30000 */
+  gatewaySecretRefreshMs?: number;
   /** Idle TTL of sessions, and the lifetime of a stored response from its creation. @default 86400 */
   sessionTtlSeconds?: number;
   /**
@@ -134,7 +142,12 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
     if (closing) request.raw.socket?.end();
   });
 
-  const secret = new GatewaySecret(asProvider(opts.gatewaySecret));
+  const secret = new GatewaySecret(asProvider(opts.gatewaySecret), {
+    ...(opts.gatewaySecretPrevious && { previous: opts.gatewaySecretPrevious }),
+    ...(opts.gatewaySecretRefreshMs !== undefined && {
+      minRefreshMs: opts.gatewaySecretRefreshMs,
+    }),
+  });
   await secret.load();
   warmUpTokenizer();
 

@@ -107,6 +107,7 @@ export function loadServerConfig(env: Env): ServerConfig {
     throw new ConfigError((error as Error).message);
   }
   const redisPassword = secret(env, 'REDIS_PASSWORD', 'REDIS_AUTH_SECRET_ARN', false);
+  const gatewaySecretArn = set(env, 'GATEWAY_SECRET_ARN');
   const quotasJson = set(env, 'AXON_SESSION_QUOTAS');
   let sessionQuotas: AppOptions['sessionQuotas'];
   try {
@@ -127,6 +128,11 @@ export function loadServerConfig(env: Env): ServerConfig {
       ...(redisPassword ? { redisPassword } : {}),
       tritonUrl: httpUrl(env, 'TRITON_URL'),
       gatewaySecret: secret(env, 'GATEWAY_SECRET', 'GATEWAY_SECRET_ARN', true) as SecretProvider,
+      // A rotated secret has an AWSPREVIOUS version, accepted until the next rotation; a plain
+      // GATEWAY_SECRET (local runs) never rotates.
+      ...(gatewaySecretArn !== undefined && {
+        gatewaySecretPrevious: secretsManagerSecret(gatewaySecretArn, 'AWSPREVIOUS'),
+      }),
       sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 86_400, 1, 365 * 86_400),
       inferenceTimeoutMs: integer(env, 'INFERENCE_TIMEOUT_MS', 60_000, 1, 3_600_000),
       models,

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { RedisConnection } from '@axon/runtime/redis';
+import type { SecretProvider } from '@axon/runtime/secrets';
 import { createKey } from '#authorizer/admin';
 import { authorizerFromEnv } from '#authorizer/setup';
 import { Gateway, leaseTtlMs } from '#gateway/gateway';
@@ -77,10 +78,18 @@ export class FakeUpstream {
   }
 }
 
+/** What a fresh gateway instance (a new Lambda container) is given for its upstream secret. */
+export interface InstanceOptions {
+  secret: string;
+  readSecret?: SecretProvider;
+}
+
 export interface Fixture {
   gateway: Gateway;
   /** The limiter's Redis connection, when the fixture has one (tests that kill a gateway). */
   redis?: RedisConnection;
+  /** Another gateway instance sharing this one's authorizer, limiter and upstream URL. */
+  instance(options: InstanceOptions): Gateway;
   metrics: CountingMetrics;
   upstream: FakeUpstream;
   dynalite: Dynalite;
@@ -112,22 +121,26 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     metrics.count('RedisErrors'),
   );
   const authorizer = authorizerFromEnv({ config, failures: limiter, log, env });
-  const forwarder = new Upstream({
-    url: options.upstreamUrl ?? upstream.url,
-    timeoutMs: options.upstreamTimeoutMs ?? 2000,
-    secret: UPSTREAM_SECRET,
-    maxResponseBytes: options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
-  });
-  const gateway = new Gateway({
-    authorizer,
-    limiter,
-    upstream: forwarder,
-    metrics,
-    log,
-    leaseTtlMs: leaseTtlMs(config),
-  });
+  const instance = ({ secret, readSecret }: InstanceOptions) => {
+    const forwarder = new Upstream({
+      url: options.upstreamUrl ?? upstream.url,
+      timeoutMs: options.upstreamTimeoutMs ?? 2000,
+      secret,
+      ...(readSecret && { readSecret }),
+      maxResponseBytes: options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
+    });
+    return new Gateway({
+      authorizer,
+      limiter,
+      upstream: forwarder,
+      metrics,
+      log,
+      leaseTtlMs: leaseTtlMs(config),
+    });
+  };
   return {
-    gateway,
+    gateway: instance({ secret: UPSTREAM_SECRET }),
+    instance,
     ...(redis && { redis }),
     metrics,
     upstream,

@@ -158,7 +158,9 @@ export class ControlPlane {
     });
     sm.on(UpdateSecretVersionStageCommand).callsFake((input) => {
       this.record('UpdateSecretVersionStage', input);
+      // A staging label is on one version at a time: AWSPREVIOUS leaves the version that had it.
       for (const [id, v] of this.versions) {
+        v.stages = v.stages.filter((s) => s !== 'AWSPREVIOUS');
         if (id === input.RemoveFromVersionId)
           v.stages = [...v.stages.filter((s) => s !== input.VersionStage), 'AWSPREVIOUS'];
       }
