@@ -65,6 +65,8 @@ export class InferenceStack extends AxonStack {
       systemCapacityType: eks.systemNodes.capacityType,
       endpointPublicCidrs: eks.endpointPublicCidrs,
       adminPrincipalArns: eks.adminPrincipalArns,
+      controlPlaneLogRetentionDays: config.observability.controlPlaneLogRetentionDays,
+      containerLogRetentionDays: config.observability.containerLogRetentionDays,
     });
     const cluster = this.cluster.cluster;
 
