@@ -50,6 +50,7 @@ export function createAxonStacks(
     vpc: network.vpc,
     redis: data.redis,
     sessionManagerImageDirectory: options.sessionManagerImageDirectory,
+    alarmTopic: data.alarmTopic.topic,
   });
   const gateway = new GatewayStack(app, stackName(config.stage, 'Gateway'), {
     ...common,
