@@ -63,6 +63,13 @@ export function createAxonStacks(
     upstreamSecret: inference.gatewaySecret,
     alarmTopic: data.alarmTopic.topic,
     gatewayEntry: options.gatewayEntry,
+    observed: {
+      caches: [{ label: 'redis', nodes: data.redis.memberClusterIds }],
+      internalLoadBalancer: inference.sessionManager.loadBalancer,
+      internalTargetGroup: inference.sessionManager.targetGroup,
+      clusterName: inference.cluster.cluster.clusterName,
+      prometheusWorkspaceId: inference.metrics.workspace.attrWorkspaceId,
+    },
   });
   return { network, data, inference, gateway };
 }

@@ -115,7 +115,7 @@ describe('InferenceAlarms defaults', () => {
   });
 
   it('alerts on Triton queue time and failures through Prometheus rules', () => {
-    const [rules] = Object.values(t.findResources('AWS::APS::RuleGroupsNamespace')) as Json[];
+    const [rules] = Object.values(t.findResources('AWS::APS::RuleGroupsNamespace')) as [Json];
     const groups = JSON.parse(rules.Properties.Data).groups;
     const byName = Object.fromEntries(groups[0].rules.map((r: Json) => [r.alert, r]));
     expect(byName.TritonQueueTimeHigh.expr).toMatch(/nv_inference_queue_duration_us.* > 2000$/);
@@ -126,7 +126,7 @@ describe('InferenceAlarms defaults', () => {
   });
 
   it('routes every Prometheus alert to the topic with SigV4 in the stack region', () => {
-    const [workspace] = Object.values(t.findResources('AWS::APS::Workspace')) as Json[];
+    const [workspace] = Object.values(t.findResources('AWS::APS::Workspace')) as [Json];
     const definition = JSON.stringify(workspace.Properties.AlertManagerDefinition);
     expect(definition).toContain('sns_configs');
     expect(definition).toContain('region: us-east-1');
@@ -153,7 +153,7 @@ describe('InferenceAlarms props', () => {
     expect(alarm(stack, 'AlarmsTritonPodsPending').EvaluationPeriods).toBe(45);
     const [rules] = Object.values(
       template(stack).findResources('AWS::APS::RuleGroupsNamespace'),
-    ) as Json[];
+    ) as [Json];
     expect(rules.Properties.Data).toContain('> 500');
   });
 });
