@@ -50,6 +50,7 @@ export function createAxonStacks(
     vpc: network.vpc,
     redis: data.redis,
     sessionManagerImageDirectory: options.sessionManagerImageDirectory,
+    alarmTopic: data.alarmTopic.topic,
   });
   const gateway = new GatewayStack(app, stackName(config.stage, 'Gateway'), {
     ...common,
@@ -62,6 +63,13 @@ export function createAxonStacks(
     upstreamSecret: inference.gatewaySecret,
     alarmTopic: data.alarmTopic.topic,
     gatewayEntry: options.gatewayEntry,
+    observed: {
+      caches: [{ label: 'redis', nodes: data.redis.memberClusterIds }],
+      internalLoadBalancer: inference.sessionManager.loadBalancer,
+      internalTargetGroup: inference.sessionManager.targetGroup,
+      clusterName: inference.cluster.cluster.clusterName,
+      prometheusWorkspaceId: inference.metrics.workspace.attrWorkspaceId,
+    },
   });
   return { network, data, inference, gateway };
 }

@@ -113,6 +113,28 @@ export interface StageConfig {
     readonly dynamoThrottlesPerFiveMinutes: number;
     /** Data stack, ApiKeys table: DynamoDB's own (HTTP 500) errors per 5 minutes. */
     readonly dynamoSystemErrorsPerFiveMinutes: number;
+    /** Inference stack: unhealthy session manager targets of the internal ALB, for 3 minutes. */
+    readonly internalAlbUnhealthyHosts: number;
+    /** Inference stack: percent of the internal ALB's requests the session manager answers 5xx. */
+    readonly sessionManager5xxPercent: number;
+    /** Inference stack: session manager container restarts per 5 minutes. */
+    readonly podRestartsPerFiveMinutes: number;
+    /** Inference stack (Prometheus rule): average Triton queue time per request, milliseconds. */
+    readonly tritonQueueMs: number;
+    /** Inference stack (Prometheus rule): failed Triton inference requests per 5 minutes. */
+    readonly tritonFailuresPerFiveMinutes: number;
+    /** Inference stack: average GPU utilisation of the cluster's GPU nodes, percent, ... */
+    readonly gpuUtilizationPercent: number;
+    /** ... held this many minutes before it pages (a busy GPU is the goal; a pinned one is not). */
+    readonly gpuHighMinutes: number;
+    /** Inference stack: minutes a Triton pod may stay Pending (a GPU node boots and pulls meanwhile). */
+    readonly tritonPendingMinutes: number;
+  };
+  readonly observability: {
+    /** Retention of the EKS control-plane log group /aws/eks/<cluster>/cluster. */
+    readonly controlPlaneLogRetentionDays: number;
+    /** Retention of the Container Insights log groups (pod logs, node logs, performance events). */
+    readonly containerLogRetentionDays: number;
   };
   /** The runtime config (docs/api.md#runtime-config) the gateway gets as `AXON_CONFIG`. */
   readonly runtime: AxonConfig;
@@ -338,6 +360,14 @@ function parseAlarms(f: Fields): StageConfig['alarms'] {
     'redisConnections',
     'dynamoThrottlesPerFiveMinutes',
     'dynamoSystemErrorsPerFiveMinutes',
+    'internalAlbUnhealthyHosts',
+    'sessionManager5xxPercent',
+    'podRestartsPerFiveMinutes',
+    'tritonQueueMs',
+    'tritonFailuresPerFiveMinutes',
+    'gpuUtilizationPercent',
+    'gpuHighMinutes',
+    'tritonPendingMinutes',
   ]);
   return {
     email: f.optionalMatching('email', /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address'),
@@ -356,6 +386,42 @@ function parseAlarms(f: Fields): StageConfig['alarms'] {
     redisConnections: f.integer('redisConnections', 1, 65_000, 5000),
     dynamoThrottlesPerFiveMinutes: f.integer('dynamoThrottlesPerFiveMinutes', 1, 1e9, 1),
     dynamoSystemErrorsPerFiveMinutes: f.integer('dynamoSystemErrorsPerFiveMinutes', 1, 1e9, 1),
+    internalAlbUnhealthyHosts: f.integer('internalAlbUnhealthyHosts', 1, 1000, 1),
+    sessionManager5xxPercent: f.integer('sessionManager5xxPercent', 1, 100, 5),
+    // One restart is a crash worth a look; a few in 5 minutes is a crash loop.
+    podRestartsPerFiveMinutes: f.integer('podRestartsPerFiveMinutes', 1, 1000, 3),
+    tritonQueueMs: f.integer('tritonQueueMs', 1, 600_000, 2000),
+    tritonFailuresPerFiveMinutes: f.integer('tritonFailuresPerFiveMinutes', 1, 1e9, 1),
+    gpuUtilizationPercent: f.integer('gpuUtilizationPercent', 1, 100, 95),
+    gpuHighMinutes: f.integer('gpuHighMinutes', 5, 1440, 30),
+    // Karpenter launches a GPU node, it boots, and the kubelet pulls the ~15 GB Triton image, all
+    // while the pod is Pending: 20 minutes leaves room for that and still catches "no capacity".
+    tritonPendingMinutes: f.integer('tritonPendingMinutes', 5, 1440, 20),
+  };
+}
+
+/** The retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+] as const;
+
+function retentionDays(f: Fields, field: string, fallback: number): number {
+  const value = f.integer(field, 1, 3653, fallback);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(value)) {
+    f.fail(
+      field,
+      `is ${value}, which CloudWatch Logs does not offer; use one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    );
+  }
+  return value;
+}
+
+function parseObservability(f: Fields): StageConfig['observability'] {
+  f.only(['controlPlaneLogRetentionDays', 'containerLogRetentionDays']);
+  return {
+    controlPlaneLogRetentionDays: retentionDays(f, 'controlPlaneLogRetentionDays', 90),
+    containerLogRetentionDays: retentionDays(f, 'containerLogRetentionDays', 30),
   };
 }
 
@@ -398,6 +464,7 @@ export function parseStageConfig(doc: unknown, options: ParseOptions = {}): Stag
     'sessionManager',
     'gateway',
     'alarms',
+    'observability',
     'runtime',
   ]);
   const stage = root.matching(
@@ -447,6 +514,7 @@ export function parseStageConfig(doc: unknown, options: ParseOptions = {}): Stag
     sessionManager: parseSessionManager(root.object('sessionManager')),
     gateway: parseGateway(root.object('gateway'), region),
     alarms: parseAlarms(root.object('alarms')),
+    observability: parseObservability(root.object('observability')),
     runtime: parseRuntime(doc, source, options.runtimeDefaultsFile ?? 'config/axon.json'),
   };
 }

@@ -4,6 +4,7 @@
  */
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -17,6 +18,7 @@ import { GatewayFunction } from './constructs/gateway-function.ts';
 import { GatewayWebAcl } from './constructs/gateway-web-acl.ts';
 import { PublicLoadBalancer } from './constructs/public-load-balancer.ts';
 import type { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
+import { type DashboardCache, StageDashboard } from './constructs/stage-dashboard.ts';
 
 export interface GatewayStackProps extends AxonStackProps {
   readonly vpc: ec2.IVpc;
@@ -30,6 +32,14 @@ export interface GatewayStackProps extends AxonStackProps {
   readonly alarmTopic: sns.ITopic;
   /** @default lambda/gateway/handler.ts */
   readonly gatewayEntry?: string;
+  /** What the stage dashboard charts below the gateway (Data and Inference stacks). */
+  readonly observed: {
+    readonly caches: readonly DashboardCache[];
+    readonly internalLoadBalancer: elbv2.ApplicationLoadBalancer;
+    readonly internalTargetGroup: elbv2.ApplicationTargetGroup;
+    readonly clusterName: string;
+    readonly prometheusWorkspaceId: string;
+  };
 }
 
 export class GatewayStack extends AxonStack {
@@ -37,6 +47,7 @@ export class GatewayStack extends AxonStack {
   readonly loadBalancer: PublicLoadBalancer;
   readonly webAcl: GatewayWebAcl;
   readonly alarms: GatewayAlarms;
+  readonly dashboard: StageDashboard;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
@@ -92,6 +103,14 @@ export class GatewayStack extends AxonStack {
       deniedPerFiveMinutes: alarms.deniedPerFiveMinutes,
       degradedPerFiveMinutes: alarms.degradedPerFiveMinutes,
       redisErrorsPerFiveMinutes: alarms.redisErrorsPerFiveMinutes,
+    });
+
+    this.dashboard = new StageDashboard(this, 'Dashboard', {
+      stage: config.stage,
+      publicLoadBalancer: this.loadBalancer.loadBalancer,
+      gatewayFunction: this.gateway.function,
+      apiKeys: props.apiKeys.table,
+      ...props.observed,
     });
 
     new CfnOutput(this, 'Url', {

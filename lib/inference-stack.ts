@@ -8,11 +8,13 @@
 import { CfnOutput } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
 import { AccessLogBucket } from './constructs/access-log-bucket.ts';
 import { GatewaySecret } from './constructs/gateway-secret.ts';
 import { GpuNodePool } from './constructs/gpu-node-pool.ts';
+import { InferenceAlarms } from './constructs/inference-alarms.ts';
 import { InferenceCluster } from './constructs/inference-cluster.ts';
 import { InferenceMetrics } from './constructs/inference-metrics.ts';
 import type { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
@@ -25,6 +27,8 @@ export interface InferenceStackProps extends AxonStackProps {
   readonly redis: RedisReplicationGroup;
   /** Build context of the session manager image. @default services/session-manager */
   readonly sessionManagerImageDirectory?: string;
+  /** The stage's alarm topic (Data stack). */
+  readonly alarmTopic: sns.ITopic;
 }
 
 export class InferenceStack extends AxonStack {
@@ -34,6 +38,7 @@ export class InferenceStack extends AxonStack {
   readonly triton: TritonServer;
   readonly sessionManager: SessionManagerService;
   readonly gatewaySecret: secretsmanager.Secret;
+  readonly alarms: InferenceAlarms;
 
   constructor(scope: Construct, id: string, props: InferenceStackProps) {
     super(scope, id, props);
@@ -62,6 +67,8 @@ export class InferenceStack extends AxonStack {
       systemCapacityType: eks.systemNodes.capacityType,
       endpointPublicCidrs: eks.endpointPublicCidrs,
       adminPrincipalArns: eks.adminPrincipalArns,
+      controlPlaneLogRetentionDays: config.observability.controlPlaneLogRetentionDays,
+      containerLogRetentionDays: config.observability.containerLogRetentionDays,
     });
     const cluster = this.cluster.cluster;
 
@@ -129,6 +136,24 @@ export class InferenceStack extends AxonStack {
       ...networkPolicies({ albCidrs: privateCidrs, scraperCidrs: privateCidrs }),
     );
     policies.node.addDependency(this.cluster.namespace);
+
+    const { alarms } = config;
+    this.alarms = new InferenceAlarms(this, 'Alarms', {
+      topic: props.alarmTopic,
+      clusterName: cluster.clusterName,
+      loadBalancer: this.sessionManager.loadBalancer,
+      targetGroup: this.sessionManager.targetGroup,
+      workspace: this.metrics.workspace,
+      unhealthyHosts: alarms.internalAlbUnhealthyHosts,
+      albFiveXxPerFiveMinutes: alarms.fiveXxPerFiveMinutes,
+      sessionManager5xxPercent: alarms.sessionManager5xxPercent,
+      podRestartsPerFiveMinutes: alarms.podRestartsPerFiveMinutes,
+      tritonQueueMs: alarms.tritonQueueMs,
+      tritonFailuresPerFiveMinutes: alarms.tritonFailuresPerFiveMinutes,
+      gpuUtilizationPercent: alarms.gpuUtilizationPercent,
+      gpuHighMinutes: alarms.gpuHighMinutes,
+      tritonPendingMinutes: alarms.tritonPendingMinutes,
+    });
 
     new CfnOutput(this, 'ClusterName', { value: this.cluster.cluster.clusterName });
     new CfnOutput(this, 'KubeconfigCommand', {

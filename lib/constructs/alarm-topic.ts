@@ -2,8 +2,11 @@
  * The stage's one alarm topic and the helper every alarm goes through. The topic lives in the
  * Data stack, which every stack that has alarms (Data, Inference, Gateway) already depends on,
  * so each of them can notify it without a cross-stack cycle. It is encrypted with its own KMS
- * key, which CloudWatch may use to publish.
+ * key, which CloudWatch and the Amazon Managed Prometheus alert manager (the Triton alert rules)
+ * may use to publish.
  */
+
+import { Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -41,7 +44,26 @@ export class AlarmTopic extends Construct {
         resources: ['*'],
       }),
     );
+    // So must AMP's alert manager, and only for workspaces of this account.
+    const ampPrincipal = new iam.ServicePrincipal('aps.amazonaws.com');
+    const thisAccount = { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } };
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        principals: [ampPrincipal],
+        resources: ['*'],
+        conditions: thisAccount,
+      }),
+    );
     this.topic = new sns.Topic(this, 'Topic', { masterKey: key, enforceSSL: true });
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        actions: ['sns:Publish', 'sns:GetTopicAttributes'],
+        principals: [ampPrincipal],
+        resources: [this.topic.topicArn],
+        conditions: thisAccount,
+      }),
+    );
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
   }
 }

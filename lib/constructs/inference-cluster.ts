@@ -2,16 +2,18 @@
  * The EKS cluster (aws-eks-v2) that runs the session manager and Triton: a managed system node
  * group for ordinary pods (following the cluster's Kubernetes version), the EKS managed add-ons
  * pinned per Kubernetes version (vpc-cni with network policy enforcement, coredns, kube-proxy,
- * the Pod Identity agent, metrics-server), the NVIDIA device plugin for the GPU nodes Karpenter
- * launches, the AWS Load Balancer Controller (for TargetGroupBinding), and cluster-admin access
- * entries for the operators the stage names.
+ * the Pod Identity agent, metrics-server, and amazon-cloudwatch-observability for pod logs,
+ * container and GPU metrics), the NVIDIA device plugin for the GPU nodes Karpenter launches, the
+ * AWS Load Balancer Controller (for TargetGroupBinding), cluster-admin access entries for the
+ * operators the stage names, and the retention of the cluster's log groups.
  */
 import { Annotations, type CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { CapacityType } from '../config.ts';
 import { namespace } from '../k8s/common.ts';
@@ -19,6 +21,8 @@ import { GPU_NODE_LABELS } from '../k8s/karpenter.ts';
 import { kubectlLayer } from '../k8s/kubectl-layer.ts';
 import {
   ALB_CONTROLLER_VERSION,
+  CLOUDWATCH_OBSERVABILITY,
+  CONTAINER_INSIGHTS_LOG_KINDS,
   EKS_ADDON_VERSIONS,
   type EksAddonName,
   GPU_TAINT,
@@ -50,6 +54,10 @@ export interface InferenceClusterProps {
    * @default - none: only the CDK kubectl handler is admin (synth warns)
    */
   readonly adminPrincipalArns?: readonly string[];
+  /** Retention of the control-plane log group /aws/eks/<cluster>/cluster. @default 90 */
+  readonly controlPlaneLogRetentionDays?: number;
+  /** Retention of the Container Insights log groups (pod, node and performance logs). @default 30 */
+  readonly containerLogRetentionDays?: number;
 }
 
 const MANAGED_POLICY_REASONS: Record<string, string> = {
@@ -159,6 +167,10 @@ export class InferenceCluster extends Construct {
     this.cluster.albController?.node.addDependency(this.systemNodes);
 
     this.addons = this.managedAddons(addonVersions);
+    this.logRetention(
+      props.controlPlaneLogRetentionDays ?? 90,
+      props.containerLogRetentionDays ?? 30,
+    );
 
     // Karpenter's GPU nodes carry the NodePool template labels; the plugin selects on them.
     this.cluster.addHelmChart('NvidiaDevicePlugin', {
@@ -215,14 +227,108 @@ export class InferenceCluster extends Construct {
       'kube-proxy': make('KubeProxy', 'kube-proxy'),
       'eks-pod-identity-agent': podIdentity,
       'metrics-server': make('MetricsServer', 'metrics-server'),
+      // Enhanced observability gives per-pod metrics (restarts, pending) and accelerated compute
+      // metrics the GPU metrics from the DCGM exporter the add-on runs on NVIDIA nodes. Its
+      // DaemonSets tolerate every taint by default, so they reach the GPU nodes too.
+      'amazon-cloudwatch-observability': make(
+        'CloudWatchObservability',
+        'amazon-cloudwatch-observability',
+        {
+          agent: {
+            config: {
+              logs: {
+                metrics_collected: {
+                  kubernetes: {
+                    enhanced_container_insights: true,
+                    accelerated_compute_metrics: true,
+                  },
+                },
+              },
+            },
+          },
+          containerLogs: { enabled: true },
+        },
+      ),
     };
     for (const addon of Object.values(addons)) {
       (addon.node.defaultChild as eks.CfnAddon).resolveConflicts = 'OVERWRITE';
     }
-    // Deployments (coredns, metrics-server) report healthy only once they have nodes.
+    this.cloudWatchAgentIdentity(addons['amazon-cloudwatch-observability'], podIdentity);
+    // Deployments (coredns, metrics-server, the agent's operator) report healthy only once they
+    // have nodes.
     addons.coredns.node.addDependency(this.systemNodes);
     addons['metrics-server'].node.addDependency(this.systemNodes);
+    addons['amazon-cloudwatch-observability'].node.addDependency(this.systemNodes);
     return addons;
+  }
+
+  /**
+   * The CloudWatch agent's AWS identity through EKS Pod Identity (the add-on creates the
+   * association), with the policy AWS documents for the agent.
+   */
+  private cloudWatchAgentIdentity(addon: eks.Addon, agent: eks.Addon): void {
+    const policy = 'CloudWatchAgentServerPolicy';
+    const role = new iam.Role(this, 'CloudWatchAgentRole', {
+      assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com')),
+      description: 'CloudWatch agent and Fluent Bit of the amazon-cloudwatch-observability add-on',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName(policy)],
+    });
+    (addon.node.defaultChild as eks.CfnAddon).podIdentityAssociations = [
+      { serviceAccount: CLOUDWATCH_OBSERVABILITY.agentServiceAccount, roleArn: role.roleArn },
+    ];
+    addon.node.addDependency(agent);
+    acknowledge(
+      role,
+      `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
+      `${policy} is the policy AWS documents for the CloudWatch agent and Fluent Bit of this add-on; it grants only putting metrics, logs and traces and reading the EC2 tags and the agent's SSM parameters, and AWS keeps it in step with what new agent versions send.`,
+    );
+  }
+
+  /**
+   * Retention of the log groups EKS and the observability add-on write to. The cluster's name is
+   * chosen by CloudFormation, so its log groups cannot be created before it; a LogRetention
+   * creates each one (or finds it) right after the cluster and sets its retention, before much
+   * more than the first minutes of logs exist. Deleting the stack keeps the groups and their logs.
+   */
+  private logRetention(controlPlaneDays: number, containerDays: number): void {
+    for (const days of [controlPlaneDays, containerDays]) {
+      if (!Object.values(logs.RetentionDays).includes(days)) {
+        throw new Error(
+          `InferenceCluster log retention must be a period CloudWatch Logs offers (1, 3, 5, 7, 14, 30, 60, 90, … days), got ${days}`,
+        );
+      }
+    }
+    const name = this.cluster.clusterName;
+    new logs.LogRetention(this, 'ControlPlaneLogRetention', {
+      logGroupName: `/aws/eks/${name}/cluster`,
+      retention: controlPlaneDays as logs.RetentionDays,
+    });
+    const ids = {
+      application: 'ApplicationLogRetention',
+      dataplane: 'DataplaneLogRetention',
+      host: 'HostLogRetention',
+      performance: 'PerformanceLogRetention',
+    } as const;
+    for (const kind of CONTAINER_INSIGHTS_LOG_KINDS) {
+      new logs.LogRetention(this, ids[kind], {
+        logGroupName: `/aws/containerinsights/${name}/${kind}`,
+        retention: containerDays as logs.RetentionDays,
+      });
+    }
+    // aws-cdk-lib runs every LogRetention through one singleton function at the stack's root.
+    const provider = Stack.of(this).node.tryFindChild(LOG_RETENTION_PROVIDER);
+    if (!provider) return;
+    const owner = 'aws-cdk-lib creates this LogRetention function (one per stack)';
+    acknowledge(
+      provider,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      `${owner}; AWSLambdaBasicExecutionRole lets it write only its own CloudWatch Logs.`,
+    );
+    acknowledge(
+      provider,
+      'AwsSolutions-IAM5[Resource::*]',
+      `${owner}; aws-cdk-lib grants logs:PutRetentionPolicy and logs:DeleteRetentionPolicy on any log group because the group names (here derived from the cluster name) are not known when its policy is written.`,
+    );
   }
 
   /** The kubectl handler and its provider framework are Lambdas aws-cdk-lib defines for us. */
@@ -285,6 +391,9 @@ export class InferenceCluster extends Construct {
     }
   }
 }
+
+/** The id aws-cdk-lib gives the singleton function behind every LogRetention of a stack. */
+const LOG_RETENTION_PROVIDER = 'LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a';
 
 /** Resources of the AWS Load Balancer Controller policy (shipped with aws-cdk-lib) that nag flags. */
 const ALB_CONTROLLER_WILDCARDS = [

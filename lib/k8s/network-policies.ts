@@ -4,7 +4,9 @@
  * names who may connect and on which port:
  * - the internal ALB (its subnets' CIDRs; it sends from its own ENIs) to the session manager;
  * - the session manager to Triton's HTTP and gRPC ports;
- * - the managed Prometheus scraper (its ENIs sit in the cluster subnets) to Triton's metrics port.
+ * - the managed Prometheus scraper (its ENIs sit in the cluster subnets) to Triton's metrics port
+ *   and the session manager's HTTP port, which serves `/metrics` (the DCGM exporter lives in the
+ *   add-on's own namespace, which these policies do not cover).
  * The kubelet's probes come from the node itself, which the agent always admits.
  *
  * Limit: pods take their IPs from the same private subnets as the ALB and the scraper, so an
@@ -63,6 +65,18 @@ export function networkPolicies(p: NetworkPolicyProps): Manifest[] {
         {
           from: p.scraperCidrs.map((cidr) => ({ ipBlock: { cidr } })),
           ports: [tcp(TRITON.metricsPort)],
+        },
+      ],
+    }),
+    // The same port as the ALB's: the session manager serves /metrics next to the API. The
+    // shared-secret check guards /v1 only; /metrics holds counts, never prompts or keys.
+    policy('scraper-to-session-manager-metrics', {
+      podSelector: { matchLabels: selector(SESSION_MANAGER.name) },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: p.scraperCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+          ports: [tcp(SESSION_MANAGER.port)],
         },
       ],
     }),

@@ -21,6 +21,7 @@ export const EKS_ADDON_VERSIONS: Readonly<Record<string, Readonly<Record<EksAddo
       'kube-proxy': 'v1.35.0-eksbuild.2',
       'eks-pod-identity-agent': 'v1.3.10-eksbuild.3',
       'metrics-server': 'v0.8.1-eksbuild.1',
+      'amazon-cloudwatch-observability': 'v4.5.0-eksbuild.1',
     },
   };
 
@@ -29,7 +30,30 @@ export type EksAddonName =
   | 'coredns'
   | 'kube-proxy'
   | 'eks-pod-identity-agent'
-  | 'metrics-server';
+  | 'metrics-server'
+  | 'amazon-cloudwatch-observability';
+
+/**
+ * What the amazon-cloudwatch-observability add-on installs: the CloudWatch agent (Container
+ * Insights with enhanced observability), Fluent Bit (pod and node logs) and, on NVIDIA nodes,
+ * NVIDIA's DCGM exporter, whose GPU metrics the agent turns into `node_gpu_*` / `pod_gpu_*`.
+ */
+export const CLOUDWATCH_OBSERVABILITY = {
+  namespace: 'amazon-cloudwatch',
+  /** The agent's service account; its Pod Identity association gives it CloudWatchAgentServerPolicy. */
+  agentServiceAccount: 'cloudwatch-agent',
+  /** The DCGM exporter pods' name label and metrics port (the add-on serves it over TLS). */
+  dcgmExporterName: 'dcgm-exporter',
+  dcgmExporterPort: 9400,
+} as const;
+
+/** Container Insights log groups, `/aws/containerinsights/<cluster>/<kind>`. */
+export const CONTAINER_INSIGHTS_LOG_KINDS = [
+  'application',
+  'dataplane',
+  'host',
+  'performance',
+] as const;
 
 /**
  * Karpenter (node autoscaler of the GPU pool). The chart ships the v1 CRDs (NodePool,

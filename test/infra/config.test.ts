@@ -434,6 +434,41 @@ describe('stage config validation', () => {
       /alarms\.email must be an email address/,
     ],
     [
+      'a session manager 5xx alarm over 100%',
+      { alarms: { sessionManager5xxPercent: 101 } },
+      /alarms\.sessionManager5xxPercent must be a whole number from 1 to 100, got 101/,
+    ],
+    [
+      'a GPU utilisation alarm of 0%',
+      { alarms: { gpuUtilizationPercent: 0 } },
+      /alarms\.gpuUtilizationPercent must be a whole number from 1 to 100, got 0/,
+    ],
+    [
+      'a Triton pending alarm shorter than a GPU node boots',
+      { alarms: { tritonPendingMinutes: 2 } },
+      /alarms\.tritonPendingMinutes must be a whole number from 5 to 1440, got 2/,
+    ],
+    [
+      'a fractional Triton queue time',
+      { alarms: { tritonQueueMs: 1.5 } },
+      /alarms\.tritonQueueMs must be a whole number from 1 to 600000, got 1\.5/,
+    ],
+    [
+      'a control-plane log retention CloudWatch does not offer',
+      { observability: { controlPlaneLogRetentionDays: 45 } },
+      /observability\.controlPlaneLogRetentionDays is 45, which CloudWatch Logs does not offer; use one of 1, 3, 5, 7, 14, 30, 60, 90/,
+    ],
+    [
+      'a container log retention of 0 days',
+      { observability: { containerLogRetentionDays: 0 } },
+      /observability\.containerLogRetentionDays must be a whole number from 1 to 3653, got 0/,
+    ],
+    [
+      'a misspelt observability field',
+      { observability: { logRetentionDays: 30 } },
+      /observability\.logRetentionDays is not a known field; use one of: controlPlaneLogRetentionDays, containerLogRetentionDays/,
+    ],
+    [
       'a runtime failure mode that does not exist',
       {
         runtime: {
@@ -586,6 +621,19 @@ describe('stage config defaults', () => {
       c.alarms.dynamoSystemErrorsPerFiveMinutes,
       1,
     ],
+    ['an unhealthy-target alarm on the first unhealthy pod', c.alarms.internalAlbUnhealthyHosts, 1],
+    ['a session manager 5xx alarm at 5%', c.alarms.sessionManager5xxPercent, 5],
+    ['a restart alarm at 3 restarts per 5 minutes', c.alarms.podRestartsPerFiveMinutes, 3],
+    ['a Triton queue alarm at 2 s', c.alarms.tritonQueueMs, 2000],
+    ['a Triton failure alarm on the first failure', c.alarms.tritonFailuresPerFiveMinutes, 1],
+    [
+      'a GPU alarm at 95% for 30 minutes',
+      [c.alarms.gpuUtilizationPercent, c.alarms.gpuHighMinutes],
+      [95, 30],
+    ],
+    ['a Triton pending alarm after 20 minutes', c.alarms.tritonPendingMinutes, 20],
+    ['control-plane logs kept 90 days', c.observability.controlPlaneLogRetentionDays, 90],
+    ['container logs kept 30 days', c.observability.containerLogRetentionDays, 30],
     ['fail open', c.runtime.rateLimiter.failureMode, 'open'],
   ])('defaults to %s', (_what, actual, expected) => {
     expect(actual).toEqual(expected);

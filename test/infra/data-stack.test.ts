@@ -284,12 +284,12 @@ describe('DataStack: alarm topic', () => {
     t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     t.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
-        Statement: [
+        Statement: Match.arrayWith([
           Match.objectLike({
             Effect: 'Deny',
             Condition: { Bool: { 'aws:SecureTransport': 'false' } },
           }),
-        ],
+        ]),
       },
     });
     t.hasOutput('AlarmTopicArn', { Value: { Ref: topic } });

@@ -117,12 +117,19 @@ describe('InferenceStack: EKS cluster', () => {
     expect(resources(t, NODEGROUP)[0]?.[1].AmiType).toBe('AL2023_x86_64_STANDARD');
   });
 
-  it('runs vpc-cni (network policy on), coredns, kube-proxy, Pod Identity agent and metrics-server as pinned managed add-ons', () => {
+  it('runs vpc-cni (network policy on), coredns, kube-proxy, Pod Identity agent, metrics-server and CloudWatch observability as pinned managed add-ons', () => {
     const addons: Record<string, Json> = Object.fromEntries(
       resources(t, 'AWS::EKS::Addon').map(([, p]) => [p.AddonName, p]),
     );
     expect(Object.keys(addons).sort()).toEqual(
-      ['coredns', 'eks-pod-identity-agent', 'kube-proxy', 'metrics-server', 'vpc-cni'].sort(),
+      [
+        'amazon-cloudwatch-observability',
+        'coredns',
+        'eks-pod-identity-agent',
+        'kube-proxy',
+        'metrics-server',
+        'vpc-cni',
+      ].sort(),
     );
     for (const addon of Object.values(addons)) {
       expect(addon.AddonVersion).toMatch(/^v\d+\.\d+\.\d+-eksbuild\.\d+$/);
@@ -768,6 +775,24 @@ describe('InferenceStack: metrics pipeline', () => {
     expect(JSON.stringify(config.scrape_configs[0].relabel_configs)).toContain('metrics');
   });
 
+  it('scrapes Triton, the session manager and the DCGM exporter, each by its own port', () => {
+    const [[, scraper] = ['', {}]] = resources(t, 'AWS::APS::Scraper');
+    const blob = (scraper.ScrapeConfiguration as Json).ConfigurationBlob['Fn::Base64'] as string;
+    const jobs = Object.fromEntries(
+      JSON.parse(blob).scrape_configs.map((job: Json) => [job.job_name, job]),
+    );
+    expect(Object.keys(jobs)).toEqual(['triton', 'session-manager', 'dcgm-exporter']);
+    const keeps = (job: Json) =>
+      job.relabel_configs.filter((r: Json) => r.action === 'keep').map((r: Json) => r.regex);
+    expect(keeps(jobs.triton)).toEqual(['triton', 'metrics']);
+    expect(keeps(jobs['session-manager'])).toEqual(['session-manager', 'http']);
+    expect(keeps(jobs['dcgm-exporter'])).toEqual(['dcgm-exporter', '9400']);
+    expect(jobs['dcgm-exporter'].kubernetes_sd_configs[0].namespaces.names).toEqual([
+      'amazon-cloudwatch',
+    ]);
+    expect(jobs['dcgm-exporter'].scheme).toBe('https');
+  });
+
   it('gives the scraper read-only discovery RBAC', () => {
     const [role, binding] = manifests(t, 'EksClustermanifestScraperRbac');
     expect(role?.rules.flatMap((r: Json) => r.verbs ?? [])).not.toContain('create');
@@ -827,6 +852,84 @@ describe('InferenceStack: NetworkPolicies', () => {
     expect(byName['scraper-to-metrics'].ingress[0].ports).toEqual([
       { protocol: 'TCP', port: 8002 },
     ]);
+  });
+
+  it('admits the scraper to the session manager port that serves /metrics', () => {
+    expect(byName['scraper-to-session-manager-metrics']).toMatchObject({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'session-manager' } },
+      ingress: [{ ports: [{ protocol: 'TCP', port: 8080 }] }],
+    });
+    expect(byName['scraper-to-session-manager-metrics'].ingress[0].from).toHaveLength(2);
+  });
+});
+
+describe('InferenceStack: observability', () => {
+  it('installs the pinned CloudWatch observability add-on with GPU metrics and pod logs', () => {
+    t.hasResourceProperties('AWS::EKS::Addon', {
+      AddonName: 'amazon-cloudwatch-observability',
+      AddonVersion: 'v4.5.0-eksbuild.1',
+      ResolveConflicts: 'OVERWRITE',
+      ConfigurationValues: Match.serializedJson(
+        Match.objectLike({
+          agent: {
+            config: {
+              logs: {
+                metrics_collected: {
+                  kubernetes: {
+                    enhanced_container_insights: true,
+                    accelerated_compute_metrics: true,
+                  },
+                },
+              },
+            },
+          },
+          containerLogs: { enabled: true },
+        }),
+      ),
+      PodIdentityAssociations: [
+        {
+          ServiceAccount: 'cloudwatch-agent',
+          RoleArn: { 'Fn::GetAtt': [id('EksCloudWatchAgentRole', 'AWS::IAM::Role'), 'Arn'] },
+        },
+      ],
+    });
+  });
+
+  it('gives the CloudWatch agent CloudWatchAgentServerPolicy through Pod Identity only', () => {
+    const [, props] = resources(t, 'AWS::IAM::Role').find(([logicalId]) =>
+      logicalId.startsWith('EksCloudWatchAgentRole'),
+    ) ?? ['', {} as Json];
+    expect(JSON.stringify(props.ManagedPolicyArns)).toContain(
+      ':iam::aws:policy/CloudWatchAgentServerPolicy',
+    );
+    expect(props.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({
+      Service: 'pods.eks.amazonaws.com',
+    });
+  });
+
+  it.each([
+    ['/cluster', 'control-plane', 90, dev],
+    ['/application', 'pod', 30, dev],
+    ['/performance', 'Container Insights performance', 30, dev],
+  ])('keeps the %s (%s) log group for the configured %d days', (suffix, _what, days, stage) => {
+    const retention = Object.values(
+      stage.templates.inference.findResources('Custom::LogRetention'),
+    ).find((r) => JSON.stringify(r.Properties.LogGroupName).includes(`${suffix}"`));
+    expect(retention?.Properties.RetentionInDays).toBe(days);
+  });
+
+  it('takes the retention from the stage config', () => {
+    const custom = synth(
+      parseDev({
+        observability: { controlPlaneLogRetentionDays: 365, containerLogRetentionDays: 7 },
+      }),
+    ).templates.inference;
+    const days = Object.values(custom.findResources('Custom::LogRetention')).map((r) => [
+      JSON.stringify(r.Properties.LogGroupName).includes('/aws/eks/'),
+      r.Properties.RetentionInDays,
+    ]);
+    expect(days).toContainEqual([true, 365]);
+    expect(days.filter(([eks]) => !eks).map(([, d]) => d)).toEqual([7, 7, 7, 7]);
   });
 });
 

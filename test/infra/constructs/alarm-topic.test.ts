@@ -27,6 +27,30 @@ describe('AlarmTopic defaults', () => {
     ).toBe(true);
   });
 
+  it('lets the Prometheus alert manager of this account publish through the key and the topic', () => {
+    const t = template(stack);
+    const fromAmp = Match.objectLike({
+      Principal: { Service: 'aps.amazonaws.com' },
+      Action: ['sns:GetTopicAttributes', 'sns:Publish'],
+      Condition: { StringEquals: { 'aws:SourceAccount': '111111111111' } },
+    });
+    t.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'aps.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          }),
+        ]),
+      },
+    });
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([fromAmp]),
+      },
+    });
+  });
+
   it('subscribes nobody', () => {
     template(stack).resourceCountIs('AWS::SNS::Subscription', 0);
   });

@@ -88,6 +88,28 @@ describe('InferenceCluster', () => {
     ).toThrow(/no add-on versions for Kubernetes 1\.34; add a row to EKS_ADDON_VERSIONS/);
   });
 
+  it('keeps control-plane logs 90 days and Container Insights logs 30 days by default', () => {
+    const { stack } = withCluster();
+    const byGroup = resources(Template.fromStack(stack), 'Custom::LogRetention').map(([, p]) => [
+      JSON.stringify(p.LogGroupName).replace(/.*\/(aws\/[a-z]+)\/.*\/([a-z]+)"\]\]\}$/, '$1 $2'),
+      p.RetentionInDays,
+    ]);
+    expect(byGroup).toEqual([
+      ['aws/eks cluster', 90],
+      ['aws/containerinsights application', 30],
+      ['aws/containerinsights dataplane', 30],
+      ['aws/containerinsights host', 30],
+      ['aws/containerinsights performance', 30],
+    ]);
+  });
+
+  it('rejects a log retention CloudWatch Logs does not offer', () => {
+    expect(() => withCluster({ controlPlaneLogRetentionDays: 45 })).toThrow(
+      /log retention must be a period CloudWatch Logs offers .*, got 45/,
+    );
+    expect(() => withCluster({ containerLogRetentionDays: 0 })).toThrow(/got 0/);
+  });
+
   it('rejects system sizes out of order', () => {
     expect(() => withCluster({ systemMinSize: 3, systemMaxSize: 2 })).toThrow(
       /1 <= systemMinSize <= systemDesiredSize <= systemMaxSize, got 3 <= 3 <= 2/,
