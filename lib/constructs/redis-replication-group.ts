@@ -35,7 +35,34 @@ export interface RedisReplicationGroupProps {
   readonly port?: number;
   /** Days of daily snapshots to keep, 0 (none) to 35. @default 1 */
   readonly snapshotRetentionDays?: number;
+  /**
+   * What Redis drops when memory is full. Set, it gets a parameter group of its own with this
+   * policy; `noeviction` makes a full cache refuse writes rather than lose a key.
+   * @default - the engine's default parameter group (ElastiCache's `volatile-lru`)
+   */
+  readonly maxmemoryPolicy?: MaxmemoryPolicy;
+  /** What the group holds, shown in the console. @default 'Axon rate limiter and session store' */
+  readonly description?: string;
+  /**
+   * Description of its security group. Changing it replaces the group, whose id other stacks
+   * import, so an existing cache keeps its own.
+   * @default 'ElastiCache: ingress only from the gateway Lambda and the session manager pods'
+   */
+  readonly securityGroupDescription?: string;
 }
+
+/** Redis's `maxmemory-policy` values. */
+export const MAXMEMORY_POLICIES = [
+  'noeviction',
+  'allkeys-lru',
+  'allkeys-lfu',
+  'allkeys-random',
+  'volatile-lru',
+  'volatile-lfu',
+  'volatile-random',
+  'volatile-ttl',
+] as const;
+export type MaxmemoryPolicy = (typeof MAXMEMORY_POLICIES)[number];
 
 /** Length of the generated AUTH token; ElastiCache accepts 16 to 128 characters. */
 export const AUTH_TOKEN_LENGTH = 64;
@@ -49,6 +76,8 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
   readonly slowLog: logs.LogGroup;
   readonly clusterMode: boolean;
   readonly port: number;
+  /** The group's own parameter group, when a `maxmemoryPolicy` asked for one. */
+  readonly parameterGroup?: elasticache.CfnParameterGroup;
   /** Primary endpoint (cluster mode off) or configuration endpoint (cluster mode on). */
   readonly endpointAddress: string;
   readonly endpointPort: string;
@@ -71,7 +100,9 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
-      description: 'ElastiCache: ingress only from the gateway Lambda and the session manager pods',
+      description:
+        props.securityGroupDescription ??
+        'ElastiCache: ingress only from the gateway Lambda and the session manager pods',
       allowAllOutbound: false,
     });
     this.connections = new ec2.Connections({
@@ -102,14 +133,27 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
     this.slowLog = new logs.LogGroup(this, 'SlowLog', { retention: logs.RetentionDays.ONE_MONTH });
 
     const major = props.engineVersion.split('.')[0];
-    const family = `default.${engine}${major}${this.clusterMode ? '.cluster.on' : ''}`;
+    if (props.maxmemoryPolicy !== undefined) {
+      this.parameterGroup = new elasticache.CfnParameterGroup(this, 'Parameters', {
+        description: `maxmemory-policy ${props.maxmemoryPolicy}`,
+        cacheParameterGroupFamily: `${engine}${major}`,
+        properties: {
+          'maxmemory-policy': props.maxmemoryPolicy,
+          // A custom group of a cluster-mode group must say so; the default one is named for it.
+          ...(this.clusterMode && { 'cluster-enabled': 'yes' }),
+        },
+      });
+    }
+    const parameterGroupName =
+      this.parameterGroup?.ref ??
+      `default.${engine}${major}${this.clusterMode ? '.cluster.on' : ''}`;
 
     this.resource = new elasticache.CfnReplicationGroup(this, 'Resource', {
-      replicationGroupDescription: 'Axon rate limiter and session store',
+      replicationGroupDescription: props.description ?? 'Axon rate limiter and session store',
       engine,
       engineVersion: props.engineVersion,
       cacheNodeType: props.nodeType,
-      cacheParameterGroupName: family,
+      cacheParameterGroupName: parameterGroupName,
       cacheSubnetGroupName: subnets.ref,
       securityGroupIds: [this.securityGroup.securityGroupId],
       port: this.port,
@@ -170,7 +214,7 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
       acknowledge(
         this.resource,
         'AwsSolutions-AEC4',
-        'This stage configures redis.replicasPerShard = 0 (a single node to save cost in development); every stage with replicas gets Multi-AZ with automatic failover.',
+        'This stage configures no replicas for this cache (redis.replicasPerShard or redis.limiter.replicasPerShard = 0: a single node to save cost in development); every cache with replicas gets Multi-AZ with automatic failover.',
       );
     }
   }
@@ -241,6 +285,14 @@ function validate(
   // Ports below 1024 are reserved by ElastiCache.
   if (!wholeIn(port, 1024, 65_535)) {
     throw new Error(`redis port must be a whole number from 1024 to 65535, got ${port}`);
+  }
+  if (
+    props.maxmemoryPolicy !== undefined &&
+    !(MAXMEMORY_POLICIES as readonly string[]).includes(props.maxmemoryPolicy)
+  ) {
+    throw new Error(
+      `redis maxmemoryPolicy must be one of ${MAXMEMORY_POLICIES.join(', ')}, got ${JSON.stringify(props.maxmemoryPolicy)}`,
+    );
   }
   const retention = props.snapshotRetentionDays ?? 1;
   if (!wholeIn(retention, 0, 35)) {
