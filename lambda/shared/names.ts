@@ -41,6 +41,8 @@ export const ENV = {
   redisCluster: 'AXON_REDIS_CLUSTER',
   /** ARN of the Secrets Manager secret holding the Redis AUTH token. */
   redisAuthSecretArn: 'AXON_REDIS_AUTH_SECRET_ARN',
+  /** The Redis ACL user the process connects as; absent: the `default` user. */
+  redisUsername: 'AXON_REDIS_USERNAME',
   /** Base URL of the session manager's internal ALB. */
   upstreamUrl: 'AXON_UPSTREAM_URL',
   /** ARN of the gateway-to-session-manager header secret. */

@@ -107,6 +107,8 @@ export function loadServerConfig(env: Env): ServerConfig {
     throw new ConfigError((error as Error).message);
   }
   const redisPassword = secret(env, 'REDIS_PASSWORD', 'REDIS_AUTH_SECRET_ARN', false);
+  // The Redis ACL user (ElastiCache RBAC); absent, the `default` user.
+  const redisUsername = set(env, 'REDIS_USERNAME');
   const quotasJson = set(env, 'AXON_SESSION_QUOTAS');
   let sessionQuotas: AppOptions['sessionQuotas'];
   try {
@@ -125,6 +127,7 @@ export function loadServerConfig(env: Env): ServerConfig {
       ...(clusterNodes !== undefined ? { redisClusterNodes: parseClusterNodes(clusterNodes) } : {}),
       redisTls: tls === '1' || tls === 'true',
       ...(redisPassword ? { redisPassword } : {}),
+      ...(redisUsername !== undefined ? { redisUsername } : {}),
       tritonUrl: httpUrl(env, 'TRITON_URL'),
       gatewaySecret: secret(env, 'GATEWAY_SECRET', 'GATEWAY_SECRET_ARN', true) as SecretProvider,
       sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 86_400, 1, 365 * 86_400),
