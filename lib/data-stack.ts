@@ -8,6 +8,7 @@ import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { OUTPUTS } from '#shared/names';
+import { GATEWAY_REDIS_USER, SESSION_MANAGER_REDIS_USER } from '#shared/redis-acl';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
 import { AlarmTopic } from './constructs/alarm-topic.ts';
 import { ApiKeysTable } from './constructs/api-keys-table.ts';
@@ -40,6 +41,8 @@ export class DataStack extends AxonStack {
     this.redis = new RedisReplicationGroup(this, 'Redis', {
       vpc: props.vpc,
       description: 'Axon session store',
+      // Least privilege inside Redis: the session manager's own user, its keys only.
+      user: SESSION_MANAGER_REDIS_USER,
       engine: redis.engine,
       engineVersion: redis.engineVersion,
       nodeType: redis.nodeType,
@@ -68,6 +71,7 @@ export class DataStack extends AxonStack {
       // A full cache refuses writes instead of dropping a bucket: a missing bucket reads as a
       // full one and a fresh day. Only buckets live here, so it does not fill.
       maxmemoryPolicy: 'noeviction',
+      user: GATEWAY_REDIS_USER,
     });
     new RedisAuthRotation(this, 'LimiterRedisAuthRotation', {
       vpc: props.vpc,

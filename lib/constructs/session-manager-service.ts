@@ -190,6 +190,7 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
         ? { REDIS_CLUSTER_NODES: redis.endpoint, REDIS_TLS: '1' }
         : { REDIS_URL: `rediss://${redis.endpoint}` }),
       REDIS_AUTH_SECRET_ARN: redis.authToken.secretArn,
+      ...(redis.userName && { REDIS_USERNAME: redis.userName }),
       GATEWAY_SECRET_ARN: props.gatewaySecret.secretArn,
       TRITON_URL: props.tritonUrl,
       SESSION_TTL_SECONDS: String(props.sessionTtlSeconds ?? 86_400),

@@ -6,6 +6,7 @@
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { GATEWAY_REDIS_USER, SESSION_MANAGER_REDIS_USER } from '#shared/redis-acl';
 import { normalised, parseDev, resources, stageConfig, synth } from './support.ts';
 
 const dev = synth(stageConfig('dev'));
@@ -45,13 +46,48 @@ describe('DataStack: ElastiCache replication group', () => {
     t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('takes the AUTH token from the generated secret as a dynamic reference, never a literal', () => {
-    const secret = logicalId(t, 'AWS::SecretsManager::Secret');
-    t.hasResourceProperties(RG, {
-      AuthToken: {
-        'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret }, ':SecretString:::}}']],
+  it('authenticates with a user group instead of an AUTH token (ElastiCache takes one)', () => {
+    const sessions = resources(t, RG).find(([id]) => id.startsWith('Redis'))?.[1];
+    expect(sessions?.AuthToken).toBeUndefined();
+    expect(sessions?.UserGroupIds).toEqual([
+      { Ref: logicalId(t, 'AWS::ElastiCache::UserGroup', 'RedisUserGroup') },
+    ]);
+  });
+
+  it("gives the session manager's user the access string from the shared ACL module, its password from the generated secret", () => {
+    const secret = logicalId(t, 'AWS::SecretsManager::Secret', 'RedisAuthToken');
+    t.hasResourceProperties('AWS::ElastiCache::User', {
+      UserName: SESSION_MANAGER_REDIS_USER.userName,
+      AccessString: SESSION_MANAGER_REDIS_USER.accessString,
+      Engine: 'redis',
+      AuthenticationMode: {
+        Type: 'password',
+        Passwords: [
+          {
+            'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret }, ':SecretString:::}}']],
+          },
+        ],
       },
     });
+  });
+
+  it('switches the default user off in both groups', () => {
+    const defaults = resources(t, 'AWS::ElastiCache::User').filter(
+      ([, p]) => p.UserName === 'default',
+    );
+    expect(defaults.map(([, p]) => p.AccessString)).toEqual(['off -@all', 'off -@all']);
+    const groups = resources(t, 'AWS::ElastiCache::UserGroup').map(([, p]) => p.UserIds);
+    expect(groups).toHaveLength(2);
+    for (const ids of groups) expect(ids).toHaveLength(2);
+  });
+
+  it('names users and groups with ids ElastiCache accepts, all different', () => {
+    const ids = [
+      ...resources(t, 'AWS::ElastiCache::User').map(([, p]) => p.UserId),
+      ...resources(t, 'AWS::ElastiCache::UserGroup').map(([, p]) => p.UserGroupId),
+    ] as string[];
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[a-z](?!.*--)[a-z0-9-]{0,38}[a-z0-9]$/);
   });
 
   it('generates a 64-character token without punctuation, and stores no value in the template', () => {
@@ -219,10 +255,23 @@ describe("DataStack: the limiter's own replication group", () => {
     });
   });
 
-  it('has its own generated AUTH token and its own rotation schedule', () => {
-    const secret = logicalId(t, 'AWS::SecretsManager::Secret', 'LimiterRedis');
-    expect(limiter().AuthToken).toEqual({
-      'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret }, ':SecretString:::}}']],
+  it("has the gateway's own user, its password in its own secret with its own rotation", () => {
+    const secret = logicalId(t, 'AWS::SecretsManager::Secret', 'LimiterRedisAuthToken');
+    expect(limiter().AuthToken).toBeUndefined();
+    expect(limiter().UserGroupIds).toEqual([
+      { Ref: logicalId(t, 'AWS::ElastiCache::UserGroup', 'LimiterRedisUserGroup') },
+    ]);
+    t.hasResourceProperties('AWS::ElastiCache::User', {
+      UserName: GATEWAY_REDIS_USER.userName,
+      AccessString: GATEWAY_REDIS_USER.accessString,
+      AuthenticationMode: {
+        Type: 'password',
+        Passwords: [
+          {
+            'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret }, ':SecretString:::}}']],
+          },
+        ],
+      },
     });
     t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
       SecretId: { Ref: secret },
@@ -299,20 +348,21 @@ describe('DataStack: AUTH token rotation', () => {
     });
   });
 
-  it('lets the rotation Lambda modify only this replication group', () => {
-    const rg = logicalId(t, RG);
+  it("lets the rotation Lambda modify only its cache's user, which it rotates", () => {
+    const user = logicalId(t, 'AWS::ElastiCache::User', 'RedisUser');
     t.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           {
-            Action: ['elasticache:DescribeReplicationGroups', 'elasticache:ModifyReplicationGroup'],
+            Action: ['elasticache:DescribeUsers', 'elasticache:ModifyUser'],
             Effect: 'Allow',
-            Resource: {
-              'Fn::Join': ['', [Match.stringLikeRegexp(':replicationgroup:$'), { Ref: rg }]],
-            },
+            Resource: { 'Fn::Join': ['', [Match.stringLikeRegexp(':user:$'), { Ref: user }]] },
           },
         ]),
       },
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ REDIS_USER_ID: { Ref: user } }) },
     });
   });
 

@@ -56,6 +56,7 @@ describe('GatewayStack: gateway Lambda', () => {
         'AXON_REDIS_CLUSTER',
         'AXON_REDIS_ENDPOINT',
         'AXON_REDIS_TLS',
+        'AXON_REDIS_USERNAME',
         'AXON_UPSTREAM_SECRET_ARN',
         'AXON_UPSTREAM_TIMEOUT_MS',
         'AXON_UPSTREAM_URL',
@@ -67,6 +68,7 @@ describe('GatewayStack: gateway Lambda', () => {
     expect(env).toMatchObject({
       AXON_REDIS_TLS: '1',
       AXON_REDIS_CLUSTER: '0',
+      AXON_REDIS_USERNAME: 'axon-gateway',
       AXON_UPSTREAM_TIMEOUT_MS: '60000',
       POWERTOOLS_SERVICE_NAME: 'gateway',
       POWERTOOLS_METRICS_NAMESPACE: 'Axon',

@@ -459,6 +459,7 @@ describe('InferenceStack: session manager', () => {
         'PORT',
         'REDIS_AUTH_SECRET_ARN',
         'REDIS_URL',
+        'REDIS_USERNAME',
         'SESSION_TTL_SECONDS',
         'TRITON_URL',
       ].sort(),
@@ -466,6 +467,7 @@ describe('InferenceStack: session manager', () => {
     expect(env).toMatchObject({
       PORT: '8080',
       REDIS_URL: `rediss://${TOKEN}:${TOKEN}`,
+      REDIS_USERNAME: 'axon-session-manager',
       TRITON_URL: 'http://triton.axon.svc.cluster.local:8000',
       SESSION_TTL_SECONDS: '86400',
       INFERENCE_TIMEOUT_MS: '60000',

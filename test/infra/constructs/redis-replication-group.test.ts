@@ -126,6 +126,45 @@ describe('RedisReplicationGroup maxmemoryPolicy', () => {
   });
 });
 
+describe('RedisReplicationGroup with an ACL user', () => {
+  const user = { userName: 'axon-test', accessString: 'on ~axon:test:* -@all +get' };
+
+  it('keeps the AUTH token by default and creates no users', () => {
+    const t = template(build().stack);
+    t.resourceCountIs('AWS::ElastiCache::User', 0);
+    t.hasResourceProperties(RG, { AuthToken: Match.anyValue(), UserGroupIds: Match.absent() });
+  });
+
+  it('swaps the AUTH token for a user group of that user and a disabled default user', () => {
+    const { stack, redis } = build({ user });
+    const t = template(stack);
+    t.hasResourceProperties(RG, { AuthToken: Match.absent(), UserGroupIds: [Match.anyValue()] });
+    t.hasResourceProperties('AWS::ElastiCache::User', {
+      UserName: 'axon-test',
+      AccessString: user.accessString,
+    });
+    t.hasResourceProperties('AWS::ElastiCache::User', {
+      UserName: 'default',
+      AccessString: 'off -@all',
+    });
+    expect(redis.userName).toBe('axon-test');
+  });
+
+  it('tells a bound client its user name', () => {
+    const { stack, vpc, redis } = build({ user });
+    const fn = new AxonFunction(stack, 'Client', {
+      entry: FIXTURES.gatewayEntry,
+      description: 'client',
+      vpc,
+      securityGroup: new ec2.SecurityGroup(stack, 'ClientSg', { vpc }),
+    });
+    redis.bind(fn, 'client to Redis');
+    template(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.redisUsername]: 'axon-test' }) },
+    });
+  });
+});
+
 describe('RedisReplicationGroup validation', () => {
   it('refuses an engine version that is not major.minor', () => {
     expect(() => build({ engineVersion: '7' })).toThrow(/engineVersion must be major.minor.*"7"/);
