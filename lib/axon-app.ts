@@ -41,7 +41,7 @@ export function createAxonStacks(
   });
   const data = new DataStack(app, stackName(config.stage, 'Data'), {
     ...common,
-    description: `Axon ${config.stage}: ElastiCache with rotated AUTH token, ApiKeys table, alarms and the alarm topic`,
+    description: `Axon ${config.stage}: ElastiCache (sessions, limiter) with rotated AUTH tokens, ApiKeys table, alarms and the alarm topic`,
     vpc: network.vpc,
   });
   const inference = new InferenceStack(app, stackName(config.stage, 'Inference'), {
@@ -57,7 +57,8 @@ export function createAxonStacks(
     description: `Axon ${config.stage}: public ALB, WAF, gateway Lambda, alarms`,
     vpc: network.vpc,
     apiKeys: data.apiKeys,
-    redis: data.redis,
+    // The gateway's only Redis use is the limiter, so it binds to the limiter's cache alone.
+    redis: data.limiterRedis,
     upstream: inference.sessionManager,
     upstreamUrl: inference.sessionManager.url,
     upstreamSecret: inference.gatewaySecret,

@@ -57,6 +57,17 @@ export interface StageConfig {
     readonly port: number;
     readonly authRotationDays: number;
     readonly snapshotRetentionDays: number;
+    /**
+     * The limiter's own small cache (`maxmemory-policy noeviction`), apart from the sessions'
+     * one above so no tenant's data can evict or crowd out a token bucket. Engine, version,
+     * port, AUTH rotation and snapshots are the section's own.
+     */
+    readonly limiter: {
+      /** @default 'cache.t4g.micro' */
+      readonly nodeType: string;
+      /** @default - the section's replicasPerShard */
+      readonly replicasPerShard: number;
+    };
   };
   readonly eks: EksConfig;
   readonly triton: TritonConfig;
@@ -91,6 +102,11 @@ export interface StageConfig {
     /** Days between rotations of the gateway-to-session-manager secret (1 to 365). */
     readonly upstreamSecretRotationDays: number;
     readonly memoryMiB: number;
+    /**
+     * Concurrent executions reserved for (and capped at) the gateway function. Unset by default:
+     * a new account's concurrency quota can be too low to reserve any (the preflight checks it).
+     */
+    readonly reservedConcurrency?: number;
     /** Requests per client address per 5 minutes before the WAF blocks it. */
     readonly wafRequestsPerFiveMinutes: number;
   };
@@ -160,6 +176,9 @@ function parseCidr(f: Fields, field: string, minPrefix: number, maxPrefix: numbe
   return value;
 }
 
+const NODE_TYPE = /^cache\.[a-z0-9]+\.[a-z0-9]+$/;
+const NODE_TYPE_HINT = 'must be an ElastiCache node type such as "cache.r7g.large"';
+
 function parseRedis(f: Fields): StageConfig['redis'] {
   f.only([
     'engine',
@@ -171,6 +190,7 @@ function parseRedis(f: Fields): StageConfig['redis'] {
     'port',
     'authRotationDays',
     'snapshotRetentionDays',
+    'limiter',
   ]);
   const engine = f.oneOf('engine', ['redis', 'valkey'] as const, 'redis');
   const engineVersion = f.matching(
@@ -192,16 +212,18 @@ function parseRedis(f: Fields): StageConfig['redis'] {
   if (shards > 1 && !clusterMode) {
     f.fail('shards', `is ${shards}, but more than one shard needs "clusterMode": true`);
   }
+  const replicasPerShard = f.integer('replicasPerShard', 0, 5, 1);
+  const limiter = f.object('limiter').only(['nodeType', 'replicasPerShard']);
   return {
     engine,
     engineVersion,
-    nodeType: f.matching(
-      'nodeType',
-      /^cache\.[a-z0-9]+\.[a-z0-9]+$/,
-      'must be an ElastiCache node type such as "cache.r7g.large"',
-      'cache.t4g.small',
-    ),
-    replicasPerShard: f.integer('replicasPerShard', 0, 5, 1),
+    nodeType: f.matching('nodeType', NODE_TYPE, NODE_TYPE_HINT, 'cache.t4g.small'),
+    replicasPerShard,
+    limiter: {
+      // Buckets are a few hundred bytes per key: the smallest node holds hundreds of thousands.
+      nodeType: limiter.matching('nodeType', NODE_TYPE, NODE_TYPE_HINT, 'cache.t4g.micro'),
+      replicasPerShard: limiter.integer('replicasPerShard', 0, 5, replicasPerShard),
+    },
     clusterMode,
     shards,
     port: f.integer('port', 1024, 65535, 6379),
@@ -246,6 +268,7 @@ function parseGateway(f: Fields, region: string): StageConfig['gateway'] {
     'upstreamTimeoutMs',
     'upstreamSecretRotationDays',
     'memoryMiB',
+    'reservedConcurrency',
     'wafRequestsPerFiveMinutes',
   ]);
   const certificateArn = f.optionalMatching(
@@ -287,6 +310,10 @@ function parseGateway(f: Fields, region: string): StageConfig['gateway'] {
     // Secrets Manager schedules rotations in whole days, at most every 365 (rate(1 day) minimum).
     upstreamSecretRotationDays: f.integer('upstreamSecretRotationDays', 1, 365, 30),
     memoryMiB: f.integer('memoryMiB', 128, 10240, 1024),
+    // Lambda's default account quota is 1000; a higher quota is a support request away.
+    ...(f.has('reservedConcurrency') && {
+      reservedConcurrency: f.integer('reservedConcurrency', 1, 100_000),
+    }),
     wafRequestsPerFiveMinutes: f.integer('wafRequestsPerFiveMinutes', 10, 2_000_000_000, 3000),
   };
 }

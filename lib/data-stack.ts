@@ -1,12 +1,14 @@
 /**
- * State: the ElastiCache replication group (token buckets, sessions) with its rotated AUTH
- * token, the DynamoDB ApiKeys table, their alarms, and the stage's alarm topic, which lives here
- * because every stack with alarms (Data, Inference, Gateway) already depends on this one.
+ * State: two ElastiCache replication groups, each with its rotated AUTH token (the sessions'
+ * cache, and the limiter's own small `noeviction` one, so no tenant's data can evict a token
+ * bucket), the DynamoDB ApiKeys table, their alarms, and the stage's alarm topic, which lives
+ * here because every stack with alarms (Data, Inference, Gateway) already depends on this one.
  */
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { OUTPUTS } from '#shared/names';
+import { GATEWAY_REDIS_USER, SESSION_MANAGER_REDIS_USER } from '#shared/redis-acl';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
 import { AlarmTopic } from './constructs/alarm-topic.ts';
 import { ApiKeysTable } from './constructs/api-keys-table.ts';
@@ -19,7 +21,10 @@ export interface DataStackProps extends AxonStackProps {
 }
 
 export class DataStack extends AxonStack {
+  /** The sessions' cache (the session manager's). */
   readonly redis: RedisReplicationGroup;
+  /** The limiter's cache (the gateway function's): token buckets only, never evicted. */
+  readonly limiterRedis: RedisReplicationGroup;
   readonly apiKeys: ApiKeysTable;
   /** The stage's alarm topic: every stack's alarms notify it. */
   readonly alarmTopic: AlarmTopic;
@@ -30,8 +35,14 @@ export class DataStack extends AxonStack {
     const { redis, alarms } = props.config;
     this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', { email: alarms.email });
 
+    // The construct id, and so every logical id, stays what it was when this cache held the
+    // buckets too: a deploy updates it in place. Its security group keeps its description for
+    // the same reason (a new description would replace a group the Inference stack imports).
     this.redis = new RedisReplicationGroup(this, 'Redis', {
       vpc: props.vpc,
+      description: 'Axon session store',
+      // Least privilege inside Redis: the session manager's own user, its keys only.
+      user: SESSION_MANAGER_REDIS_USER,
       engine: redis.engine,
       engineVersion: redis.engineVersion,
       nodeType: redis.nodeType,
@@ -47,11 +58,33 @@ export class DataStack extends AxonStack {
       rotateEvery: Duration.days(redis.authRotationDays),
     });
 
+    this.limiterRedis = new RedisReplicationGroup(this, 'LimiterRedis', {
+      vpc: props.vpc,
+      description: 'Axon rate limiter: token buckets only',
+      securityGroupDescription: 'ElastiCache (limiter): ingress only from the gateway Lambda',
+      engine: redis.engine,
+      engineVersion: redis.engineVersion,
+      nodeType: redis.limiter.nodeType,
+      replicasPerShard: redis.limiter.replicasPerShard,
+      port: redis.port,
+      snapshotRetentionDays: redis.snapshotRetentionDays,
+      // A full cache refuses writes instead of dropping a bucket: a missing bucket reads as a
+      // full one and a fresh day. Only buckets live here, so it does not fill.
+      maxmemoryPolicy: 'noeviction',
+      user: GATEWAY_REDIS_USER,
+    });
+    new RedisAuthRotation(this, 'LimiterRedisAuthRotation', {
+      vpc: props.vpc,
+      redis: this.limiterRedis,
+      rotateEvery: Duration.days(redis.authRotationDays),
+    });
+
     this.apiKeys = new ApiKeysTable(this, 'ApiKeys');
 
     this.alarms = new DataAlarms(this, 'Alarms', {
       topic: this.alarmTopic.topic,
       redisNodes: this.redis.memberClusterIds,
+      limiterRedisNodes: this.limiterRedis.memberClusterIds,
       apiKeys: this.apiKeys.table,
       redisEngineCpuPercent: alarms.redisEngineCpuPercent,
       redisMemoryPercent: alarms.redisMemoryPercent,
@@ -68,6 +101,10 @@ export class DataStack extends AxonStack {
     });
     new CfnOutput(this, 'RedisEndpoint', { value: this.redis.endpoint });
     new CfnOutput(this, 'RedisAuthSecretArn', { value: this.redis.authToken.secretArn });
+    new CfnOutput(this, 'LimiterRedisEndpoint', { value: this.limiterRedis.endpoint });
+    new CfnOutput(this, 'LimiterRedisAuthSecretArn', {
+      value: this.limiterRedis.authToken.secretArn,
+    });
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.alarmTopic.topic.topicArn,
       description: 'SNS topic every alarm of the stage notifies (subscribe on-call here)',

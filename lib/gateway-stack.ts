@@ -23,6 +23,7 @@ import { type DashboardCache, StageDashboard } from './constructs/stage-dashboar
 export interface GatewayStackProps extends AxonStackProps {
   readonly vpc: ec2.IVpc;
   readonly apiKeys: ApiKeysTable;
+  /** The limiter's cache (Data stack), which the gateway function binds to. */
   readonly redis: RedisReplicationGroup;
   /** The session manager's internal ALB (its security group admits what we allow). */
   readonly upstream: ec2.IConnectable;
@@ -64,6 +65,7 @@ export class GatewayStack extends AxonStack {
       upstreamSecret: props.upstreamSecret,
       upstreamTimeoutMs: config.gateway.upstreamTimeoutMs,
       memoryMiB: config.gateway.memoryMiB,
+      reservedConcurrency: config.gateway.reservedConcurrency,
       entry: props.gatewayEntry,
     });
 

@@ -117,6 +117,7 @@ export class InferenceStack extends AxonStack {
       gatewaySecret: this.gatewaySecret,
       tritonUrl: this.triton.url,
       models: config.models,
+      runtimeConfig: config.runtime,
       minReplicas: sessionManager.minReplicas,
       maxReplicas: sessionManager.maxReplicas,
       cpuMillicores: sessionManager.cpuMillicores,

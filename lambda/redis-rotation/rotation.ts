@@ -70,6 +70,31 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /** Runs one rotation step; safe to call again for a step that already ran. */
 export async function rotate(event: RotationEvent, deps: RotationDeps): Promise<void> {
+  const version = await versionToRotate(event, deps);
+  if (!version) return;
+  const { SecretId: secretId, ClientRequestToken: token, Step: step } = event;
+  deps.log.info('rotation step', { step, secretId, replicationGroupId: deps.replicationGroupId });
+  switch (step) {
+    case 'createSecret':
+      return createSecret(secretId, token, deps);
+    case 'setSecret':
+      return setSecret(secretId, token, deps);
+    case 'testSecret':
+      return testSecret(secretId, token, deps);
+    case 'finishSecret':
+      return finishSecret(secretId, token, version.versions, deps);
+  }
+}
+
+/**
+ * Checks the event against the secret's versions, as every rotation function must: rotation on,
+ * the version known and AWSPENDING (or AWSCURRENT at finishSecret, which still makes sure the
+ * old credential was dropped after a retry). Undefined: nothing to do for this step.
+ */
+export async function versionToRotate(
+  event: RotationEvent,
+  deps: Pick<RotationDeps, 'secrets' | 'log'>,
+): Promise<{ versions: Record<string, string[]> } | undefined> {
   const { SecretId: secretId, ClientRequestToken: token, Step: step } = event;
   if (!STEPS.includes(step))
     throw new RotationError(`unknown rotation step ${JSON.stringify(step)}`);
@@ -83,29 +108,17 @@ export async function rotate(event: RotationEvent, deps: RotationDeps): Promise<
   if (!isCurrent && !stages.includes('AWSPENDING')) {
     throw new RotationError(`version ${token} of ${secretId} is neither AWSPENDING nor AWSCURRENT`);
   }
-  // finishSecret still makes sure the group dropped the old token (a retry after the stage move).
   if (isCurrent && step !== 'finishSecret') {
     deps.log.info('version is already AWSCURRENT; nothing to do', { step, secretId });
-    return;
+    return undefined;
   }
-
-  deps.log.info('rotation step', { step, secretId, replicationGroupId: deps.replicationGroupId });
-  switch (step) {
-    case 'createSecret':
-      return createSecret(secretId, token, deps);
-    case 'setSecret':
-      return setSecret(secretId, token, deps);
-    case 'testSecret':
-      return testSecret(secretId, token, deps);
-    case 'finishSecret':
-      return finishSecret(secretId, token, meta.VersionIdsToStages ?? {}, deps);
-  }
+  return { versions: meta.VersionIdsToStages ?? {} };
 }
 
 export async function createSecret(
   secretId: string,
   token: string,
-  deps: RotationDeps,
+  deps: Pick<RotationDeps, 'secrets' | 'log' | 'tokenLength'>,
 ): Promise<void> {
   // Fails loudly when there is no current version to rotate from.
   await deps.secrets.send(
@@ -223,10 +236,10 @@ export async function finishSecret(
   await waitUntilAvailable(deps, deadline);
 }
 
-async function readVersion(
+export async function readVersion(
   secretId: string,
   token: string,
-  deps: RotationDeps,
+  deps: Pick<RotationDeps, 'secrets'>,
   stage?: string,
 ): Promise<string> {
   const value = await deps.secrets.send(

@@ -41,6 +41,8 @@ export const ENV = {
   redisCluster: 'AXON_REDIS_CLUSTER',
   /** ARN of the Secrets Manager secret holding the Redis AUTH token. */
   redisAuthSecretArn: 'AXON_REDIS_AUTH_SECRET_ARN',
+  /** The Redis ACL user the process connects as; absent: the `default` user. */
+  redisUsername: 'AXON_REDIS_USERNAME',
   /** Base URL of the session manager's internal ALB. */
   upstreamUrl: 'AXON_UPSTREAM_URL',
   /** ARN of the gateway-to-session-manager header secret. */
@@ -49,6 +51,11 @@ export const ENV = {
   upstreamTimeoutMs: 'AXON_UPSTREAM_TIMEOUT_MS',
   /** Rotation Lambda: the replication group whose AUTH token it rotates. */
   replicationGroupId: 'REPLICATION_GROUP_ID',
+  /**
+   * Rotation Lambda: the ElastiCache RBAC user whose password it rotates; set, it rotates that
+   * user's password (ModifyUser) instead of the group's AUTH token.
+   */
+  redisUserId: 'REDIS_USER_ID',
   /** Rotation Lambda: length of a generated AUTH token. */
   tokenLength: 'TOKEN_LENGTH',
   /** Powertools: the `service` dimension of metrics and the logger's service name. */

@@ -22,6 +22,11 @@ export interface DataAlarmsProps {
   readonly topic: sns.ITopic;
   /** Member cluster ids of the replication group, one per node (`RedisReplicationGroup`). */
   readonly redisNodes: readonly string[];
+  /**
+   * Member cluster ids of the limiter's own cache, watched with the same thresholds.
+   * @default - no limiter cache
+   */
+  readonly limiterRedisNodes?: readonly string[];
   readonly apiKeys: dynamodb.ITable;
   /** 5-minute average EngineCPUUtilization, percent. @default 80 */
   readonly redisEngineCpuPercent?: number;
@@ -70,11 +75,12 @@ export class DataAlarms extends Construct {
       dynamoThrottlesPerFiveMinutes: props.dynamoThrottlesPerFiveMinutes ?? 1,
       dynamoSystemErrorsPerFiveMinutes: props.dynamoSystemErrorsPerFiveMinutes ?? 1,
     };
-    validate(t, props.redisNodes.length);
+    const limiterNodes = props.limiterRedisNodes ?? [];
+    validate(t, props.redisNodes.length, limiterNodes.length);
     const alarm = (where: Construct, alarmId: string, spec: Parameters<typeof addAlarm>[3]) =>
       this.alarms.push(addAlarm(where, alarmId, props.topic, spec));
 
-    props.redisNodes.forEach((node, index) => {
+    const watchNode = (node: string, n: Construct, what: string) => {
       const redis = (metricName: string, statistic: string) =>
         new cloudwatch.Metric({
           namespace: 'AWS/ElastiCache',
@@ -83,33 +89,38 @@ export class DataAlarms extends Construct {
           statistic,
           period: PERIOD,
         });
-      // Scope ids follow the node's position, so they stay stable while the ids are tokens.
-      const n = new Construct(this, `RedisNode${index + 1}`);
       alarm(n, 'EngineCpu', {
         metric: redis('EngineCPUUtilization', cloudwatch.Stats.AVERAGE),
         threshold: t.redisEngineCpuPercent,
-        description: `Redis node ${node}: the engine thread is busy; limiter calls queue and time out`,
+        description: `${what} ${node}: the engine thread is busy; limiter calls queue and time out`,
       });
       alarm(n, 'Memory', {
         metric: redis('DatabaseMemoryUsagePercentage', cloudwatch.Stats.MAXIMUM),
         threshold: t.redisMemoryPercent,
-        description: `Redis node ${node}: memory use is near maxmemory; evictions or OOM errors come next`,
+        description: `${what} ${node}: memory use is near maxmemory; evictions or OOM errors come next`,
       });
       alarm(n, 'Evictions', {
         metric: redis('Evictions', cloudwatch.Stats.SUM),
         threshold: t.redisEvictionsPerFiveMinutes,
-        description: `Redis node ${node}: keys were evicted (token buckets or sessions lost)`,
+        description: `${what} ${node}: keys were evicted (token buckets or sessions lost)`,
       });
       alarm(n, 'ReplicationLag', {
         metric: redis('ReplicationLag', cloudwatch.Stats.MAXIMUM),
         threshold: t.redisReplicationLagSeconds,
-        description: `Redis node ${node}: this replica is behind its primary; a failover now would lose recent writes`,
+        description: `${what} ${node}: this replica is behind its primary; a failover now would lose recent writes`,
       });
       alarm(n, 'Connections', {
         metric: redis('CurrConnections', cloudwatch.Stats.MAXIMUM),
         threshold: t.redisConnections,
-        description: `Redis node ${node}: many open client connections (connection leak or a Lambda scale-out)`,
+        description: `${what} ${node}: many open client connections (connection leak or a Lambda scale-out)`,
       });
+    };
+    // Scope ids follow the node's position, so they stay stable while the ids are tokens.
+    props.redisNodes.forEach((node, index) => {
+      watchNode(node, new Construct(this, `RedisNode${index + 1}`), 'Redis node');
+    });
+    limiterNodes.forEach((node, index) => {
+      watchNode(node, new Construct(this, `LimiterRedisNode${index + 1}`), 'Limiter Redis node');
     });
 
     const table = props.apiKeys;
@@ -148,7 +159,7 @@ export class DataAlarms extends Construct {
   }
 }
 
-function validate(t: Record<string, number>, nodes: number): void {
+function validate(t: Record<string, number>, nodes: number, limiterNodes: number): void {
   for (const [name, value] of Object.entries(t)) {
     const max = name.endsWith('Percent') ? 100 : Number.MAX_SAFE_INTEGER;
     if (!Number.isInteger(value) || value < 1 || value > max) {
@@ -157,9 +168,9 @@ function validate(t: Record<string, number>, nodes: number): void {
       );
     }
   }
-  if (nodes < 1 || nodes > MAX_REDIS_NODES) {
+  if (nodes < 1 || nodes + limiterNodes > MAX_REDIS_NODES) {
     throw new Error(
-      `data alarms watch 1 to ${MAX_REDIS_NODES} Redis nodes one by one, got ${nodes}; fewer shards or replicas, or aggregate alarms across nodes`,
+      `data alarms watch 1 to ${MAX_REDIS_NODES} Redis nodes one by one, got ${nodes} (sessions) + ${limiterNodes} (limiter); fewer shards or replicas, or aggregate alarms across nodes`,
     );
   }
 }

@@ -6,6 +6,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -20,6 +21,7 @@ export interface GatewayFunctionProps {
   /** The runtime config document (plans, rate limiter, auth), passed as `AXON_CONFIG`. */
   readonly runtimeConfig: AxonConfig;
   readonly apiKeys: ApiKeysTable;
+  /** The limiter's cache: the token buckets live there. */
   readonly redis: RedisReplicationGroup;
   /** The session manager's internal ALB. */
   readonly upstream: ec2.IConnectable;
@@ -29,6 +31,13 @@ export interface GatewayFunctionProps {
   readonly upstreamTimeoutMs?: number;
   /** @default 1024 */
   readonly memoryMiB?: number;
+  /**
+   * Concurrent executions reserved for the function, which also caps it: a flood cannot take
+   * the account's whole Lambda concurrency, nor open more Redis connections than this many.
+   * @default - none reserved: the function shares the account's unreserved pool (a new
+   * account's quota can be too low to reserve any)
+   */
+  readonly reservedConcurrency?: number;
   /** Entry file, relative to the repository root. @default 'lambda/gateway/handler.ts' */
   readonly entry?: string;
 }
@@ -53,6 +62,12 @@ export class GatewayFunction extends Construct implements ec2.IConnectable {
     ) {
       throw new Error(
         `gateway upstreamTimeoutMs must be a whole number from 1000 to ${MAX_UPSTREAM_TIMEOUT_MS}, got ${upstreamTimeoutMs}`,
+      );
+    }
+    const reserved = props.reservedConcurrency;
+    if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
+      throw new Error(
+        `gateway reservedConcurrency must be a whole number from 1 up (or unset), got ${reserved}`,
       );
     }
     // Fails synth, with the field named, when the stage's runtime section is wrong.
@@ -92,6 +107,10 @@ export class GatewayFunction extends Construct implements ec2.IConnectable {
     });
     this.function = fn.function;
     this.connections = fn.connections;
+    if (reserved !== undefined) {
+      // Set on the L1 resource: AxonFunction shares its props with functions that never reserve.
+      (fn.function.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = reserved;
+    }
 
     props.apiKeys.bindReader(fn);
     // Both network rules are created in this stack, so the data and inference stacks need not

@@ -1,6 +1,9 @@
 /**
  * Rotates the ElastiCache AUTH token on a schedule with the redis-rotation Lambda
  * (lambda/redis-rotation): ROTATE (old and new token both valid), move AWSCURRENT, then SET.
+ * When the group authenticates its client as an RBAC user instead, the same secret is that
+ * user's password and the Lambda rotates it through the two passwords a user may hold
+ * (ModifyUser with old and new, move AWSCURRENT, then the new one alone).
  * The function runs in the VPC but has no path into Redis: it talks only to the Secrets Manager
  * and ElastiCache APIs.
  */
@@ -32,6 +35,7 @@ export class RedisAuthRotation extends Construct {
         `Redis AUTH rotation needs rotateEvery in whole days from 1 to 365, got ${rotateEvery.toHumanString()}`,
       );
     }
+    const { user } = props.redis;
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description:
@@ -46,7 +50,9 @@ export class RedisAuthRotation extends Construct {
 
     this.function = new AxonFunction(this, 'Function', {
       entry: 'lambda/redis-rotation/handler.ts',
-      description: 'Rotates the ElastiCache AUTH token: ROTATE, move AWSCURRENT, SET',
+      description: user
+        ? 'Rotates an ElastiCache user password: both passwords, move AWSCURRENT, new one only'
+        : 'Rotates the ElastiCache AUTH token: ROTATE, move AWSCURRENT, SET',
       vpc: props.vpc,
       securityGroup,
       // A step may wait for the replication group to finish modifying (minutes).
@@ -54,23 +60,33 @@ export class RedisAuthRotation extends Construct {
       memoryMiB: 256,
       environment: {
         [ENV.replicationGroupId]: props.redis.resource.ref,
+        ...(user && { [ENV.redisUserId]: user.ref }),
         [ENV.tokenLength]: String(AUTH_TOKEN_LENGTH),
         [ENV.serviceName]: 'redis-rotation',
       },
     });
 
     const stack = Stack.of(this);
-    const groupArn = stack.formatArn({
-      service: 'elasticache',
-      resource: 'replicationgroup',
-      resourceName: props.redis.resource.ref,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const arnOf = (resource: string, resourceName: string) =>
+      stack.formatArn({
+        service: 'elasticache',
+        resource,
+        resourceName,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
     this.function.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['elasticache:ModifyReplicationGroup', 'elasticache:DescribeReplicationGroups'],
-        resources: [groupArn],
-      }),
+      user
+        ? new iam.PolicyStatement({
+            actions: ['elasticache:ModifyUser', 'elasticache:DescribeUsers'],
+            resources: [arnOf('user', user.ref)],
+          })
+        : new iam.PolicyStatement({
+            actions: [
+              'elasticache:ModifyReplicationGroup',
+              'elasticache:DescribeReplicationGroups',
+            ],
+            resources: [arnOf('replicationgroup', props.redis.resource.ref)],
+          }),
     );
     // testSecret compares the pending version's creation date with the group's token change.
     this.function.addToRolePolicy(

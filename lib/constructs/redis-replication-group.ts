@@ -4,7 +4,7 @@
  * Secrets Manager (the template only holds a dynamic reference), isolated subnets, slow log to
  * CloudWatch Logs, Multi-AZ with automatic failover whenever there are replicas.
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Names, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,6 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '#shared/names';
+import { DISABLED_DEFAULT_REDIS_USER, type RedisAclUser } from '#shared/redis-acl';
 import type { RedisEngine } from '../config.ts';
 import { acknowledge } from '../nag.ts';
 import type { NetworkClient } from './bindable.ts';
@@ -35,7 +36,41 @@ export interface RedisReplicationGroupProps {
   readonly port?: number;
   /** Days of daily snapshots to keep, 0 (none) to 35. @default 1 */
   readonly snapshotRetentionDays?: number;
+  /**
+   * What Redis drops when memory is full. Set, it gets a parameter group of its own with this
+   * policy; `noeviction` makes a full cache refuse writes rather than lose a key.
+   * @default - the engine's default parameter group (ElastiCache's `volatile-lru`)
+   */
+  readonly maxmemoryPolicy?: MaxmemoryPolicy;
+  /** What the group holds, shown in the console. @default 'Axon rate limiter and session store' */
+  readonly description?: string;
+  /**
+   * Description of its security group. Changing it replaces the group, whose id other stacks
+   * import, so an existing cache keeps its own.
+   * @default 'ElastiCache: ingress only from the gateway Lambda and the session manager pods'
+   */
+  readonly securityGroupDescription?: string;
+  /**
+   * The one Redis ACL user its client connects as (lambda/shared/redis-acl.ts). Set, the group
+   * authenticates with an RBAC user group (this user and a disabled `default`) instead of the
+   * AUTH token, and `authToken` holds this user's password: ElastiCache takes one or the other.
+   * @default - AUTH token: every client with the token may run any command on any key
+   */
+  readonly user?: RedisAclUser;
 }
+
+/** Redis's `maxmemory-policy` values. */
+export const MAXMEMORY_POLICIES = [
+  'noeviction',
+  'allkeys-lru',
+  'allkeys-lfu',
+  'allkeys-random',
+  'volatile-lru',
+  'volatile-lfu',
+  'volatile-random',
+  'volatile-ttl',
+] as const;
+export type MaxmemoryPolicy = (typeof MAXMEMORY_POLICIES)[number];
 
 /** Length of the generated AUTH token; ElastiCache accepts 16 to 128 characters. */
 export const AUTH_TOKEN_LENGTH = 64;
@@ -49,6 +84,12 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
   readonly slowLog: logs.LogGroup;
   readonly clusterMode: boolean;
   readonly port: number;
+  /** The RBAC user its client connects as, when the group has one (`user` prop). */
+  readonly user?: elasticache.CfnUser;
+  /** Its ACL user name; absent: the group takes the AUTH token. */
+  readonly userName?: string;
+  /** The group's own parameter group, when a `maxmemoryPolicy` asked for one. */
+  readonly parameterGroup?: elasticache.CfnParameterGroup;
   /** Primary endpoint (cluster mode off) or configuration endpoint (cluster mode on). */
   readonly endpointAddress: string;
   readonly endpointPort: string;
@@ -71,7 +112,9 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
-      description: 'ElastiCache: ingress only from the gateway Lambda and the session manager pods',
+      description:
+        props.securityGroupDescription ??
+        'ElastiCache: ingress only from the gateway Lambda and the session manager pods',
       allowAllOutbound: false,
     });
     this.connections = new ec2.Connections({
@@ -93,6 +136,9 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
         includeSpace: false,
       },
     });
+    const rbac = props.user && this.userGroup(props.user);
+    this.user = rbac?.client;
+    this.userName = props.user?.userName;
 
     const subnets = new elasticache.CfnSubnetGroup(this, 'Subnets', {
       description: 'Isolated subnets: Redis has no route to the internet',
@@ -102,14 +148,27 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
     this.slowLog = new logs.LogGroup(this, 'SlowLog', { retention: logs.RetentionDays.ONE_MONTH });
 
     const major = props.engineVersion.split('.')[0];
-    const family = `default.${engine}${major}${this.clusterMode ? '.cluster.on' : ''}`;
+    if (props.maxmemoryPolicy !== undefined) {
+      this.parameterGroup = new elasticache.CfnParameterGroup(this, 'Parameters', {
+        description: `maxmemory-policy ${props.maxmemoryPolicy}`,
+        cacheParameterGroupFamily: `${engine}${major}`,
+        properties: {
+          'maxmemory-policy': props.maxmemoryPolicy,
+          // A custom group of a cluster-mode group must say so; the default one is named for it.
+          ...(this.clusterMode && { 'cluster-enabled': 'yes' }),
+        },
+      });
+    }
+    const parameterGroupName =
+      this.parameterGroup?.ref ??
+      `default.${engine}${major}${this.clusterMode ? '.cluster.on' : ''}`;
 
     this.resource = new elasticache.CfnReplicationGroup(this, 'Resource', {
-      replicationGroupDescription: 'Axon rate limiter and session store',
+      replicationGroupDescription: props.description ?? 'Axon rate limiter and session store',
       engine,
       engineVersion: props.engineVersion,
       cacheNodeType: props.nodeType,
-      cacheParameterGroupName: family,
+      cacheParameterGroupName: parameterGroupName,
       cacheSubnetGroupName: subnets.ref,
       securityGroupIds: [this.securityGroup.securityGroupId],
       port: this.port,
@@ -118,8 +177,11 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
       atRestEncryptionEnabled: true,
       kmsKeyId: this.encryptionKey.keyArn,
       // A dynamic reference ({{resolve:secretsmanager:…}}): CloudFormation reads the token at
-      // deploy time, so it never appears in the template or in cdk.out.
-      authToken: this.authToken.secretValue.unsafeUnwrap(),
+      // deploy time, so it never appears in the template or in cdk.out. With a user group the
+      // same secret is the user's password instead.
+      ...(rbac
+        ? { userGroupIds: [rbac.group.ref] }
+        : { authToken: this.authToken.secretValue.unsafeUnwrap() }),
       multiAzEnabled: replicated,
       // Cluster mode requires automatic failover even without replicas.
       automaticFailoverEnabled: replicated || this.clusterMode,
@@ -141,6 +203,8 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
         },
       ],
     });
+
+    if (rbac) this.resource.addDependency(rbac.group);
 
     const nodesPerShard = 1 + props.replicasPerShard;
     const pad = (n: number, width: number) => String(n).padStart(width, '0');
@@ -166,13 +230,77 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
         'The default port is kept on purpose: access is gated by TLS, the AUTH token and a security group that admits only the gateway and session manager; a non-default port adds no protection against a client that can already reach the group.',
       );
     }
+    if (rbac) {
+      acknowledge(
+        this.resource,
+        'AwsSolutions-AEC6',
+        'The group authenticates with an RBAC user group instead of an AUTH token (ElastiCache takes one or the other): its client connects as its own ACL user with a password from Secrets Manager, rotated by the redis-rotation Lambda, and may touch only its own key prefix; the default user is switched off.',
+      );
+    }
     if (!replicated) {
       acknowledge(
         this.resource,
         'AwsSolutions-AEC4',
-        'This stage configures redis.replicasPerShard = 0 (a single node to save cost in development); every stage with replicas gets Multi-AZ with automatic failover.',
+        'This stage configures no replicas for this cache (redis.replicasPerShard or redis.limiter.replicasPerShard = 0: a single node to save cost in development); every cache with replicas gets Multi-AZ with automatic failover.',
       );
     }
+  }
+
+  /**
+   * The user group: the client's user, whose password is `authToken`, and the `default` user
+   * ElastiCache requires in every group, switched off. Their ids are physical names, unique per
+   * account and region, so each is derived from its own construct path (lowercase, as
+   * ElastiCache wants them).
+   */
+  private userGroup(user: RedisAclUser): {
+    group: elasticache.CfnUserGroup;
+    client: elasticache.CfnUser;
+  } {
+    const physicalId = (scope: Construct) =>
+      Names.uniqueResourceName(scope, { maxLength: 40, separator: '-' }).toLowerCase();
+    const defaultPassword = new secretsmanager.Secret(this, 'DefaultUserPassword', {
+      description: 'Password of the disabled ElastiCache default user (no client uses it)',
+      generateSecretString: {
+        passwordLength: AUTH_TOKEN_LENGTH,
+        excludePunctuation: true,
+        includeSpace: false,
+      },
+    });
+    acknowledge(
+      defaultPassword,
+      'AwsSolutions-SMG4',
+      'ElastiCache requires a user named default in every user group; it is switched off with no rights ("off -@all"), so no client can log in with this password and there is nothing to rotate it for.',
+    );
+    const defaultScope = new Construct(this, 'DefaultUser');
+    const disabledDefault = new elasticache.CfnUser(defaultScope, 'Resource', {
+      userId: physicalId(defaultScope),
+      userName: DISABLED_DEFAULT_REDIS_USER.userName,
+      engine: 'redis',
+      accessString: DISABLED_DEFAULT_REDIS_USER.accessString,
+      authenticationMode: {
+        Type: 'password',
+        Passwords: [defaultPassword.secretValue.unsafeUnwrap()],
+      },
+    });
+    const clientScope = new Construct(this, 'User');
+    const client = new elasticache.CfnUser(clientScope, 'Resource', {
+      userId: physicalId(clientScope),
+      userName: user.userName,
+      engine: 'redis',
+      accessString: user.accessString,
+      authenticationMode: {
+        Type: 'password',
+        Passwords: [this.authToken.secretValue.unsafeUnwrap()],
+      },
+    });
+    const groupScope = new Construct(this, 'UserGroup');
+    const group = new elasticache.CfnUserGroup(groupScope, 'Resource', {
+      userGroupId: physicalId(groupScope),
+      // ElastiCache takes the engine `redis` for the users and groups of Valkey caches too.
+      engine: 'redis',
+      userIds: [disabledDefault.ref, client.ref],
+    });
+    return { group, client };
   }
 
   /** `host:port` of the endpoint clients connect to. */
@@ -181,9 +309,10 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
   }
 
   /**
-   * Makes `client` a Redis client: opens the port to it, lets it read the AUTH token, and sets
-   * the variables lambda/shared/redis.ts reads (`AXON_REDIS_ENDPOINT`, `AXON_REDIS_TLS`,
-   * `AXON_REDIS_CLUSTER`, `AXON_REDIS_AUTH_SECRET_ARN`). The security-group rule is created in
+   * Makes `client` a Redis client: opens the port to it, lets it read the AUTH token (or its
+   * user's password), and sets the variables `@axon/runtime/redis` reads
+   * (`AXON_REDIS_ENDPOINT`, `AXON_REDIS_TLS`, `AXON_REDIS_CLUSTER`, `AXON_REDIS_AUTH_SECRET_ARN`,
+   * and `AXON_REDIS_USERNAME` with a user group). The security-group rule is created in
    * the client's stack (see `allowFrom`).
    */
   bind(client: NetworkClient, description: string): void {
@@ -193,6 +322,7 @@ export class RedisReplicationGroup extends Construct implements ec2.IConnectable
     client.addEnvironment(ENV.redisTls, '1');
     client.addEnvironment(ENV.redisCluster, this.clusterMode ? '1' : '0');
     client.addEnvironment(ENV.redisAuthSecretArn, this.authToken.secretArn);
+    if (this.userName) client.addEnvironment(ENV.redisUsername, this.userName);
   }
 
   /**
@@ -241,6 +371,14 @@ function validate(
   // Ports below 1024 are reserved by ElastiCache.
   if (!wholeIn(port, 1024, 65_535)) {
     throw new Error(`redis port must be a whole number from 1024 to 65535, got ${port}`);
+  }
+  if (
+    props.maxmemoryPolicy !== undefined &&
+    !(MAXMEMORY_POLICIES as readonly string[]).includes(props.maxmemoryPolicy)
+  ) {
+    throw new Error(
+      `redis maxmemoryPolicy must be one of ${MAXMEMORY_POLICIES.join(', ')}, got ${JSON.stringify(props.maxmemoryPolicy)}`,
+    );
   }
   const retention = props.snapshotRetentionDays ?? 1;
   if (!wholeIn(retention, 0, 35)) {

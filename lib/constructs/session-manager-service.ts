@@ -13,6 +13,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { type AxonConfig, sessionQuotasEnv } from '#shared/config';
 import type { ModelConfig } from '../config.ts';
 import { sessionManagerManifests, targetGroupBinding } from '../k8s/session-manager.ts';
 import { NAMESPACE, SESSION_MANAGER } from '../k8s/versions.ts';
@@ -25,7 +26,13 @@ export interface SessionManagerServiceProps {
   readonly namespace: eks.KubernetesManifest;
   /** Connections of the security group the pods carry (the EKS cluster security group). */
   readonly podConnections: ec2.Connections;
+  /** The sessions' cache (not the limiter's). */
   readonly redis: RedisReplicationGroup;
+  /**
+   * The runtime config document: its plans' session quotas become AXON_SESSION_QUOTAS, so the
+   * service enforces the quotas the stage configured rather than the defaults.
+   */
+  readonly runtimeConfig: AxonConfig;
   /** Shared secret the gateway sends in a header; requests without it are refused. */
   readonly gatewaySecret: secretsmanager.ISecret;
   readonly tritonUrl: string;
@@ -183,11 +190,13 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
         ? { REDIS_CLUSTER_NODES: redis.endpoint, REDIS_TLS: '1' }
         : { REDIS_URL: `rediss://${redis.endpoint}` }),
       REDIS_AUTH_SECRET_ARN: redis.authToken.secretArn,
+      ...(redis.userName && { REDIS_USERNAME: redis.userName }),
       GATEWAY_SECRET_ARN: props.gatewaySecret.secretArn,
       TRITON_URL: props.tritonUrl,
       SESSION_TTL_SECONDS: String(props.sessionTtlSeconds ?? 86_400),
       INFERENCE_TIMEOUT_MS: String(props.inferenceTimeoutMs ?? 60_000),
       MODELS_CONFIG: JSON.stringify(modelsConfig(props.models)),
+      AXON_SESSION_QUOTAS: sessionQuotasEnv(props.runtimeConfig),
     };
   }
 }

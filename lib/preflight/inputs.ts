@@ -29,8 +29,8 @@ export interface PreflightInputs {
 /**
  * Maps the stage config onto the preflight's inputs. The GPU node ceiling is the Karpenter pool's
  * `maxGpus` limit: every GPU node carries at least one GPU, so the pool never runs more nodes than
- * that. No stage reserves Lambda concurrency yet, so `reservedConcurrency` stays absent and the
- * Lambda check only compares the account quota with the default.
+ * that. The gateway function is the only one a stage may reserve concurrency for
+ * (`gateway.reservedConcurrency`); unset, the Lambda check only compares the quota with the default.
  */
 export function preflightInputs(config: StageConfig): PreflightInputs {
   const { gateway, eks } = config;
@@ -47,6 +47,9 @@ export function preflightInputs(config: StageConfig): PreflightInputs {
     ...(gateway.hostedZoneId !== undefined && { hostedZoneId: gateway.hostedZoneId }),
     ...(gateway.domainName !== undefined && { domainName: gateway.domainName }),
     allowPlainHttp: gateway.allowPlainHttp,
+    ...(gateway.reservedConcurrency !== undefined && {
+      reservedConcurrency: gateway.reservedConcurrency,
+    }),
   };
 }
 

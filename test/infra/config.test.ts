@@ -122,6 +122,31 @@ describe('stage config validation', () => {
       /redis\.nodeType must be an ElastiCache node type such as "cache\.r7g\.large"/,
     ],
     [
+      'a limiter node type without the cache. prefix',
+      { redis: { limiter: { nodeType: 't4g.micro' } } },
+      /redis\.limiter\.nodeType must be an ElastiCache node type/,
+    ],
+    [
+      'six limiter replicas',
+      { redis: { limiter: { replicasPerShard: 6 } } },
+      /redis\.limiter\.replicasPerShard must be a whole number from 0 to 5, got 6/,
+    ],
+    [
+      'an unknown limiter field',
+      { redis: { limiter: { clusterMode: true } } },
+      /redis\.limiter\.clusterMode is not a known field; use one of: nodeType, replicasPerShard/,
+    ],
+    [
+      'a zero gateway reserved concurrency',
+      { gateway: { reservedConcurrency: 0 } },
+      /gateway\.reservedConcurrency must be a whole number from 1 to 100000, got 0/,
+    ],
+    [
+      'a fractional gateway reserved concurrency',
+      { gateway: { reservedConcurrency: 2.5 } },
+      /gateway\.reservedConcurrency must be a whole number from 1 to 100000, got 2\.5/,
+    ],
+    [
       'six replicas',
       { redis: { replicasPerShard: 6 } },
       /redis\.replicasPerShard must be a whole number from 0 to 5, got 6/,
@@ -567,6 +592,9 @@ describe('stage config defaults', () => {
     ['port 6379', c.redis.port, 6379],
     ['AUTH rotation every 30 days', c.redis.authRotationDays, 30],
     ['one day of snapshots', c.redis.snapshotRetentionDays, 1],
+    ['a cache.t4g.micro limiter cache', c.redis.limiter.nodeType, 'cache.t4g.micro'],
+    ['the limiter cache with the section replicas', c.redis.limiter.replicasPerShard, 1],
+    ['no reserved gateway concurrency', c.gateway.reservedConcurrency, undefined],
     ['Kubernetes 1.35', c.eks.version, '1.35'],
     ['a private API endpoint', c.eks.endpointPublicCidrs, []],
     ['system nodes from 1', c.eks.systemNodes.minSize, 1],
@@ -637,6 +665,24 @@ describe('stage config defaults', () => {
     ['fail open', c.runtime.rateLimiter.failureMode, 'open'],
   ])('defaults to %s', (_what, actual, expected) => {
     expect(actual).toEqual(expected);
+  });
+
+  it('gives the limiter cache the section replica count unless it sets its own', () => {
+    expect(
+      parse({ ...minimal, redis: { replicasPerShard: 2 } }).redis.limiter.replicasPerShard,
+    ).toBe(2);
+    const own = parse({
+      ...minimal,
+      redis: { replicasPerShard: 2, limiter: { replicasPerShard: 0 } },
+    });
+    expect(own.redis.limiter.replicasPerShard).toBe(0);
+  });
+
+  it('keeps a configured gateway reserved concurrency', () => {
+    expect(
+      parse({ ...minimal, gateway: { allowPlainHttp: true, reservedConcurrency: 50 } }).gateway
+        .reservedConcurrency,
+    ).toBe(50);
   });
 
   it('defaults Valkey to 8.0', () => {

@@ -1,10 +1,12 @@
 /**
- * DataStack: the ElastiCache replication group (TLS required, KMS at rest, AUTH token from a
- * generated secret, Multi-AZ, isolated subnets, locked-down security group, slow log), its AUTH
- * rotation, the ApiKeys table contract, the stage's alarm topic and the Data stack's alarms.
+ * DataStack: the sessions' ElastiCache replication group (TLS required, KMS at rest, AUTH token
+ * from a generated secret, Multi-AZ, isolated subnets, locked-down security group, slow log), the
+ * limiter's own `noeviction` group, their AUTH rotation, the ApiKeys table contract, the stage's
+ * alarm topic and the Data stack's alarms.
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { GATEWAY_REDIS_USER, SESSION_MANAGER_REDIS_USER } from '#shared/redis-acl';
 import { normalised, parseDev, resources, stageConfig, synth } from './support.ts';
 
 const dev = synth(stageConfig('dev'));
@@ -17,6 +19,15 @@ function logicalId(template: typeof t, type: string, prefix = ''): string {
   if (!first) throw new Error(`no ${type} ${prefix} in template`);
   return first[0];
 }
+
+const ingress = Object.values(dev.templates)
+  .flatMap((template) => resources(template, 'AWS::EC2::SecurityGroupIngress'))
+  .map(([, p]) => p);
+/** Ingress rules into the security group whose logical id starts with `prefix`. */
+const into = (prefix: string) =>
+  ingress.filter((p) =>
+    new RegExp(`(ExportsOutputFnGetAtt|")${prefix}SecurityGroup`).test(JSON.stringify(p.GroupId)),
+  );
 
 describe('DataStack: ElastiCache replication group', () => {
   it('requires TLS in transit', () => {
@@ -35,13 +46,48 @@ describe('DataStack: ElastiCache replication group', () => {
     t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('takes the AUTH token from the generated secret as a dynamic reference, never a literal', () => {
-    const secret = logicalId(t, 'AWS::SecretsManager::Secret');
-    t.hasResourceProperties(RG, {
-      AuthToken: {
-        'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret }, ':SecretString:::}}']],
+  it('authenticates with a user group instead of an AUTH token (ElastiCache takes one)', () => {
+    const sessions = resources(t, RG).find(([id]) => id.startsWith('Redis'))?.[1];
+    expect(sessions?.AuthToken).toBeUndefined();
+    expect(sessions?.UserGroupIds).toEqual([
+      { Ref: logicalId(t, 'AWS::ElastiCache::UserGroup', 'RedisUserGroup') },
+    ]);
+  });
+
+  it("gives the session manager's user the access string from the shared ACL module, its password from the generated secret", () => {
+    const secret = logicalId(t, 'AWS::SecretsManager::Secret', 'RedisAuthToken');
+    t.hasResourceProperties('AWS::ElastiCache::User', {
+      UserName: SESSION_MANAGER_REDIS_USER.userName,
+      AccessString: SESSION_MANAGER_REDIS_USER.accessString,
+      Engine: 'redis',
+      AuthenticationMode: {
+        Type: 'password',
+        Passwords: [
+          {
+            'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret }, ':SecretString:::}}']],
+          },
+        ],
       },
     });
+  });
+
+  it('switches the default user off in both groups', () => {
+    const defaults = resources(t, 'AWS::ElastiCache::User').filter(
+      ([, p]) => p.UserName === 'default',
+    );
+    expect(defaults.map(([, p]) => p.AccessString)).toEqual(['off -@all', 'off -@all']);
+    const groups = resources(t, 'AWS::ElastiCache::UserGroup').map(([, p]) => p.UserIds);
+    expect(groups).toHaveLength(2);
+    for (const ids of groups) expect(ids).toHaveLength(2);
+  });
+
+  it('names users and groups with ids ElastiCache accepts, all different', () => {
+    const ids = [
+      ...resources(t, 'AWS::ElastiCache::User').map(([, p]) => p.UserId),
+      ...resources(t, 'AWS::ElastiCache::UserGroup').map(([, p]) => p.UserGroupId),
+    ] as string[];
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[a-z](?!.*--)[a-z0-9-]{0,38}[a-z0-9]$/);
   });
 
   it('generates a 64-character token without punctuation, and stores no value in the template', () => {
@@ -151,24 +197,126 @@ describe('DataStack: ElastiCache replication group', () => {
     t.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
   });
 
-  it('is reachable only from the gateway Lambda and the session manager pods, on the Redis port', () => {
-    const redisSg = dev.stacks.data.redis.securityGroup.securityGroupId;
-    const all = [
-      ...Object.values(dev.templates).flatMap((template) =>
-        resources(template, 'AWS::EC2::SecurityGroupIngress'),
-      ),
-    ].map(([, p]) => p);
-    const toRedis = all.filter((p) => JSON.stringify(p.GroupId).includes('RedisSecurityGroup'));
-    expect(redisSg).toBeDefined();
-    expect(toRedis.map((p) => [p.FromPort, p.ToPort, p.Description]).sort()).toEqual(
-      [
-        [6379, 6379, 'Gateway Lambda to Redis'],
-        [6379, 6379, 'Session manager pods to Redis'],
-      ].sort(),
+  it('is reachable only from the session manager pods, on the Redis port', () => {
+    const toRedis = into('Redis');
+    expect(toRedis.map((p) => [p.FromPort, p.ToPort, p.Description])).toEqual([
+      [6379, 6379, 'Session manager pods to Redis'],
+    ]);
+    expect(JSON.stringify(toRedis[0]?.SourceSecurityGroupId)).toMatch(/ClusterSecurityGroupId/);
+  });
+
+  it("keeps the sessions cache's logical ids, so a deploy updates it in place", () => {
+    // The ids this cache had when it held the buckets too (before the limiter moved out).
+    const ids = Object.keys(t.toJSON().Resources).filter((id) => id.startsWith('Redis'));
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'RedisFF642DF2',
+        'RedisKey99F69F89',
+        'RedisSecurityGroupC1E9FD21',
+        'RedisSubnets445F6F85',
+        'RedisAuthToken9E34F6A5',
+        'RedisSlowLog9A34B1F0',
+      ]),
     );
-    const gatewaySources = JSON.stringify(toRedis.map((p) => p.SourceSecurityGroupId));
-    expect(gatewaySources).toMatch(/GatewaySecurityGroup/);
-    expect(gatewaySources).toMatch(/ClusterSecurityGroupId/);
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription:
+        'ElastiCache: ingress only from the gateway Lambda and the session manager pods',
+    });
+  });
+});
+
+describe("DataStack: the limiter's own replication group", () => {
+  const limiter = () => {
+    const id = logicalId(t, RG, 'LimiterRedis');
+    return resources(t, RG).find(([each]) => each === id)?.[1] as Record<string, unknown>;
+  };
+
+  it('never evicts: its own parameter group sets maxmemory-policy noeviction', () => {
+    const params = logicalId(t, 'AWS::ElastiCache::ParameterGroup', 'LimiterRedis');
+    t.hasResourceProperties('AWS::ElastiCache::ParameterGroup', {
+      CacheParameterGroupFamily: 'redis7',
+      Properties: { 'maxmemory-policy': 'noeviction' },
+    });
+    expect(limiter().CacheParameterGroupName).toEqual({ Ref: params });
+    t.resourceCountIs('AWS::ElastiCache::ParameterGroup', 1);
+  });
+
+  it('is a small node with TLS, its own KMS key and Multi-AZ like the sessions cache', () => {
+    const key = logicalId(t, 'AWS::KMS::Key', 'LimiterRedis');
+    expect(limiter()).toMatchObject({
+      CacheNodeType: 'cache.t4g.micro',
+      TransitEncryptionEnabled: true,
+      TransitEncryptionMode: 'required',
+      AtRestEncryptionEnabled: true,
+      KmsKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
+      NumCacheClusters: 2,
+      MultiAZEnabled: true,
+      AutomaticFailoverEnabled: true,
+    });
+  });
+
+  it("has the gateway's own user, its password in its own secret with its own rotation", () => {
+    const secret = logicalId(t, 'AWS::SecretsManager::Secret', 'LimiterRedisAuthToken');
+    expect(limiter().AuthToken).toBeUndefined();
+    expect(limiter().UserGroupIds).toEqual([
+      { Ref: logicalId(t, 'AWS::ElastiCache::UserGroup', 'LimiterRedisUserGroup') },
+    ]);
+    t.hasResourceProperties('AWS::ElastiCache::User', {
+      UserName: GATEWAY_REDIS_USER.userName,
+      AccessString: GATEWAY_REDIS_USER.accessString,
+      AuthenticationMode: {
+        Type: 'password',
+        Passwords: [
+          {
+            'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret }, ':SecretString:::}}']],
+          },
+        ],
+      },
+    });
+    t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: { Ref: secret },
+      RotationLambdaARN: {
+        'Fn::GetAtt': [logicalId(t, 'AWS::Lambda::Function', 'LimiterRedisAuthRotation'), 'Arn'],
+      },
+    });
+  });
+
+  it('takes its node type and replicas from redis.limiter', () => {
+    const custom = synth(
+      parseDev({ redis: { limiter: { nodeType: 'cache.t4g.small', replicasPerShard: 0 } } }),
+    );
+    custom.templates.data.hasResourceProperties(RG, {
+      ReplicationGroupDescription: Match.stringLikeRegexp('rate limiter'),
+      CacheNodeType: 'cache.t4g.small',
+      NumCacheClusters: 1,
+      MultiAZEnabled: false,
+    });
+  });
+
+  it('stays one shard without cluster mode when the sessions cache is clustered (prod)', () => {
+    prod.templates.data.hasResourceProperties(RG, {
+      ReplicationGroupDescription: Match.stringLikeRegexp('rate limiter'),
+      ClusterMode: Match.absent(),
+      NumCacheClusters: 3,
+    });
+  });
+
+  it('is reachable only from the gateway Lambda, which reaches no other cache', () => {
+    const toLimiter = into('LimiterRedis');
+    expect(toLimiter.map((p) => [p.FromPort, p.ToPort, p.Description])).toEqual([
+      [6379, 6379, 'Gateway Lambda to Redis'],
+    ]);
+    expect(JSON.stringify(toLimiter[0]?.SourceSecurityGroupId)).toMatch(/GatewaySecurityGroup/);
+    expect(
+      into('Redis').some((p) => JSON.stringify(p.SourceSecurityGroupId).includes('Gateway')),
+    ).toBe(false);
+  });
+
+  it('outputs its endpoint and AUTH secret', () => {
+    t.hasOutput('LimiterRedisEndpoint', Match.anyValue());
+    t.hasOutput('LimiterRedisAuthSecretArn', {
+      Value: { Ref: logicalId(t, 'AWS::SecretsManager::Secret', 'LimiterRedis') },
+    });
   });
 });
 
@@ -200,20 +348,21 @@ describe('DataStack: AUTH token rotation', () => {
     });
   });
 
-  it('lets the rotation Lambda modify only this replication group', () => {
-    const rg = logicalId(t, RG);
+  it("lets the rotation Lambda modify only its cache's user, which it rotates", () => {
+    const user = logicalId(t, 'AWS::ElastiCache::User', 'RedisUser');
     t.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           {
-            Action: ['elasticache:DescribeReplicationGroups', 'elasticache:ModifyReplicationGroup'],
+            Action: ['elasticache:DescribeUsers', 'elasticache:ModifyUser'],
             Effect: 'Allow',
-            Resource: {
-              'Fn::Join': ['', [Match.stringLikeRegexp(':replicationgroup:$'), { Ref: rg }]],
-            },
+            Resource: { 'Fn::Join': ['', [Match.stringLikeRegexp(':user:$'), { Ref: user }]] },
           },
         ]),
       },
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ REDIS_USER_ID: { Ref: user } }) },
     });
   });
 
@@ -328,27 +477,39 @@ describe('DataStack: alarms', () => {
   type AlarmProps = Record<string, unknown> & { AlarmActions: unknown[]; OKActions: unknown[] };
   const alarms = (template: typeof t) =>
     resources(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a as AlarmProps);
-  /** The CacheClusterId of an alarm with the replication group's Ref shown as <rg>. */
+  /**
+   * The CacheClusterId of an alarm with the sessions group's Ref shown as <rg>, the limiter
+   * group's as <limiter>.
+   */
   const node = (a: AlarmProps) => {
     const [dimension] = a.Dimensions as { Name: string; Value: unknown }[];
     expect(dimension?.Name).toBe('CacheClusterId');
-    return JSON.stringify(dimension?.Value).replace(/\{"Ref":"Redis[A-Za-z0-9]+"\}/, '"<rg>"');
+    return JSON.stringify(dimension?.Value)
+      .replace(/\{"Ref":"Redis[A-Za-z0-9]+"\}/, '"<rg>"')
+      .replace(/\{"Ref":"LimiterRedis[A-Za-z0-9]+"\}/, '"<limiter>"');
   };
-  const member = (suffix: string) => `{"Fn::Join":["",["<rg>","-${suffix}"]]}`;
+  const member = (suffix: string, rg = '<rg>') => `{"Fn::Join":["",["${rg}","-${suffix}"]]}`;
 
   it.each([
-    ['dev', t, ['001', '002']],
+    ['dev', t, ['001', '002'], ['001', '002']],
     [
       'prod',
       prod.templates.data,
       ['0001-001', '0001-002', '0001-003', '0002-001', '0002-002', '0002-003'],
+      ['001', '002', '003'],
     ],
-  ] as const)('watches each Redis metric on every node of %s', (_stage, template, suffixes) => {
-    for (const metric of REDIS_METRICS) {
-      const onMetric = alarms(template).filter((a) => a.MetricName === metric);
-      expect(onMetric.map(node), metric).toEqual(suffixes.map(member));
-    }
-  });
+  ] as const)(
+    'watches each Redis metric on every node of both %s caches',
+    (_stage, template, sessions, limiter) => {
+      for (const metric of REDIS_METRICS) {
+        const onMetric = alarms(template).filter((a) => a.MetricName === metric);
+        expect(onMetric.map(node), metric).toEqual([
+          ...sessions.map((n) => member(n)),
+          ...limiter.map((n) => member(n, '<limiter>')),
+        ]);
+      }
+    },
+  );
 
   it('takes the Redis thresholds from the stage config', () => {
     const threshold = (metric: string) => alarms(t).find((a) => a.MetricName === metric)?.Threshold;
@@ -381,8 +542,8 @@ describe('DataStack: alarms', () => {
   });
 
   it.each([
-    ['dev', t, 2 * 5 + 4],
-    ['prod', prod.templates.data, 6 * 5 + 4],
+    ['dev', t, (2 + 2) * 5 + 4],
+    ['prod', prod.templates.data, (6 + 3) * 5 + 4],
   ] as const)(
     'sends all %s alarms to the stage topic when they fire and clear',
     (_stage, template, count) => {

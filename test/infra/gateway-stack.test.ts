@@ -56,6 +56,7 @@ describe('GatewayStack: gateway Lambda', () => {
         'AXON_REDIS_CLUSTER',
         'AXON_REDIS_ENDPOINT',
         'AXON_REDIS_TLS',
+        'AXON_REDIS_USERNAME',
         'AXON_UPSTREAM_SECRET_ARN',
         'AXON_UPSTREAM_TIMEOUT_MS',
         'AXON_UPSTREAM_URL',
@@ -67,11 +68,13 @@ describe('GatewayStack: gateway Lambda', () => {
     expect(env).toMatchObject({
       AXON_REDIS_TLS: '1',
       AXON_REDIS_CLUSTER: '0',
+      AXON_REDIS_USERNAME: 'axon-gateway',
       AXON_UPSTREAM_TIMEOUT_MS: '60000',
       POWERTOOLS_SERVICE_NAME: 'gateway',
       POWERTOOLS_METRICS_NAMESPACE: 'Axon',
     });
-    expect(gatewayFunction(p).Environment.Variables.AXON_REDIS_CLUSTER).toBe('1');
+    // prod's sessions cache runs in cluster mode; the limiter's own cache never does.
+    expect(gatewayFunction(p).Environment.Variables.AXON_REDIS_CLUSTER).toBe('0');
   });
 
   it('gets AXON_CONFIG as the validated runtime config of the stage', () => {
@@ -80,12 +83,13 @@ describe('GatewayStack: gateway Lambda', () => {
     expect(doc.rateLimiter.failureMode).toBe('open');
   });
 
-  it('points AXON_REDIS_ENDPOINT at host:port and AXON_UPSTREAM_URL at the internal ALB', () => {
+  it("points AXON_REDIS_ENDPOINT at the limiter cache's host:port and AXON_UPSTREAM_URL at the internal ALB", () => {
     expect(JSON.stringify(env.AXON_REDIS_ENDPOINT)).toMatch(
-      /PrimaryEndPointAddress.*":".*PrimaryEndPointPort/,
+      /LimiterRedis.*PrimaryEndPointAddress.*":".*LimiterRedis.*PrimaryEndPointPort/,
     );
+    expect(JSON.stringify(env.AXON_REDIS_AUTH_SECRET_ARN)).toMatch(/LimiterRedisAuthToken/);
     expect(JSON.stringify(gatewayFunction(p).Environment.Variables.AXON_REDIS_ENDPOINT)).toMatch(
-      /ConfigurationEndPointAddress/,
+      /LimiterRedis.*PrimaryEndPointAddress/,
     );
     expect(env.AXON_UPSTREAM_URL).toEqual({
       'Fn::Join': [

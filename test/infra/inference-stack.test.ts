@@ -13,6 +13,10 @@ import {
   parseModelsConfig,
 } from '../../services/session-manager/src/core/models.ts';
 import {
+  parseSessionQuotas,
+  quotasFor,
+} from '../../services/session-manager/src/core/session-quotas.ts';
+import {
   type Json,
   manifests,
   normalised,
@@ -455,12 +459,14 @@ describe('InferenceStack: session manager', () => {
     expect(Object.keys(env).sort()).toEqual(
       [
         'AWS_REGION',
+        'AXON_SESSION_QUOTAS',
         'GATEWAY_SECRET_ARN',
         'INFERENCE_TIMEOUT_MS',
         'MODELS_CONFIG',
         'PORT',
         'REDIS_AUTH_SECRET_ARN',
         'REDIS_URL',
+        'REDIS_USERNAME',
         'SESSION_TTL_SECONDS',
         'TRITON_URL',
       ].sort(),
@@ -468,6 +474,7 @@ describe('InferenceStack: session manager', () => {
     expect(env).toMatchObject({
       PORT: '8080',
       REDIS_URL: `rediss://${TOKEN}:${TOKEN}`,
+      REDIS_USERNAME: 'axon-session-manager',
       TRITON_URL: 'http://triton.axon.svc.cluster.local:8000',
       SESSION_TTL_SECONDS: '86400',
       INFERENCE_TIMEOUT_MS: '60000',
@@ -499,6 +506,37 @@ describe('InferenceStack: session manager', () => {
     expect(Object.keys(prod.stacks.inference.triton.repositoryFiles)).toContain(
       'llama-3.1-8b-instruct/1/model.json',
     );
+  });
+
+  it("gets every plan's session quotas from the stage's runtime config, defaults filled in", () => {
+    const byPlan = parseSessionQuotas(env.AXON_SESSION_QUOTAS);
+    expect(Object.keys(byPlan).sort()).toEqual(Object.keys(dev.config.runtime.plans).sort());
+    expect(quotasFor(byPlan, 'free')).toEqual({
+      maxSessions: 100,
+      maxSessionMessages: 1000,
+      maxSessionBytes: 262144,
+      maxSystemPromptBytes: 65536,
+      maxStoredBytes: 4194304,
+    });
+  });
+
+  it('passes a quota a plan sets through to the service', () => {
+    const custom = parseDev({
+      runtime: {
+        plans: {
+          free: { requestsPerMinute: 60, burst: 10, maxSessions: 7, maxStoredBytes: 1048576 },
+        },
+      },
+    });
+    const quotaEnv = (
+      ofKind(manifests(synth(custom).templates.inference, 'SessionManagerWorkload'), 'Deployment')
+        .spec.template.spec.containers[0].env as { name: string; value: string }[]
+    ).find((e) => e.name === 'AXON_SESSION_QUOTAS')?.value;
+    expect(quotasFor(parseSessionQuotas(quotaEnv ?? '{}'), 'free')).toMatchObject({
+      maxSessions: 7,
+      maxStoredBytes: 1048576,
+      maxSessionBytes: 262144,
+    });
   });
 
   it('leaves replicas to its HPA', () => {

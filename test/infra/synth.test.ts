@@ -95,7 +95,7 @@ describe('npm run synth (bin/axon.ts, dev stage)', () => {
   });
 
   it('bundles the rotation Lambda into a module that loads on its own', () => {
-    const bundle = bundleOf('Axon-dev-Data', /Rotates the ElastiCache AUTH token/);
+    const bundle = bundleOf('Axon-dev-Data', /Rotates an ElastiCache user password/);
     const load = spawnSync(
       process.execPath,
       [
@@ -109,6 +109,7 @@ describe('npm run synth (bin/axon.ts, dev stage)', () => {
         env: {
           ...env,
           REPLICATION_GROUP_ID: 'axon-test',
+          REDIS_USER_ID: 'axon-test-user',
           AWS_REGION: 'us-east-1',
           AWS_EC2_METADATA_DISABLED: 'true',
         },

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadStageConfig } from '../../lib/config.ts';
 import { REPO_ROOT } from '../../lib/paths.ts';
 import { preflightInputs, vcpusOf } from '../../lib/preflight/inputs.ts';
+import { parseDev } from '../infra/support.ts';
 
 describe('preflight inputs', () => {
   it('takes the account, GPU ceiling, TLS settings and AZs from the prod stage', () => {
@@ -27,6 +28,11 @@ describe('preflight inputs', () => {
     expect(inputs).not.toHaveProperty('certificateArn');
     expect(inputs).not.toHaveProperty('reservedConcurrency');
     expect(inputs.allowPlainHttp).toBe(true);
+  });
+
+  it("passes the gateway's reserved concurrency on for the Lambda quota check", () => {
+    const inputs = preflightInputs(parseDev({ gateway: { reservedConcurrency: 200 } }));
+    expect(inputs.reservedConcurrency).toBe(200);
   });
 
   it('knows the vCPUs of every GPU type a shipped stage uses', () => {

@@ -32,6 +32,7 @@ describe('server environment', () => {
       },
     });
     expect(config.app.redisPassword).toBeUndefined();
+    expect(config.app.redisUsername).toBeUndefined();
     expect(await (config.app.gatewaySecret as () => Promise<string>)()).toBe(base.GATEWAY_SECRET);
   });
 
@@ -42,6 +43,7 @@ describe('server environment', () => {
       REDIS_CLUSTER_NODES: 'a.example:6379, b.example:6380',
       REDIS_TLS: '1',
       REDIS_PASSWORD: 'token',
+      REDIS_USERNAME: 'axon-session-manager',
       TRITON_URL: 'https://triton.internal:8000/prefix',
       GATEWAY_SECRET: base.GATEWAY_SECRET,
       SESSION_TTL_SECONDS: '60',
@@ -61,6 +63,7 @@ describe('server environment', () => {
           { host: 'b.example', port: 6380 },
         ],
         redisTls: true,
+        redisUsername: 'axon-session-manager',
         tritonUrl: 'https://triton.internal:8000/prefix',
         sessionTtlSeconds: 60,
         inferenceTimeoutMs: 1500,

@@ -43,6 +43,11 @@ export interface RedisSettings {
   readonly tls?: boolean;
   /** Longest a command may take before it fails. */
   readonly commandTimeoutMs: number;
+  /**
+   * The Redis ACL user to connect as (ElastiCache RBAC); absent: the `default` user, as with a
+   * plain AUTH token. Fixed for the connection's life: only its password rotates.
+   */
+  readonly username?: string;
   /** The AUTH token; read at open and again whenever Redis rejects the one in use. */
   readonly password?: () => Promise<string | undefined>;
   /**
@@ -118,6 +123,7 @@ export class RedisConnection {
       enableOfflineQueue: queue,
       maxRetriesPerRequest: settings.retriesPerRequest ?? 0,
       retryStrategy,
+      ...(settings.username !== undefined && { username: settings.username }),
       ...(password !== undefined && { password }),
       ...(settings.tls && { tls: {} }),
     };
@@ -285,6 +291,7 @@ export function redisSettingsFromEnv(
   const [, host = '', port = ''] = match;
   const tls = env.AXON_REDIS_TLS === '1';
   const secretArn = env.AXON_REDIS_AUTH_SECRET_ARN;
+  const username = env.AXON_REDIS_USERNAME;
   if (secretArn && !password)
     throw new Error('AXON_REDIS_AUTH_SECRET_ARN is set but no secret reader was given');
   return {
@@ -293,6 +300,7 @@ export function redisSettingsFromEnv(
       : { url: `${tls ? 'rediss' : 'redis'}://${host}:${port}` }),
     tls,
     commandTimeoutMs,
+    ...(username && { username }),
     ...(secretArn && password && { password: password(secretArn) }),
     ...(log && { log }),
   };

@@ -48,6 +48,8 @@ export interface AppOptions {
   redisTls?: boolean;
   /** AUTH token, or where to read it (again, after WRONGPASS/NOAUTH). */
   redisPassword?: string | SecretProvider;
+  /** The Redis ACL user to connect as; absent, the `default` user. */
+  redisUsername?: string;
   /** Upper bound for one Redis command. @default 2000 */
   redisCommandTimeoutMs?: number;
   /** Base URL of Triton's HTTP endpoint, e.g. `http://triton:8000`. */
@@ -205,6 +207,7 @@ async function openRedis(
     ...(opts.redisUrl !== undefined ? { url: opts.redisUrl } : {}),
     ...(opts.redisClusterNodes !== undefined ? { clusterNodes: opts.redisClusterNodes } : {}),
     tls: opts.redisTls ?? false,
+    ...(opts.redisUsername !== undefined ? { username: opts.redisUsername } : {}),
     ...(opts.redisPassword !== undefined ? { password: asProvider(opts.redisPassword) } : {}),
     commandTimeoutMs: opts.redisCommandTimeoutMs ?? 2_000,
     // A session write would rather wait out a short reconnect than fail: the session store's

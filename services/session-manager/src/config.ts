@@ -108,6 +108,8 @@ export function loadServerConfig(env: Env): ServerConfig {
   }
   const redisPassword = secret(env, 'REDIS_PASSWORD', 'REDIS_AUTH_SECRET_ARN', false);
   const gatewaySecretArn = set(env, 'GATEWAY_SECRET_ARN');
+  // The Redis ACL user (ElastiCache RBAC); absent, the `default` user.
+  const redisUsername = set(env, 'REDIS_USERNAME');
   const quotasJson = set(env, 'AXON_SESSION_QUOTAS');
   let sessionQuotas: AppOptions['sessionQuotas'];
   try {
@@ -126,6 +128,7 @@ export function loadServerConfig(env: Env): ServerConfig {
       ...(clusterNodes !== undefined ? { redisClusterNodes: parseClusterNodes(clusterNodes) } : {}),
       redisTls: tls === '1' || tls === 'true',
       ...(redisPassword ? { redisPassword } : {}),
+      ...(redisUsername !== undefined ? { redisUsername } : {}),
       tritonUrl: httpUrl(env, 'TRITON_URL'),
       gatewaySecret: secret(env, 'GATEWAY_SECRET', 'GATEWAY_SECRET_ARN', true) as SecretProvider,
       // A rotated secret has an AWSPREVIOUS version, accepted until the next rotation; a plain

@@ -32,6 +32,31 @@ function alarmsOn(t: ReturnType<typeof build>, metricName: string): Alarm[] {
   ) as Alarm[];
 }
 
+describe('DataAlarms on the limiter cache', () => {
+  const t = build({ limiterRedisNodes: ['limiter-001'] });
+
+  it('watches every metric of each limiter node too, named as the limiter in the description', () => {
+    for (const metric of [
+      'EngineCPUUtilization',
+      'DatabaseMemoryUsagePercentage',
+      'Evictions',
+      'ReplicationLag',
+      'CurrConnections',
+    ]) {
+      const alarms = alarmsOn(t, metric);
+      expect(
+        alarms.map((a) => a.Properties.Dimensions),
+        metric,
+      ).toEqual([
+        [{ Name: 'CacheClusterId', Value: 'axon-001' }],
+        [{ Name: 'CacheClusterId', Value: 'axon-002' }],
+        [{ Name: 'CacheClusterId', Value: 'limiter-001' }],
+      ]);
+      expect(alarms[2]?.Properties.AlarmDescription).toMatch(/^Limiter Redis node limiter-001:/);
+    }
+  });
+});
+
 describe('DataAlarms defaults', () => {
   const t = build();
 
@@ -164,6 +189,13 @@ describe('DataAlarms validation', () => {
   it('refuses more nodes than it can watch one by one', () => {
     const nodes = Array.from({ length: 41 }, (_, i) => `axon-${i}`);
     expect(() => build({ redisNodes: nodes })).toThrow(/1 to 40 Redis nodes one by one, got 41/);
+  });
+
+  it('counts the limiter cache nodes against the same ceiling', () => {
+    const nodes = Array.from({ length: 38 }, (_, i) => `axon-${i}`);
+    expect(() =>
+      build({ redisNodes: nodes, limiterRedisNodes: ['l-001', 'l-002', 'l-003'] }),
+    ).toThrow(/got 38 \(sessions\) \+ 3 \(limiter\)/);
   });
 
   it('refuses no node at all', () => {

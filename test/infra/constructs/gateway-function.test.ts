@@ -56,6 +56,10 @@ describe('GatewayFunction defaults', () => {
   it('gets 1024 MiB of memory', () => {
     t.hasResourceProperties(FUNCTION, { MemorySize: 1024 });
   });
+
+  it('reserves no concurrency, so a new account with a low quota can deploy it', () => {
+    t.hasResourceProperties(FUNCTION, { ReservedConcurrentExecutions: Match.absent() });
+  });
 });
 
 describe('GatewayFunction props', () => {
@@ -87,6 +91,17 @@ describe('GatewayFunction props', () => {
 });
 
 describe('GatewayFunction validation', () => {
+  it('reserves, and so caps, the configured concurrency', () => {
+    const { stack } = build({ reservedConcurrency: 50 });
+    template(stack).hasResourceProperties(FUNCTION, { ReservedConcurrentExecutions: 50 });
+  });
+
+  it.each([0, -1, 2.5])('refuses a reserved concurrency of %d', (value) => {
+    expect(() => build({ reservedConcurrency: value })).toThrow(
+      `gateway reservedConcurrency must be a whole number from 1 up (or unset), got ${value}`,
+    );
+  });
+
   it('refuses an upstream timeout under one second', () => {
     expect(() => build({ upstreamTimeoutMs: 500 })).toThrow(
       /upstreamTimeoutMs must be a whole number from 1000 to 840000, got 500/,

@@ -51,6 +51,10 @@ describe('RedisReplicationGroup defaults', () => {
   it('keeps one day of snapshots', () => {
     t.hasResourceProperties(RG, { SnapshotRetentionLimit: 1 });
   });
+
+  it("uses the engine's default parameter group and creates none", () => {
+    t.resourceCountIs('AWS::ElastiCache::ParameterGroup', 0);
+  });
 });
 
 describe('RedisReplicationGroup props', () => {
@@ -73,6 +77,90 @@ describe('RedisReplicationGroup props', () => {
       ReplicasPerNodeGroup: 1,
       Port: 6380,
       SnapshotRetentionLimit: 7,
+    });
+  });
+});
+
+describe('RedisReplicationGroup maxmemoryPolicy', () => {
+  it('gets a parameter group of its own with the policy, in the engine family', () => {
+    const t = template(build({ maxmemoryPolicy: 'noeviction' }).stack);
+    t.hasResourceProperties('AWS::ElastiCache::ParameterGroup', {
+      CacheParameterGroupFamily: 'redis7',
+      Properties: { 'maxmemory-policy': 'noeviction', 'cluster-enabled': Match.absent() },
+    });
+    const [id] = Object.keys(t.findResources('AWS::ElastiCache::ParameterGroup'));
+    t.hasResourceProperties(RG, { CacheParameterGroupName: { Ref: id } });
+  });
+
+  it('says cluster-enabled in its own group when the cache runs in cluster mode', () => {
+    const t = template(
+      build({
+        engine: 'valkey',
+        engineVersion: '8.0',
+        clusterMode: true,
+        maxmemoryPolicy: 'allkeys-lru',
+      }).stack,
+    );
+    t.hasResourceProperties('AWS::ElastiCache::ParameterGroup', {
+      CacheParameterGroupFamily: 'valkey8',
+      Properties: { 'maxmemory-policy': 'allkeys-lru', 'cluster-enabled': 'yes' },
+    });
+  });
+
+  it('refuses a policy Redis does not know', () => {
+    expect(() =>
+      build({
+        maxmemoryPolicy: 'no-eviction' as unknown as RedisReplicationGroupProps['maxmemoryPolicy'],
+      }),
+    ).toThrow(/maxmemoryPolicy must be one of noeviction, .*, got "no-eviction"/);
+  });
+
+  it('takes its description and its security group description from props', () => {
+    const t = template(
+      build({ description: 'limiter', securityGroupDescription: 'ElastiCache (limiter)' }).stack,
+    );
+    t.hasResourceProperties(RG, { ReplicationGroupDescription: 'limiter' });
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: 'ElastiCache (limiter)',
+    });
+  });
+});
+
+describe('RedisReplicationGroup with an ACL user', () => {
+  const user = { userName: 'axon-test', accessString: 'on ~axon:test:* -@all +get' };
+
+  it('keeps the AUTH token by default and creates no users', () => {
+    const t = template(build().stack);
+    t.resourceCountIs('AWS::ElastiCache::User', 0);
+    t.hasResourceProperties(RG, { AuthToken: Match.anyValue(), UserGroupIds: Match.absent() });
+  });
+
+  it('swaps the AUTH token for a user group of that user and a disabled default user', () => {
+    const { stack, redis } = build({ user });
+    const t = template(stack);
+    t.hasResourceProperties(RG, { AuthToken: Match.absent(), UserGroupIds: [Match.anyValue()] });
+    t.hasResourceProperties('AWS::ElastiCache::User', {
+      UserName: 'axon-test',
+      AccessString: user.accessString,
+    });
+    t.hasResourceProperties('AWS::ElastiCache::User', {
+      UserName: 'default',
+      AccessString: 'off -@all',
+    });
+    expect(redis.userName).toBe('axon-test');
+  });
+
+  it('tells a bound client its user name', () => {
+    const { stack, vpc, redis } = build({ user });
+    const fn = new AxonFunction(stack, 'Client', {
+      entry: FIXTURES.gatewayEntry,
+      description: 'client',
+      vpc,
+      securityGroup: new ec2.SecurityGroup(stack, 'ClientSg', { vpc }),
+    });
+    redis.bind(fn, 'client to Redis');
+    template(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.redisUsername]: 'axon-test' }) },
     });
   });
 });

@@ -1,16 +1,22 @@
 /**
  * STAND-IN FOR THE AWS CONTROL PLANE. There is no Secrets Manager or ElastiCache here, so these
  * aws-sdk-client-mock handlers model the parts of both APIs the rotation Lambda relies on:
- * secret versions and their staging labels, and a replication group that goes `modifying` for a
+ * secret versions and their staging labels, a replication group that goes `modifying` for a
  * few polls after each ModifyReplicationGroup, accepts two tokens after ROTATE and one after SET,
- * and refuses a modification while another runs. Every call is recorded in order.
+ * and refuses a modification while another runs, and an RBAC user that goes `modifying` after
+ * each ModifyUser, holds one or two passwords (never more, as ElastiCache) and likewise refuses
+ * a modification while another runs. Every call is recorded in order.
  */
 import { randomBytes } from 'node:crypto';
 import {
   DescribeReplicationGroupsCommand,
+  DescribeUsersCommand,
   ElastiCacheClient,
+  InvalidParameterValueException,
   InvalidReplicationGroupStateFault,
+  InvalidUserStateFault,
   ModifyReplicationGroupCommand,
+  ModifyUserCommand,
 } from '@aws-sdk/client-elasticache';
 import {
   DescribeSecretCommand,
@@ -50,6 +56,13 @@ export class ControlPlane {
     pendingPolls: 0,
     pending: undefined as undefined | (() => void),
   };
+  user = {
+    status: 'active',
+    /** Passwords the user accepts right now. */
+    passwords: [] as string[],
+    pendingPolls: 0,
+    pending: undefined as undefined | (() => void),
+  };
   /** How many DescribeReplicationGroups calls a modification stays `modifying`. */
   modifyingPolls = 2;
   clock = Date.parse('2026-11-01T00:00:00Z');
@@ -64,6 +77,7 @@ export class ControlPlane {
       created: this.now(),
     });
     this.group.tokens = [initialToken];
+    this.user.passwords = [initialToken];
     this.group.lastModified = this.now();
     this.install();
   }
@@ -191,6 +205,42 @@ export class ControlPlane {
           },
         ],
       };
+    });
+    ec.on(DescribeUsersCommand).callsFake((input) => {
+      this.record('DescribeUsers', input);
+      if (this.user.status === 'modifying' && --this.user.pendingPolls <= 0) {
+        this.user.status = 'active';
+        this.user.pending?.();
+        this.user.pending = undefined;
+      }
+      return {
+        Users: [
+          {
+            UserId: input.UserId,
+            Status: this.user.status,
+            Authentication: { Type: 'password', PasswordCount: this.user.passwords.length },
+          },
+        ],
+      };
+    });
+    ec.on(ModifyUserCommand).callsFake((input) => {
+      this.record('ModifyUser', input);
+      if (this.user.status !== 'active') {
+        throw new InvalidUserStateFault({ message: `User is ${this.user.status}`, $metadata: {} });
+      }
+      const passwords = [...(input.AuthenticationMode?.Passwords ?? [])];
+      if (passwords.length < 1 || passwords.length > 2) {
+        throw new InvalidParameterValueException({
+          message: 'A user has one or two passwords',
+          $metadata: {},
+        });
+      }
+      this.user.pending = () => {
+        this.user.passwords = passwords;
+      };
+      this.user.status = 'modifying';
+      this.user.pendingPolls = this.modifyingPolls;
+      return { Status: 'modifying' };
     });
     ec.on(ModifyReplicationGroupCommand).callsFake((input) => {
       this.record('ModifyReplicationGroup', input);

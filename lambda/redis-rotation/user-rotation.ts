@@ -1,0 +1,143 @@
+/**
+ * Secrets Manager rotation of one ElastiCache RBAC user's password without downtime. An
+ * ElastiCache user may hold two passwords at once, which plays the part ROTATE plays for an AUTH
+ * token:
+ *
+ * 1. createSecret: generate a new password as the AWSPENDING version (shared with rotation.ts).
+ * 2. setSecret:    ModifyUser with both passwords, AWSCURRENT's and AWSPENDING's, so clients on
+ *                  either get in.
+ * 3. testSecret:   the user is `active` and holds two passwords (the function has no network path
+ *                  into Redis, so the control plane is what it can check).
+ * 4. finishSecret: move AWSCURRENT to the new version, then ModifyUser with the new password
+ *                  alone. A client still on the old one gets WRONGPASS at its next connect,
+ *                  re-reads AWSCURRENT and reconnects (`@axon/runtime/redis`).
+ *
+ * Each step is safe to run again: ModifyUser with the same passwords changes nothing. No password
+ * is ever logged.
+ */
+import {
+  DescribeUsersCommand,
+  type ElastiCacheClient,
+  ModifyUserCommand,
+  type User,
+} from '@aws-sdk/client-elasticache';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import type { Log } from '#shared/logger';
+import {
+  createSecret,
+  RotationError,
+  type RotationEvent,
+  readVersion,
+  versionToRotate,
+} from './rotation.ts';
+
+export interface UserRotationDeps {
+  readonly secrets: Pick<SecretsManagerClient, 'send'>;
+  readonly elasticache: Pick<ElastiCacheClient, 'send'>;
+  /** The ElastiCache user id (not its user name) whose password the secret holds. */
+  readonly userId: string;
+  readonly log: Log;
+  /** Length of generated passwords (ElastiCache: 16 to 128). @default 64 */
+  readonly tokenLength?: number;
+  /** Pause between DescribeUsers polls. @default 5000 */
+  readonly pollIntervalMs?: number;
+  /** Time budget of one step for waiting on the user. @default 13 minutes */
+  readonly waitTimeoutMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs one rotation step of a user's password; safe to call again for a step that already ran. */
+export async function rotateUser(event: RotationEvent, deps: UserRotationDeps): Promise<void> {
+  const version = await versionToRotate(event, deps);
+  if (!version) return;
+  const { SecretId: secretId, ClientRequestToken: token, Step: step } = event;
+  deps.log.info('rotation step', { step, secretId, userId: deps.userId });
+  switch (step) {
+    case 'createSecret':
+      return createSecret(secretId, token, deps);
+    case 'setSecret': {
+      const current = await readCurrent(secretId, version.versions, deps);
+      const pending = await readVersion(secretId, token, deps, 'AWSPENDING');
+      return setPasswords(deps, [current, pending]);
+    }
+    case 'testSecret': {
+      const user = await describeUser(deps);
+      if (user.Status !== 'active') {
+        throw new RotationError(`user ${deps.userId} is ${user.Status}, not active`);
+      }
+      if (user.Authentication?.PasswordCount !== 2) {
+        throw new RotationError(
+          `user ${deps.userId} holds ${user.Authentication?.PasswordCount ?? 0} passwords, not the old and the new one`,
+        );
+      }
+      return;
+    }
+    case 'finishSecret': {
+      const current = Object.entries(version.versions).find(([, s]) =>
+        s.includes('AWSCURRENT'),
+      )?.[0];
+      if (current !== token) {
+        await deps.secrets.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: secretId,
+            VersionStage: 'AWSCURRENT',
+            MoveToVersionId: token,
+            ...(current && { RemoveFromVersionId: current }),
+          }),
+        );
+      }
+      return setPasswords(deps, [await readVersion(secretId, token, deps)]);
+    }
+  }
+}
+
+/** AWSCURRENT's value, found through the version map (GetSecretValue by stage alone). */
+async function readCurrent(
+  secretId: string,
+  versions: Record<string, string[]>,
+  deps: Pick<UserRotationDeps, 'secrets'>,
+): Promise<string> {
+  const current = Object.entries(versions).find(([, s]) => s.includes('AWSCURRENT'))?.[0];
+  if (!current) throw new RotationError(`secret ${secretId} has no AWSCURRENT version`);
+  return readVersion(secretId, current, deps);
+}
+
+async function setPasswords(deps: UserRotationDeps, passwords: string[]): Promise<void> {
+  const deadline = (deps.now ?? Date.now)() + (deps.waitTimeoutMs ?? 13 * 60_000);
+  await waitUntilActive(deps, deadline);
+  await deps.elasticache.send(
+    new ModifyUserCommand({
+      UserId: deps.userId,
+      AuthenticationMode: { Type: 'password', Passwords: passwords },
+    }),
+  );
+  await waitUntilActive(deps, deadline);
+}
+
+async function describeUser(deps: UserRotationDeps): Promise<User> {
+  const out = await deps.elasticache.send(new DescribeUsersCommand({ UserId: deps.userId }));
+  const user = out.Users?.[0];
+  if (!user) throw new RotationError(`user ${deps.userId} not found`);
+  return user;
+}
+
+/** Polls until the user is `active`: ElastiCache refuses a modification while one runs. */
+async function waitUntilActive(deps: UserRotationDeps, deadline: number): Promise<User> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? defaultSleep;
+  for (;;) {
+    const user = await describeUser(deps);
+    if (user.Status === 'active') return user;
+    if (user.Status === 'deleting') throw new RotationError(`user ${deps.userId} is deleting`);
+    if (now() >= deadline) {
+      throw new RotationError(
+        `user ${deps.userId} still ${user.Status} at the step's deadline; Secrets Manager retries the rotation`,
+      );
+    }
+    await sleep(deps.pollIntervalMs ?? 5_000);
+  }
+}
