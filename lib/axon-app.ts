@@ -21,6 +21,8 @@ export interface AxonAppOptions {
   /** Overrides for tests: the session manager build context and the gateway entry. */
   readonly sessionManagerImageDirectory?: string;
   readonly gatewayEntry?: string;
+  /** Build context of the container edge image (stages with gateway.edge "container"). */
+  readonly gatewayEdgeImageDirectory?: string;
 }
 
 export function createAxonStacks(
@@ -53,7 +55,7 @@ export function createAxonStacks(
   });
   const gateway = new GatewayStack(app, stackName(config.stage, 'Gateway'), {
     ...common,
-    description: `Axon ${config.stage}: public ALB, WAF, gateway Lambda, alarms`,
+    description: `Axon ${config.stage}: public ALB, WAF, gateway ${config.gateway.edge === 'container' ? 'pods' : 'Lambda'}, alarms`,
     vpc: network.vpc,
     apiKeys: data.apiKeys,
     redis: data.redis,
@@ -62,6 +64,12 @@ export function createAxonStacks(
     upstreamSecret: inference.gatewaySecret,
     alarmTopic: data.alarmTopic.topic,
     gatewayEntry: options.gatewayEntry,
+    edgeCluster: {
+      cluster: inference.cluster.cluster,
+      namespace: inference.cluster.namespace,
+      podConnections: inference.cluster.podConnections,
+    },
+    gatewayEdgeImageDirectory: options.gatewayEdgeImageDirectory,
   });
   return { network, data, inference, gateway };
 }
