@@ -44,10 +44,9 @@ function policyNames(objects: K8sObject[]): string[] {
 }
 
 function idleTimeout(template = g): string | undefined {
-  const [, alb] = resources(template, ALB)[0] ?? [];
-  return (alb?.LoadBalancerAttributes as { Key: string; Value: string }[]).find(
-    (a) => a.Key === 'idle_timeout.timeout_seconds',
-  )?.Value;
+  const [[, alb] = ['', {}]] = resources(template, ALB);
+  const attributes = (alb.LoadBalancerAttributes ?? []) as { Key: string; Value: string }[];
+  return attributes.find((a) => a.Key === 'idle_timeout.timeout_seconds')?.Value;
 }
 
 describe('container edge: Kubernetes objects', () => {
@@ -207,7 +206,8 @@ describe('container edge: identity and grants', () => {
       id.startsWith('EdgeServiceAccountRole'),
     );
     expect(policies).toHaveLength(1);
-    const statements = policies[0]?.[1].PolicyDocument.Statement as Json[];
+    const document = policies[0]?.[1].PolicyDocument as Json;
+    const statements = document.Statement as Json[];
     const text = JSON.stringify(statements);
     expect(statements.flatMap((s) => [s.Action].flat())).toEqual(
       expect.arrayContaining([

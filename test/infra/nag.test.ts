@@ -1,6 +1,7 @@
 /**
- * cdk-nag v3 (AWS Solutions pack) over every stack of the shipped stages (dev with either edge, prod): no unacknowledged
- * finding, every acknowledgement carries a specific reason and still matches a real finding.
+ * cdk-nag v3 (AWS Solutions pack) over every stack of the shipped stages (dev with either edge,
+ * prod): no unacknowledged finding, every acknowledgement carries a specific reason and still
+ * matches a real finding.
  */
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
