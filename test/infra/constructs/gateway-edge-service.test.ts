@@ -11,7 +11,7 @@ import {
 } from '../../../lib/constructs/gateway-edge-service.ts';
 import { InferenceCluster } from '../../../lib/constructs/inference-cluster.ts';
 import { RedisReplicationGroup } from '../../../lib/constructs/redis-replication-group.ts';
-import { manifests, ofKind, parseDev, resources } from '../support.ts';
+import { FIXTURES, manifests, ofKind, parseDev, resources } from '../support.ts';
 import { bareStack, template, unacknowledged } from './support.ts';
 
 function setup() {
@@ -36,6 +36,7 @@ function setup() {
       replicasPerShard: 1,
     }),
     upstreamSecret: new secretsmanager.Secret(stack, 'Upstream'),
+    imageDirectory: FIXTURES.gatewayEdgeImageDirectory,
   };
   return { ...bare, props };
 }
