@@ -21,6 +21,8 @@ export interface AxonAppOptions {
   /** Overrides for tests: the session manager build context and the gateway entry. */
   readonly sessionManagerImageDirectory?: string;
   readonly gatewayEntry?: string;
+  /** Build context of the container edge image (stages with gateway.edge "container"). */
+  readonly gatewayEdgeImageDirectory?: string;
 }
 
 export function createAxonStacks(
@@ -54,7 +56,7 @@ export function createAxonStacks(
   });
   const gateway = new GatewayStack(app, stackName(config.stage, 'Gateway'), {
     ...common,
-    description: `Axon ${config.stage}: public ALB, WAF, gateway Lambda, alarms`,
+    description: `Axon ${config.stage}: public ALB, WAF, gateway ${config.gateway.edge === 'container' ? 'pods' : 'Lambda'}, alarms`,
     vpc: network.vpc,
     apiKeys: data.apiKeys,
     // The gateway's only Redis use is the limiter, so it binds to the limiter's cache alone.
@@ -65,12 +67,21 @@ export function createAxonStacks(
     alarmTopic: data.alarmTopic.topic,
     gatewayEntry: options.gatewayEntry,
     observed: {
-      caches: [{ label: 'redis', nodes: data.redis.memberClusterIds }],
+      caches: [
+        { label: 'limiter', nodes: data.limiterRedis.memberClusterIds },
+        { label: 'sessions', nodes: data.redis.memberClusterIds },
+      ],
       internalLoadBalancer: inference.sessionManager.loadBalancer,
       internalTargetGroup: inference.sessionManager.targetGroup,
       clusterName: inference.cluster.cluster.clusterName,
       prometheusWorkspaceId: inference.metrics.workspace.attrWorkspaceId,
     },
+    edgeCluster: {
+      cluster: inference.cluster.cluster,
+      namespace: inference.cluster.namespace,
+      podConnections: inference.cluster.podConnections,
+    },
+    gatewayEdgeImageDirectory: options.gatewayEdgeImageDirectory,
   });
   return { network, data, inference, gateway };
 }

@@ -477,3 +477,69 @@ export function parseModels(
   });
   return models;
 }
+
+/** Where the public ALB sends `/v1/*`: the gateway Lambda, or gateway pods on the system nodes. */
+export const GATEWAY_EDGES = ['lambda', 'container'] as const;
+export type GatewayEdge = (typeof GATEWAY_EDGES)[number];
+
+/** The container edge's pods (read only when `gateway.edge` is "container"; defaults otherwise). */
+export interface GatewayContainerConfig {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly cpuMillicores: number;
+  readonly memoryMiB: number;
+  /** Largest request body the edge reads; larger ones get 413 before anything is charged. */
+  readonly maxBodyBytes: number;
+  /** After SIGTERM, how long open streams may run on before the process exits. */
+  readonly shutdownGraceSeconds: number;
+}
+
+/**
+ * The container edge's settings. Its pods run on the system nodes, so their requests are checked
+ * against one node of every system instance type: a pod that fits none stays Pending forever and
+ * the public ALB has no target.
+ */
+export function parseGatewayContainer(
+  f: Fields,
+  systemNodes: Pick<NodeGroupConfig, 'instanceTypes'>,
+): GatewayContainerConfig {
+  f.only([
+    'minReplicas',
+    'maxReplicas',
+    'cpuMillicores',
+    'memoryMiB',
+    'maxBodyBytes',
+    'shutdownGraceSeconds',
+  ]);
+  const minReplicas = f.integer('minReplicas', 1, 100, 2);
+  const maxReplicas = f.integer('maxReplicas', 1, 200, Math.max(minReplicas, 6));
+  if (maxReplicas < minReplicas) {
+    f.fail('maxReplicas', `must be >= minReplicas, got ${maxReplicas} < ${minReplicas}`);
+  }
+  const cpuMillicores = f.integer('cpuMillicores', 100, 16000, 500);
+  const memoryMiB = f.integer('memoryMiB', 128, 65536, 512);
+  for (const type of systemNodes.instanceTypes) {
+    const node = allocatable(type);
+    if (cpuMillicores > node.cpuMillicores) {
+      f.fail(
+        'cpuMillicores',
+        `is ${cpuMillicores}m, but a ${type} system node has ${node.cpuMillicores}m allocatable, so the pod would stay Pending; lower it or use a larger type in eks.systemNodes.instanceTypes`,
+      );
+    }
+    if (memoryMiB > node.memoryMiB) {
+      f.fail(
+        'memoryMiB',
+        `is ${memoryMiB} MiB, but a ${type} system node has ${node.memoryMiB} MiB allocatable, so the pod would stay Pending; lower it or use a larger type in eks.systemNodes.instanceTypes`,
+      );
+    }
+  }
+  return {
+    minReplicas,
+    maxReplicas,
+    cpuMillicores,
+    memoryMiB,
+    // 1 MiB is the Lambda edge's effective cap too, so switching edges changes no client's limit.
+    maxBodyBytes: f.integer('maxBodyBytes', 1024, 100 * 1024 * 1024, 1024 * 1024),
+    shutdownGraceSeconds: f.integer('shutdownGraceSeconds', 5, 3600, 60),
+  };
+}

@@ -11,8 +11,12 @@ import { type AxonConfig, ConfigError, parseConfig } from '#shared/config';
 import { type Doc, Fields, isDoc, StageConfigError } from './config-fields.ts';
 import {
   type EksConfig,
+  GATEWAY_EDGES,
+  type GatewayContainerConfig,
+  type GatewayEdge,
   type ModelConfig,
   parseEks,
+  parseGatewayContainer,
   parseModels,
   parseTriton,
   type TritonConfig,
@@ -24,6 +28,8 @@ export type RedisEngine = 'redis' | 'valkey';
 export type {
   CapacityType,
   EksConfig,
+  GatewayContainerConfig,
+  GatewayEdge,
   GpuPoolConfig,
   ModelConfig,
   NodeGroupConfig,
@@ -83,6 +89,14 @@ export interface StageConfig {
     readonly targetCpuPercent: number;
   };
   readonly gateway: {
+    /**
+     * `lambda`: the public ALB invokes the gateway Lambda (no servers, scales to zero, answers
+     * buffered and capped near 1 MB). `container`: gateway pods on the system nodes behind the
+     * same ALB (true streaming, no answer size cap). @default 'lambda'
+     */
+    readonly edge: GatewayEdge;
+    /** The container edge's pods; defaults when edge is lambda, where nothing reads them. */
+    readonly container: GatewayContainerConfig;
     /**
      * HTTPS with a certificate you manage (DNS is yours: point it at the LoadBalancerDnsName
      * output). Exclusive with domainName.
@@ -258,8 +272,14 @@ function parseSessionManager(f: Fields): StageConfig['sessionManager'] {
   };
 }
 
-function parseGateway(f: Fields, region: string): StageConfig['gateway'] {
+function parseGateway(
+  f: Fields,
+  region: string,
+  systemNodes: StageConfig['eks']['systemNodes'],
+): StageConfig['gateway'] {
   f.only([
+    'edge',
+    'container',
     'certificateArn',
     'domainName',
     'hostedZoneId',
@@ -300,7 +320,16 @@ function parseGateway(f: Fields, region: string): StageConfig['gateway'] {
   );
   const allowPlainHttp = f.boolean('allowPlainHttp', false);
   checkHttps(f, { certificateArn, domainName, hostedZoneId, hostedZoneName, allowPlainHttp });
+  const edge = f.oneOf('edge', GATEWAY_EDGES, 'lambda');
+  if (edge === 'lambda' && f.has('container')) {
+    f.fail(
+      'container',
+      'is set but gateway.edge is "lambda", so nothing would read it; set "edge": "container" or remove the container section',
+    );
+  }
   return {
+    edge,
+    container: parseGatewayContainer(f.object('container'), systemNodes),
     certificateArn,
     domainName,
     hostedZoneId,
@@ -539,7 +568,7 @@ export function parseStageConfig(doc: unknown, options: ParseOptions = {}): Stag
     triton,
     models: parseModels(root, eks.gpuNodes, triton),
     sessionManager: parseSessionManager(root.object('sessionManager')),
-    gateway: parseGateway(root.object('gateway'), region),
+    gateway: parseGateway(root.object('gateway'), region, eks.systemNodes),
     alarms: parseAlarms(root.object('alarms')),
     observability: parseObservability(root.object('observability')),
     runtime: parseRuntime(doc, source, options.runtimeDefaultsFile ?? 'config/axon.json'),

@@ -132,9 +132,14 @@ export class InferenceStack extends AxonStack {
 
     // The internal ALB and the scraper both have their network interfaces in the private subnets.
     const privateCidrs = privateSubnets.map((s) => s.ipv4CidrBlock);
+    // With the container edge, the public ALB (public subnets) reaches the edge pods directly.
+    const publicAlbCidrs =
+      config.gateway.edge === 'container'
+        ? props.vpc.publicSubnets.map((s) => s.ipv4CidrBlock)
+        : undefined;
     const policies = cluster.addManifest(
       'NetworkPolicies',
-      ...networkPolicies({ albCidrs: privateCidrs, scraperCidrs: privateCidrs }),
+      ...networkPolicies({ albCidrs: privateCidrs, scraperCidrs: privateCidrs, publicAlbCidrs }),
     );
     policies.node.addDependency(this.cluster.namespace);
 

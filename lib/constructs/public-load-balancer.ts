@@ -4,8 +4,8 @@
  * validates it by DNS in that zone and creates the alias record; or a `certificateArn` you
  * manage, with DNS left to you. Either way the listener uses a modern TLS policy and port 80
  * only redirects to 443. Plain HTTP is an explicit `allowPlainHttp` opt-in for a dev stage, and
- * synth warns every time. Every path goes to the Lambda, which answers unknown paths with the
- * 404 envelope and an x-request-id.
+ * synth warns every time. Every path goes to the gateway (the Lambda, or the container edge's
+ * target group), which answers unknown paths with the 404 envelope and an x-request-id.
  */
 import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
@@ -21,7 +21,16 @@ import { acknowledge } from '../nag.ts';
 
 export interface PublicLoadBalancerProps {
   readonly vpc: ec2.IVpc;
-  readonly target: lambda.IFunction;
+  /**
+   * The gateway Lambda, as a Lambda target. Exactly one of `target` and `targetGroup`.
+   * @default - none: `targetGroup` must be set
+   */
+  readonly target?: lambda.IFunction;
+  /**
+   * The container edge's IP target group: the ALB then streams the pods' answers.
+   * @default - none: `target` must be set
+   */
+  readonly targetGroup?: elbv2.ApplicationTargetGroup;
   /**
    * A certificate you manage, for HTTPS with DNS left to you. Exclusive with `domainName`.
    * @default - none: `domainName` or `allowPlainHttp` must be set
@@ -41,7 +50,8 @@ export interface PublicLoadBalancerProps {
   readonly allowPlainHttp?: boolean;
   readonly accessLogs: s3.IBucket;
   /**
-   * How long a request may stay open, 1 to 4000 seconds; must outlast the gateway Lambda.
+   * How long a connection may stay idle, 1 to 4000 seconds; must outlast the gateway Lambda,
+   * or, with the container edge, the longest silence of a generation.
    * @default Duration.seconds(60)
    */
   readonly idleTimeout?: Duration;
@@ -83,13 +93,15 @@ export class PublicLoadBalancer extends Construct {
     });
     this.loadBalancer.logAccessLogs(props.accessLogs, 'gateway-alb');
 
-    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Gateway', {
-      targetType: elbv2.TargetType.LAMBDA,
-      targets: [new targets.LambdaTarget(props.target)],
-      // The gateway reads repeated headers (X-Forwarded-For chains) and sets repeated ones.
-      multiValueHeadersEnabled: true,
-      healthCheck: { enabled: true, path: '/healthz', interval: Duration.minutes(1) },
-    });
+    this.targetGroup =
+      props.targetGroup ??
+      new elbv2.ApplicationTargetGroup(this, 'Gateway', {
+        targetType: elbv2.TargetType.LAMBDA,
+        targets: props.target ? [new targets.LambdaTarget(props.target)] : [],
+        // The gateway reads repeated headers (X-Forwarded-For chains) and sets repeated ones.
+        multiValueHeadersEnabled: true,
+        healthCheck: { enabled: true, path: '/healthz', interval: Duration.minutes(1) },
+      });
 
     if (props.domainName && props.hostedZone) {
       // CloudFormation waits for the DNS validation record the certificate adds to the zone, so
@@ -147,6 +159,12 @@ export class PublicLoadBalancer extends Construct {
 }
 
 function validate(props: PublicLoadBalancerProps): void {
+  if ((props.target === undefined) === (props.targetGroup === undefined)) {
+    throw new Error(
+      'public ALB needs exactly one of target (the gateway Lambda) and targetGroup (the container edge), got ' +
+        (props.target ? 'both' : 'neither'),
+    );
+  }
   const arn = props.certificateArn;
   if (arn !== undefined && !Token.isUnresolved(arn) && !ACM_ARN.test(arn)) {
     throw new Error(

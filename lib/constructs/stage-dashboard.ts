@@ -35,7 +35,10 @@ export interface StageDashboardProps {
   /** Stage name: part of the dashboard name and its title. */
   readonly stage: string;
   readonly publicLoadBalancer: elbv2.ApplicationLoadBalancer;
-  readonly gatewayFunction: lambda.IFunction;
+  /** The gateway Lambda (`gateway.edge` "lambda"). @default - none: the container edge */
+  readonly gatewayFunction?: lambda.IFunction;
+  /** The container edge's target group (`gateway.edge` "container"). @default - none */
+  readonly gatewayTargetGroup?: elbv2.IApplicationTargetGroup;
   readonly apiKeys: dynamodb.ITable;
   /** The ElastiCache replication groups the limiter and the session manager use. */
   readonly caches: readonly DashboardCache[];
@@ -123,13 +126,27 @@ export class StageDashboard extends Construct {
         ...sum,
       });
     const names = GATEWAY_METRICS.names;
-    row('Gateway', 'Lambda: authorizer, token bucket, forward to the session manager.', [
-      graph('Gateway', 'invocations, errors, throttles', [
-        fn.metricInvocations(sum),
-        fn.metricErrors(sum),
-        fn.metricThrottles(sum),
-      ]),
-      graph('Gateway', 'p99 duration', [fn.metricDuration(p99)]),
+    // The same core runs as a Lambda or as pods; only the platform's own metrics differ.
+    const platform = fn
+      ? [
+          graph('Gateway', 'invocations, errors, throttles', [
+            fn.metricInvocations(sum),
+            fn.metricErrors(sum),
+            fn.metricThrottles(sum),
+          ]),
+          graph('Gateway', 'p99 duration', [fn.metricDuration(p99)]),
+        ]
+      : [
+          graph('Gateway', 'healthy pods, 5xx', [
+            edgeTargets(props).metrics.healthyHostCount(),
+            edgeTargets(props).metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, sum),
+          ]),
+          graph('Gateway', 'p99 response time', [
+            edgeTargets(props).metrics.targetResponseTime(p99),
+          ]),
+        ];
+    row('Gateway', 'Authorizer, token bucket, forward to the session manager.', [
+      ...platform,
       graph('Gateway', 'limiter decisions', [
         emf(names.admitted),
         emf(names.denied),
@@ -289,4 +306,13 @@ export class StageDashboard extends Construct {
       ),
     ]);
   }
+}
+
+function edgeTargets(props: StageDashboardProps): elbv2.IApplicationTargetGroup {
+  if (!props.gatewayTargetGroup) {
+    throw new Error(
+      'StageDashboard needs gatewayFunction or gatewayTargetGroup: the gateway to chart',
+    );
+  }
+  return props.gatewayTargetGroup;
 }

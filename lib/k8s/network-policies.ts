@@ -6,7 +6,9 @@
  * - the session manager to Triton's HTTP and gRPC ports;
  * - the managed Prometheus scraper (its ENIs sit in the cluster subnets) to Triton's metrics port
  *   and the session manager's HTTP port, which serves `/metrics` (the DCGM exporter lives in the
- *   add-on's own namespace, which these policies do not cover).
+ *   add-on's own namespace, which these policies do not cover);
+ * - with the container edge: the public ALB (its public subnets' CIDRs) to the edge pods, and the
+ *   edge pods to the session manager (they call its Service directly, not the internal ALB).
  * The kubelet's probes come from the node itself, which the agent always admits.
  *
  * Limit: pods take their IPs from the same private subnets as the ALB and the scraper, so an
@@ -15,6 +17,7 @@
  * reaching Triton directly or anything reaching ports the policies do not name.
  */
 import { type Manifest, selector } from './common.ts';
+import { GATEWAY_EDGE } from './gateway-edge.ts';
 import { NAMESPACE, SESSION_MANAGER, TRITON } from './versions.ts';
 
 export interface NetworkPolicyProps {
@@ -22,6 +25,11 @@ export interface NetworkPolicyProps {
   readonly albCidrs: readonly string[];
   /** CIDRs of the subnets the Prometheus scraper's network interfaces sit in. */
   readonly scraperCidrs: readonly string[];
+  /**
+   * CIDRs of the subnets the public ALB sits in, when the stage runs the container edge.
+   * @default - no edge: no edge rules
+   */
+  readonly publicAlbCidrs?: readonly string[];
 }
 
 function policy(name: string, spec: Record<string, unknown>): Manifest {
@@ -76,6 +84,32 @@ export function networkPolicies(p: NetworkPolicyProps): Manifest[] {
       ingress: [
         {
           from: p.scraperCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+          ports: [tcp(SESSION_MANAGER.port)],
+        },
+      ],
+    }),
+    ...(p.publicAlbCidrs ? edgePolicies(p.publicAlbCidrs) : []),
+  ];
+}
+
+function edgePolicies(publicAlbCidrs: readonly string[]): Manifest[] {
+  return [
+    policy('public-alb-to-gateway-edge', {
+      podSelector: { matchLabels: selector(GATEWAY_EDGE.name) },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: publicAlbCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+          ports: [tcp(GATEWAY_EDGE.port)],
+        },
+      ],
+    }),
+    policy('gateway-edge-to-session-manager', {
+      podSelector: { matchLabels: selector(SESSION_MANAGER.name) },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [{ podSelector: { matchLabels: selector(GATEWAY_EDGE.name) } }],
           ports: [tcp(SESSION_MANAGER.port)],
         },
       ],

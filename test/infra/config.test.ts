@@ -504,6 +504,53 @@ describe('stage config validation', () => {
       /stage\.json: runtime\.rateLimiter\.failureMode must be "open" or "closed", got "maybe"/,
     ],
     [
+      'an unknown edge',
+      { gateway: { allowPlainHttp: true, edge: 'fargate' } },
+      /gateway\.edge must be one of "lambda", "container", got "fargate"/,
+    ],
+    [
+      'container settings on the Lambda edge, where nothing reads them',
+      { gateway: { allowPlainHttp: true, container: { minReplicas: 3 } } },
+      /gateway\.container is set but gateway\.edge is "lambda"/,
+    ],
+    [
+      'a container edge with fewer max than min replicas',
+      {
+        gateway: {
+          allowPlainHttp: true,
+          edge: 'container',
+          container: { minReplicas: 4, maxReplicas: 3 },
+        },
+      },
+      /gateway\.container\.maxReplicas must be >= minReplicas, got 3 < 4/,
+    ],
+    [
+      'a container edge asking for more CPU than a system node has',
+      { gateway: { allowPlainHttp: true, edge: 'container', container: { cpuMillicores: 2000 } } },
+      /gateway\.container\.cpuMillicores is 2000m, but a m7i\.large system node has \d+m allocatable/,
+    ],
+    [
+      'a container edge asking for more memory than a system node has',
+      { gateway: { allowPlainHttp: true, edge: 'container', container: { memoryMiB: 8192 } } },
+      /gateway\.container\.memoryMiB is 8192 MiB, but a m7i\.large system node has \d+ MiB allocatable/,
+    ],
+    [
+      'a container edge with a shutdown grace too short to finish a stream',
+      {
+        gateway: {
+          allowPlainHttp: true,
+          edge: 'container',
+          container: { shutdownGraceSeconds: 1 },
+        },
+      },
+      /gateway\.container\.shutdownGraceSeconds must be a whole number from 5 to 3600, got 1/,
+    ],
+    [
+      'an unknown container field',
+      { gateway: { allowPlainHttp: true, edge: 'container', container: { replicas: 2 } } },
+      /gateway\.container\.replicas is not a known field/,
+    ],
+    [
       'a runtime without plans',
       { runtime: { plans: {} } },
       /runtime\.plans must name at least one plan/,
@@ -735,5 +782,33 @@ describe('gateway HTTPS choices', () => {
 describe('stage config and the session manager', () => {
   it('offers exactly the chat templates the session manager implements', () => {
     expect([...CHAT_TEMPLATES]).toEqual([...TEMPLATE_NAMES]);
+  });
+});
+
+describe('gateway edge', () => {
+  it('keeps the Lambda edge when a stage does not choose', () => {
+    const config = parse(dev);
+    expect(config.gateway.edge).toBe('lambda');
+  });
+
+  it('gives the container edge 2..6 pods of 500m and 512 MiB, a 1 MiB body cap and 60 s grace', () => {
+    const config = parse(devDocument({ gateway: { allowPlainHttp: true, edge: 'container' } }));
+    expect(config.gateway.container).toEqual({
+      minReplicas: 2,
+      maxReplicas: 6,
+      cpuMillicores: 500,
+      memoryMiB: 512,
+      maxBodyBytes: 1_048_576,
+      shutdownGraceSeconds: 60,
+    });
+  });
+
+  it('accepts CPU up to what one system node can place (1930m on m7i.large)', () => {
+    const config = parse(
+      devDocument({
+        gateway: { allowPlainHttp: true, edge: 'container', container: { cpuMillicores: 1900 } },
+      }),
+    );
+    expect(config.gateway.container.cpuMillicores).toBe(1900);
   });
 });

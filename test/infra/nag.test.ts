@@ -1,6 +1,7 @@
 /**
- * cdk-nag v3 (AWS Solutions pack) over every stack of both shipped stages: no unacknowledged
- * finding, every acknowledgement carries a specific reason and still matches a real finding.
+ * cdk-nag v3 (AWS Solutions pack) over every stack of the shipped stages (dev with either edge,
+ * prod): no unacknowledged finding, every acknowledgement carries a specific reason and still
+ * matches a real finding.
  */
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -9,7 +10,11 @@ import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { stageConfig, synth } from './support.ts';
 
-const stages = { dev: synth(stageConfig('dev')), prod: synth(stageConfig('prod')) };
+const stages = {
+  dev: synth(stageConfig('dev')),
+  'dev-container': synth(stageConfig('dev-container')),
+  prod: synth(stageConfig('prod')),
+};
 
 interface Finding {
   rule: string;

@@ -81,6 +81,14 @@ const EXPECTED: Record<DashboardLayer, string[]> = {
   GPU: ['ContainerInsights/node_gpu_utilization', 'ContainerInsights/node_gpu_memory_utilization'],
 };
 
+/** With the container edge the Gateway row charts its pods' target group instead of a Lambda. */
+const CONTAINER_EDGE_GATEWAY = [
+  'AWS/ApplicationELB/HealthyHostCount',
+  'AWS/ApplicationELB/HTTPCode_Target_5XX_Count',
+  'AWS/ApplicationELB/TargetResponseTime',
+  ...EXPECTED.Gateway.filter((name) => name.startsWith('Axon/')),
+];
+
 describe.each(STAGES)('stage %s: the dashboard', (stage) => {
   const { templates, config, stacks } = synthesized[stage] as ReturnType<typeof synth>;
   const widgets = dashboardWidgets(templates.gateway);
@@ -105,12 +113,18 @@ describe.each(STAGES)('stage %s: the dashboard', (stage) => {
     const graphs = widgets.filter((w) => w.properties.title?.startsWith(`${layer}: `));
     expect(graphs.length).toBeGreaterThan(0);
     const charted = graphs.flatMap(chartedMetrics);
-    expect(charted).toEqual(expect.arrayContaining(EXPECTED[layer]));
+    const expected =
+      layer === 'Gateway' && config.gateway.edge === 'container'
+        ? CONTAINER_EDGE_GATEWAY
+        : EXPECTED[layer];
+    expect(charted).toEqual(expect.arrayContaining(expected));
   });
 
-  it('draws one line per Redis node', () => {
+  it('draws one line per Redis node of both caches', () => {
     const cpu = widgets.find((w) => w.properties.title === 'Redis: EngineCPUUtilization');
-    expect(cpu?.properties.metrics).toHaveLength(stacks.data.redis.memberClusterIds.length);
+    expect(cpu?.properties.metrics).toHaveLength(
+      stacks.data.redis.memberClusterIds.length + stacks.data.limiterRedis.memberClusterIds.length,
+    );
   });
 
   it('points the Triton row at the Prometheus workspace with the queue-time query', () => {

@@ -63,6 +63,7 @@ export function parseDev(patch: Record<string, unknown> = {}): StageConfig {
 export const FIXTURES = {
   gatewayEntry: 'test/infra/fixtures/gateway/handler.ts',
   sessionManagerImageDirectory: repoPath('test', 'infra', 'fixtures', 'session-manager'),
+  gatewayEdgeImageDirectory: repoPath('test', 'infra', 'fixtures', 'gateway-edge'),
 };
 
 export function synth(config: StageConfig): Synthesized {

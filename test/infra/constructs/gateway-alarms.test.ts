@@ -97,3 +97,48 @@ describe('GatewayAlarms validation', () => {
     );
   });
 });
+
+describe('GatewayAlarms for the container edge', () => {
+  function container(extra: Partial<GatewayAlarmsProps> = {}) {
+    const { stack, vpc } = bareStack();
+    const loadBalancer = new elbv2.ApplicationLoadBalancer(stack, 'Alb', { vpc });
+    const targetGroup = new elbv2.ApplicationTargetGroup(stack, 'Pods', {
+      vpc,
+      port: 8080,
+      targetType: elbv2.TargetType.IP,
+    });
+    // Target group metrics need the group attached to the load balancer, as in the stack.
+    loadBalancer.addListener('Http', { port: 80, defaultTargetGroups: [targetGroup] });
+    new GatewayAlarms(stack, 'Alarms', {
+      loadBalancer,
+      targetGroup,
+      topic: new sns.Topic(stack, 'Topic'),
+      ...extra,
+    });
+    return stack;
+  }
+
+  it('alarms on no healthy pod and on a p99 response start over 10 s, not on Lambda errors', () => {
+    const stack = container();
+    expect(threshold(stack, 'HealthyHostCount')).toEqual([1]);
+    expect(threshold(stack, 'TargetResponseTime')).toEqual([10]);
+    expect(threshold(stack, 'Errors')).toEqual([]);
+  });
+
+  it('refuses both a function and a target group', () => {
+    const { stack, vpc } = bareStack();
+    expect(
+      () =>
+        new GatewayAlarms(stack, 'Alarms', {
+          loadBalancer: new elbv2.ApplicationLoadBalancer(stack, 'Alb', { vpc }),
+          function: lambda.Function.fromFunctionName(stack, 'Fn', 'gateway'),
+          targetGroup: new elbv2.ApplicationTargetGroup(stack, 'Pods', {
+            vpc,
+            port: 8080,
+            targetType: elbv2.TargetType.IP,
+          }),
+          topic: new sns.Topic(stack, 'Topic'),
+        }),
+    ).toThrow(/exactly one of function \(Lambda edge\) and targetGroup \(container edge\)/);
+  });
+});

@@ -5,6 +5,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -176,5 +177,44 @@ describe('PublicLoadBalancer validation', () => {
     expect(() => build({ certificateArn: CERT, allowPlainHttp: true })).toThrow(
       /allowPlainHttp is true but HTTPS is configured/,
     );
+  });
+});
+
+describe('PublicLoadBalancer target', () => {
+  it('refuses both a Lambda and a target group: one edge per stage', () => {
+    const { stack, vpc } = bareStack();
+    const targetGroup = new elbv2.ApplicationTargetGroup(stack, 'Pods', {
+      vpc,
+      port: 8080,
+      targetType: elbv2.TargetType.IP,
+    });
+    expect(() => build({ allowPlainHttp: true, targetGroup })).toThrow(
+      /needs exactly one of target \(the gateway Lambda\) and targetGroup \(the container edge\), got both/,
+    );
+  });
+
+  it('refuses neither', () => {
+    expect(() => build({ allowPlainHttp: true, target: undefined })).toThrow(/got neither/);
+  });
+
+  it('forwards to the container edge target group when given one', () => {
+    const { stack, vpc } = bareStack();
+    const targetGroup = new elbv2.ApplicationTargetGroup(stack, 'Pods', {
+      vpc,
+      port: 8080,
+      targetType: elbv2.TargetType.IP,
+    });
+    new PublicLoadBalancer(stack, 'Alb', {
+      vpc,
+      targetGroup,
+      allowPlainHttp: true,
+      accessLogs: new s3.Bucket(stack, 'Logs'),
+    });
+    template(stack).hasResourceProperties(LISTENER, {
+      DefaultActions: [
+        { Type: 'forward', TargetGroupArn: { Ref: Match.stringLikeRegexp('^Pods') } },
+      ],
+    });
+    template(stack).resourceCountIs('AWS::Lambda::Permission', 0);
   });
 });
