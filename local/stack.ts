@@ -264,7 +264,6 @@ async function startContainerEdge(
   const { gateway } = await gatewayFromEnv(process.env, { maxBodyBytes: settings.maxBodyBytes });
   const edge = createEdge({
     gateway,
-    maxBodyBytes: settings.maxBodyBytes,
     shutdownGraceMs: settings.shutdownGraceMs,
     onError: (err) =>
       say(`gateway edge failed: ${err instanceof Error ? err.message : String(err)}`),

@@ -91,7 +91,8 @@ type Delivery = { readonly mode: 'buffered' } | { readonly mode: 'stream'; signa
 const STREAM_HEADERS = { 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } as const;
 
 export class Gateway {
-  private readonly maxBodyBytes: number;
+  /** The request body cap; an HTTP edge reads no more than one byte past it. */
+  readonly maxBodyBytes: number;
   private readonly leaseTtlMs: number;
 
   constructor(private readonly deps: GatewayDeps) {

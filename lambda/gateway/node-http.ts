@@ -35,24 +35,12 @@ export async function fromNodeRequest(
   }
   const url = incoming.url ?? '/';
   const mark = url.indexOf('?');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let complete = true;
   const declared = Number(incoming.headers['content-length'] ?? 0);
-  if (declared > maxBodyBytes) {
-    // Nothing of it needs reading: a body of this size is refused whatever it holds.
-    complete = false;
-    chunks.push(Buffer.alloc(maxBodyBytes + 1));
-  } else {
-    for await (const chunk of incoming as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        complete = false;
-        break;
-      }
-    }
-  }
+  // Nothing of a body declared too large needs reading: it is refused whatever it holds.
+  const { chunks, complete } =
+    declared > maxBodyBytes
+      ? { chunks: [Buffer.alloc(maxBodyBytes + 1)], complete: false }
+      : await readCapped(incoming, maxBodyBytes);
   return {
     request: {
       method: (incoming.method ?? 'GET').toUpperCase(),
@@ -63,6 +51,38 @@ export async function fromNodeRequest(
     },
     complete,
   };
+}
+
+/**
+ * Reads the body until it ends or passes the cap. Events rather than `for await`: leaving an
+ * async iterator early destroys the request, and with it the socket the 413 must go out on.
+ */
+function readCapped(
+  incoming: IncomingMessage,
+  maxBodyBytes: number,
+): Promise<{ chunks: Buffer[]; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (complete: boolean) => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', reject);
+      resolve({ chunks, complete });
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        incoming.pause();
+        done(false);
+      }
+    };
+    const onEnd = () => done(true);
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', reject);
+  });
 }
 
 /**

@@ -212,20 +212,34 @@ export class Upstream {
         );
       };
       const cancel = () => outgoing.destroy(new Error('the client went away'));
+      let idled = false;
       const outgoing = this.open(request, principal, requestId, (incoming) => {
         answered = true;
         timer.refresh();
-        incoming.on('data', () => timer.refresh());
         incoming.once('close', () => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', cancel);
         });
         const { status, headers } = toResponse(incoming, Buffer.alloc(0));
-        resolve({ status, headers, body: incoming });
+        // Read through an iterator (no 'data' listener: that would start the flow before the
+        // caller reads), refreshing the idle deadline at every chunk.
+        async function* body(): AsyncGenerator<Buffer> {
+          try {
+            for await (const chunk of incoming) {
+              timer.refresh();
+              yield chunk as Buffer;
+            }
+          } catch (err) {
+            throw idled ? new UpstreamTimeoutError(timeoutMs) : err;
+          }
+        }
+        resolve({ status, headers, body: body() });
       });
       const timer = setTimeout(() => {
-        if (answered) outgoing.destroy(new UpstreamTimeoutError(timeoutMs));
-        else {
+        if (answered) {
+          idled = true;
+          outgoing.destroy();
+        } else {
           fail(new DeadlineError());
           outgoing.destroy();
         }

@@ -2,8 +2,13 @@
  * The container edge as an HTTP server over the gateway core: each request goes through the
  * node:http adapter (lambda/gateway/node-http.ts) into `Gateway.stream`, and streamed answers
  * are piped out chunk by chunk. The only thing the edge adds is its lifecycle: a graceful drain
- * (`shutdown`) that stops accepting, fails `/healthz` so the load balancer takes the instance
- * out, and lets open streams finish within a grace period.
+ * (`shutdown`) that fails `/healthz` so the load balancer takes the instance out, closes each
+ * connection after its current answer, lets open streams finish within a grace period and then
+ * stops listening.
+ *
+ * Why the listener stays open while anything is in flight: the load balancer only stops sending
+ * once it has seen the health check fail or the target deregistered, and a request it sends in
+ * that window is better served (on a connection then closed) than refused with a reset.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,9 +18,8 @@ import { errorResponse } from '../../../lambda/gateway/http.ts';
 import { fromNodeRequest, toNodeResponse } from '../../../lambda/gateway/node-http.ts';
 
 export interface EdgeOptions {
-  readonly gateway: Pick<Gateway, 'stream'>;
-  /** Request body cap; larger bodies get 413 before admission, uncharged. */
-  readonly maxBodyBytes: number;
+  /** Its `maxBodyBytes` is the body cap: larger bodies get 413 before admission, uncharged. */
+  readonly gateway: Pick<Gateway, 'stream' | 'maxBodyBytes'>;
   /** How long open requests may run on after a shutdown begins. */
   readonly shutdownGraceMs: number;
   /** Called with failures no client can be told of (the answer had already started). */
@@ -28,18 +32,19 @@ export interface Edge {
   /** Requests being answered right now, streams included. */
   inFlight(): number;
   /**
-   * Drains: stops accepting connections, answers `/healthz` 503 on the ones still open, closes
-   * each connection after its current answer, and after `shutdownGraceMs` cuts what is left
-   * (each cut stream is settled as a client disconnect). Resolves when every request is done.
+   * Drains: answers `/healthz` 503, closes every connection after its current answer, and once
+   * nothing is in flight, or `shutdownGraceMs` has passed and what was left is cut (each cut
+   * stream settled as a client disconnect), stops listening. Resolves when it has.
    */
   shutdown(): Promise<void>;
 }
 
 export function createEdge(options: EdgeOptions): Edge {
-  const { gateway, maxBodyBytes, shutdownGraceMs } = options;
+  const { gateway, shutdownGraceMs } = options;
   const onError = options.onError ?? (() => undefined);
   let draining = false;
   const open = new Set<Promise<void>>();
+  let idle: (() => void) | undefined;
 
   const server = createServer(
     // The core bounds the wait for the session manager; a socket timeout here would cut a long
@@ -49,7 +54,7 @@ export function createEdge(options: EdgeOptions): Edge {
       const done = (async () => {
         const cancel = new AbortController();
         outgoing.once('close', () => cancel.abort());
-        const { request, complete } = await fromNodeRequest(incoming, maxBodyBytes);
+        const { request, complete } = await fromNodeRequest(incoming, gateway.maxBodyBytes);
         const response =
           draining && request.path === '/healthz'
             ? errorResponse(new ShuttingDownError())
@@ -60,7 +65,10 @@ export function createEdge(options: EdgeOptions): Edge {
         outgoing.destroy();
       });
       open.add(done);
-      void done.finally(() => open.delete(done));
+      void done.finally(() => {
+        open.delete(done);
+        if (open.size === 0) idle?.();
+      });
     },
   );
 
@@ -81,13 +89,16 @@ export function createEdge(options: EdgeOptions): Edge {
     async shutdown() {
       if (draining) return;
       draining = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const cut = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
-      cut.unref();
-      await closed;
-      clearTimeout(cut);
-      await Promise.allSettled([...open]);
+      if (open.size > 0) {
+        const finished = new Promise<void>((resolve) => {
+          idle = resolve;
+        });
+        const cut = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
+        await finished;
+        clearTimeout(cut);
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

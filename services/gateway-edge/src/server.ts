@@ -35,7 +35,6 @@ flushing.unref();
 
 const edge = createEdge({
   gateway,
-  maxBodyBytes: config.maxBodyBytes,
   shutdownGraceMs: config.shutdownGraceMs,
   onError: (err) =>
     log.error('request failed after its answer started', {
