@@ -374,3 +374,45 @@ describe('container edge shutdown', () => {
     await expect(reader.read()).rejects.toThrow();
   });
 });
+
+describe('container edge, an upstream that falls silent mid-stream', () => {
+  let f: Fixture;
+  let edge: Edge;
+  let url: string;
+  beforeAll(async () => {
+    f = await startFixture({ redisUrl: inject('redisUrl'), config, upstreamTimeoutMs: 300 });
+    edge = createEdge({ gateway: f.gateway, shutdownGraceMs: 1_000 });
+    url = await edge.listen(0, '127.0.0.1');
+  });
+  afterAll(async () => {
+    await edge?.shutdown();
+    await f?.close();
+  });
+
+  it('ends the stream with an upstream_timeout error event and keeps the reservation', async () => {
+    const { key } = await f.newKey('streamer');
+    f.upstream.script = (req, res) => {
+      if (req.url !== '/v1/chat/completions') {
+        res.setHeader('content-type', 'application/json');
+        res.end('{"data":[]}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"n":1}\n\n'); // then silence, longer than the timeout
+    };
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...bearer(key), 'content-type': 'application/json' },
+      body: chatBody(200),
+    });
+    const text = await response.text();
+
+    expect(response.status).toBe(200);
+    const events = text.split('\n\n').filter(Boolean);
+    expect(events[0]).toBe('data: {"n":1}');
+    expect(JSON.parse((events[1] ?? '').replace(/^data: /, ''))).toMatchObject({
+      error: { type: 'api_error', code: 'upstream_timeout' },
+    });
+    expect(await remainingTokens(url, key)).toBeLessThan(TOKEN_BURST - reservation(200) + 5);
+  });
+});
