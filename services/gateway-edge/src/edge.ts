@@ -72,6 +72,31 @@ export function createEdge(options: EdgeOptions): Edge {
     },
   );
 
+  // What node:http cannot even parse never reaches the core; it still gets the error envelope
+  // instead of Node's bare-text default.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout']
+          : [400, 'Bad Request'];
+    const body = JSON.stringify({
+      error: {
+        message: `The request could not be read as HTTP/1.1 (${reason.toLowerCase()}).`,
+        type: 'invalid_request_error',
+        code: 'bad_request',
+      },
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+
   return {
     server,
     async listen(port, host = '0.0.0.0') {

@@ -4,6 +4,7 @@
  * session manager, so each test controls exactly when every chunk is written.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fromAlbEvent, toAlbResult } from '#gateway/alb';
 import { parseConfig } from '#shared/config';
@@ -265,6 +266,26 @@ describe('container edge', () => {
       expect(response.headers['x-ratelimit-remaining-tokens']).toBe(String(TOKEN_BURST));
     }
     expect(f.upstream.seen.length).toBe(before);
+  });
+
+  it('answers what is not even HTTP with 400 in the error envelope', async () => {
+    const { port } = new URL(url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('NOT HTTP\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d) => {
+        text += d;
+      });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(head).toContain('content-type: application/json');
+    expect(JSON.parse(body)).toMatchObject({
+      error: { type: 'invalid_request_error', code: 'bad_request' },
+    });
   });
 
   it('answers errors in the same envelope with the same headers as the Lambda edge', async () => {
