@@ -279,7 +279,9 @@ export class Gateway {
         // The status line is gone; a client that is still there learns of the failure from an
         // error event in the same envelope, as OpenAI's SDKs read one.
         if (!signal?.aborted) {
-          const failure = gateway.failure(upstreamCut(err), request, requestId);
+          const cut = upstreamCut(err);
+          gateway.deps.metrics.count('UpstreamErrors', { code: cut.code });
+          const failure = gateway.failure(cut, request, requestId);
           yield Buffer.from(`data: ${failure.body.toString('utf8')}\n\n`);
         }
       } finally {
