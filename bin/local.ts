@@ -3,7 +3,9 @@
  * file, default config/axon.json), REDIS_URL (the limiter's Redis instead of spawning one; also
  * the sessions' unless SESSION_REDIS_URL is set), SESSION_REDIS_URL (the sessions' Redis),
  * AXON_STATE_DIR (default .axon), AXON_SESSION_MANAGER_PORT, AXON_INFERENCE_PORT,
- * AXON_DYNAMODB_PORT (default: free ports).
+ * AXON_DYNAMODB_PORT (default: free ports), AXON_EDGE (`lambda` or `container`, default the dev
+ * stage's `gateway.edge`, else `lambda`), AXON_STUB_TOKEN_DELAY_MS (the Triton stand-in's delay
+ * between streamed tokens, default 0).
  *
  * npm start runs this file with `node --import tsx`, one process, rather than the `tsx` command:
  * `tsx` runs the script in a child and relays Ctrl-C to it, and when the child has not confirmed
@@ -51,7 +53,10 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 try {
   // Loaded only now, after the handlers: reading the stack's modules takes a second or more.
   const { startLocalStack } = await import('#local/stack');
+  const { edgeFromEnv, stubTokenDelayFromEnv } = await import('#local/edge-choice');
   stack = await startLocalStack({
+    edge: edgeFromEnv(process.env, process.cwd()),
+    stubTokenDelayMs: stubTokenDelayFromEnv(process.env),
     port: port('PORT', 8080),
     configPath: process.env.AXON_CONFIG || 'config/axon.json',
     stateDir: stateDir(),
@@ -73,6 +78,6 @@ if (stopping) {
   await stack.stop();
   process.exit(0);
 }
-console.log(`Axon gateway listening on ${stack.url}`);
+console.log(`Axon gateway (${stack.edge} edge) listening on ${stack.url}`);
 console.log(`Demo API key (plan ${stack.demoPlan}, shown once): ${stack.demoKey}`);
 console.log(`Try: curl -s ${stack.url}/v1/models -H "Authorization: Bearer ${stack.demoKey}"`);

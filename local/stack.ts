@@ -1,6 +1,6 @@
 /**
- * The whole stack on loopback: the gateway Lambda bundle behind an ALB emulator, DynamoDB as
- * dynalite, two Redis servers (given, spawned, or absent), the real session manager and the
+ * The whole stack on loopback: the gateway behind either edge (the Lambda bundle behind an ALB
+ * emulator, or the container edge's HTTP server in this process), DynamoDB as dynalite, two Redis servers (given, spawned, or absent), the real session manager and the
  * Triton stand-in. Every component is the real code; only AWS is emulated.
  *
  * The limiter and the sessions get a Redis each, as in AWS: sessions are tenant data of
@@ -23,6 +23,8 @@ import {
 } from '#authorizer/key-store';
 import { type AxonConfig, loadConfigFile, sessionQuotasEnv } from '#shared/config';
 import { REPO_ROOT } from '../lib/paths.ts';
+import { edgeConfigFromEnv } from '../services/gateway-edge/src/config.ts';
+import { createEdge } from '../services/gateway-edge/src/edge.ts';
 import { startInferenceStub } from '../services/inference-stub/src/index.ts';
 import { buildApp } from '../services/session-manager/src/app.ts';
 import { parseSessionQuotas } from '../services/session-manager/src/core/session-quotas.ts';
@@ -35,7 +37,18 @@ import { removeLocalState, writeLocalState } from './state.ts';
 /** dynalite ignores regions; this one matches what the key store's clients default to. */
 export const LOCAL_REGION = 'us-east-1';
 
+/** The two ways the gateway meets its clients (docs/gateway.md). */
+export const EDGES = ['lambda', 'container'] as const;
+export type Edge = (typeof EDGES)[number];
+
+/** Drain time of the local container edge on Ctrl-C when `AXON_SHUTDOWN_GRACE_MS` is unset. */
+const LOCAL_SHUTDOWN_GRACE_MS = 10_000;
+
 export interface LocalStackOptions {
+  /** Which edge serves the gateway port. @default 'lambda' */
+  readonly edge?: Edge;
+  /** The Triton stand-in's delay between streamed tokens, in ms. @default 0 */
+  readonly stubTokenDelayMs?: number;
   /** Gateway port. @default 8080 */
   readonly port?: number;
   /** Runtime config file (docs/api.md#runtime-config). */
@@ -61,6 +74,7 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   readonly url: string;
+  readonly edge: Edge;
   readonly demoKey: string;
   readonly demoPlan: string;
   /** The limiter's Redis: `spawned`, `given` or `memory`. */
@@ -128,6 +142,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const stub = await startInferenceStub({
       ...(options.inferencePort !== undefined && { port: options.inferencePort }),
+      ...(options.stubTokenDelayMs !== undefined && { tokenDelayMs: options.stubTokenDelayMs }),
       log: say,
     });
     stops.push(() => stub.close());
@@ -161,19 +176,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       ...(redisUrl && { AXON_REDIS_URL: redisUrl }),
     });
-    // One folder per process under the repository's git-ignored .axon/build. The bundle is
-    // self-contained, AWS SDK included (lib/bundling.ts): the artifact cdk deploy ships.
-    const buildDir = join(REPO_ROOT, '.axon', 'build', `gateway-${process.pid}`);
-    stops.push(async () => rmSync(buildDir, { recursive: true, force: true }));
-    const bundle = await bundleLambda('lambda/gateway/handler.ts', join(buildDir, 'index.mjs'));
-    const { handler } = (await import(pathToFileURL(bundle).href)) as { handler: AlbHandler };
-
-    const alb = await startAlbEmulator(handler, {
-      port: options.port ?? 8080,
-      onError: (err) =>
-        say(`gateway function failed: ${err instanceof Error ? err.message : String(err)}`),
-    });
-    stops.push(() => alb.close());
+    const edge = options.edge ?? 'lambda';
+    const url =
+      edge === 'container'
+        ? await startContainerEdge(options.port ?? 8080, stops, say)
+        : await startLambdaEdge(options.port ?? 8080, stops, say);
 
     const demoPlan = Object.keys(config.plans)[0] as string;
     const keys = createDocumentClient({
@@ -188,7 +195,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
 
     writeLocalState(options.stateDir, {
-      gatewayUrl: alb.url,
+      gatewayUrl: url,
       dynamodbEndpoint: dynalite.endpoint,
       keysTable: LOCAL_KEYS_TABLE,
       region: LOCAL_REGION,
@@ -197,7 +204,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.unshift(async () => removeLocalState(options.stateDir));
 
     return {
-      url: alb.url,
+      url,
+      edge,
       demoKey: demo.key,
       demoPlan,
       redis,
@@ -213,4 +221,54 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop();
     throw err;
   }
+}
+
+type Stops = (() => Promise<unknown>)[];
+
+/** The gateway Lambda bundle, imported here, behind the ALB emulator: what `cdk deploy` ships. */
+async function startLambdaEdge(
+  port: number,
+  stops: Stops,
+  say: (line: string) => void,
+): Promise<string> {
+  // One folder per process under the repository's git-ignored .axon/build. The bundle is
+  // self-contained, AWS SDK included (lib/bundling.ts): the artifact cdk deploy ships.
+  const buildDir = join(REPO_ROOT, '.axon', 'build', `gateway-${process.pid}`);
+  stops.push(async () => rmSync(buildDir, { recursive: true, force: true }));
+  const bundle = await bundleLambda('lambda/gateway/handler.ts', join(buildDir, 'index.mjs'));
+  const { handler } = (await import(pathToFileURL(bundle).href)) as { handler: AlbHandler };
+  const alb = await startAlbEmulator(handler, {
+    port,
+    onError: (err) =>
+      say(`gateway function failed: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  stops.push(() => alb.close());
+  return alb.url;
+}
+
+/**
+ * The container edge in this process, built from the same environment as its image reads. Its
+ * stop drains: open streams may finish within `AXON_SHUTDOWN_GRACE_MS` (10 s locally).
+ */
+async function startContainerEdge(
+  port: number,
+  stops: Stops,
+  say: (line: string) => void,
+): Promise<string> {
+  const { gatewayFromEnv } = await import('#gateway/setup');
+  const settings = edgeConfigFromEnv({
+    AXON_SHUTDOWN_GRACE_MS: String(LOCAL_SHUTDOWN_GRACE_MS),
+    ...process.env,
+    PORT: String(port),
+  });
+  const { gateway } = await gatewayFromEnv(process.env, { maxBodyBytes: settings.maxBodyBytes });
+  const edge = createEdge({
+    gateway,
+    shutdownGraceMs: settings.shutdownGraceMs,
+    onError: (err) =>
+      say(`gateway edge failed: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  const url = await edge.listen(port, '127.0.0.1');
+  stops.push(() => edge.shutdown());
+  return url;
 }

@@ -57,3 +57,15 @@ export class ResponseTooLargeError extends AxonError {
     );
   }
 }
+
+/** The container edge is draining: its health check fails so the load balancer stops sending. */
+export class ShuttingDownError extends AxonError {
+  constructor() {
+    super(
+      503,
+      'api_error',
+      'shutting_down',
+      'This gateway instance is shutting down; retry the request, another instance will take it.',
+    );
+  }
+}

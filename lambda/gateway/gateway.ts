@@ -14,7 +14,7 @@ import type { Log } from '#shared/logger';
 import { RateLimitExceededError, rateLimitHeaders } from '#token-bucket/http';
 import type { Decision, Lease, LeaseStore } from '#token-bucket/types';
 import { type Admission, admissionOf } from './admission.ts';
-import { NotFoundError } from './errors.ts';
+import { NotFoundError, UpstreamUnavailableError } from './errors.ts';
 import {
   errorResponse,
   type GatewayRequest,
@@ -23,7 +23,8 @@ import {
   requestIdOf,
 } from './http.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import type { Upstream } from './upstream.ts';
+import { StreamUsage } from './stream-usage.ts';
+import type { Upstream, UpstreamStream } from './upstream.ts';
 import { usedTokens } from './usage.ts';
 
 /** An ALB Lambda target takes at most 1 MB of request body. */
@@ -32,7 +33,9 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface GatewayDeps {
   readonly authorizer: { authenticate(input: AuthenticateInput): Promise<Principal> };
   readonly limiter: LeaseStore;
-  readonly upstream: Pick<Upstream, 'forward' | 'rereadSecret' | 'secretGeneration'>;
+  /** `forward` answers the buffered edge; `stream` the streaming one (only it needs it). */
+  readonly upstream: Pick<Upstream, 'forward' | 'rereadSecret' | 'secretGeneration'> &
+    Partial<Pick<Upstream, 'stream'>>;
   readonly metrics: GatewayMetrics;
   readonly log: Log;
   /** @default MAX_BODY_BYTES */
@@ -56,14 +59,41 @@ export function leaseTtlMs(config: AxonConfig): number {
   return configured ?? Math.max(DEFAULT_LEASE_TTL_MS, redisTimeoutMs * 4);
 }
 
+/**
+ * An answer whose body may still be arriving. The streaming edge writes a `Buffer` body at once
+ * and an iterable one chunk by chunk; it must consume an iterable with `for await` (or call
+ * `return()` once it has started), because settlement runs when the iteration ends.
+ */
+export interface StreamedResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[]>;
+  readonly body: Buffer | AsyncIterable<Buffer>;
+}
+
 interface Outcome {
-  response: GatewayResponse;
+  response: StreamedResponse;
   principal?: Principal;
   decision?: Decision;
 }
 
+/** What an admitted request carries to delivery and settlement. */
+interface Admitted {
+  readonly principal: Principal;
+  readonly admission: Admission;
+  readonly decision: Decision;
+  readonly lease: Lease | undefined;
+  readonly renewal: NodeJS.Timeout | undefined;
+}
+
+/** How the answer leaves: whole (ALB Lambda target) or as it arrives (HTTP server). */
+type Delivery = { readonly mode: 'buffered' } | { readonly mode: 'stream'; signal?: AbortSignal };
+
+/** Headers that keep every proxy and client library on the path from buffering a stream. */
+const STREAM_HEADERS = { 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } as const;
+
 export class Gateway {
-  private readonly maxBodyBytes: number;
+  /** The request body cap; an HTTP edge reads no more than one byte past it. */
+  readonly maxBodyBytes: number;
   private readonly leaseTtlMs: number;
 
   constructor(private readonly deps: GatewayDeps) {
@@ -71,10 +101,26 @@ export class Gateway {
     this.leaseTtlMs = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   }
 
+  /** The buffered path: the whole answer, settled, in one response (the Lambda edge). */
   async handle(request: GatewayRequest): Promise<GatewayResponse> {
+    return (await this.serve(request, { mode: 'buffered' })) as GatewayResponse;
+  }
+
+  /**
+   * The streaming path (the container edge): resolves once the upstream headers arrive. A
+   * Server-Sent Events answer comes back as an iterable that yields the session manager's
+   * chunks as they come and settles the key's tokens when it ends; every other answer comes
+   * back whole and settled, as `handle` gives it. Aborting `signal` (the client left) cancels
+   * the upstream request.
+   */
+  stream(request: GatewayRequest, signal?: AbortSignal): Promise<StreamedResponse> {
+    return this.serve(request, { mode: 'stream', ...(signal && { signal }) });
+  }
+
+  private async serve(request: GatewayRequest, delivery: Delivery): Promise<StreamedResponse> {
     const started = performance.now();
     const requestId = requestIdOf(request.headers);
-    const outcome = await this.route(request, requestId).catch(
+    const outcome = await this.route(request, requestId, delivery).catch(
       (err: unknown): Outcome => ({
         response: this.failure(err, request, requestId),
       }),
@@ -83,19 +129,38 @@ export class Gateway {
       ...outcome.response,
       headers: { ...outcome.response.headers, 'x-request-id': requestId },
     };
-    this.deps.log.info('request', {
-      requestId,
-      method: request.method,
-      path: request.path.slice(0, 200),
-      status: response.status,
-      ms: Math.round(performance.now() - started),
-      ...(outcome.principal && { keyId: outcome.principal.keyId, plan: outcome.principal.plan }),
-      ...(outcome.decision?.degraded && { degraded: true }),
-    });
-    return response;
+    const log = () =>
+      this.deps.log.info('request', {
+        requestId,
+        method: request.method,
+        path: request.path.slice(0, 200),
+        status: response.status,
+        ms: Math.round(performance.now() - started),
+        ...(outcome.principal && { keyId: outcome.principal.keyId, plan: outcome.principal.plan }),
+        ...(outcome.decision?.degraded && { degraded: true }),
+      });
+    if (Buffer.isBuffer(response.body)) {
+      log();
+      return response;
+    }
+    const body = response.body;
+    return {
+      ...response,
+      body: (async function* logged() {
+        try {
+          yield* body;
+        } finally {
+          log();
+        }
+      })(),
+    };
   }
 
-  private async route(request: GatewayRequest, requestId: string): Promise<Outcome> {
+  private async route(
+    request: GatewayRequest,
+    requestId: string,
+    delivery: Delivery,
+  ): Promise<Outcome> {
     const { method, path } = request;
     if (path === '/healthz' && (method === 'GET' || method === 'HEAD')) {
       return { response: jsonResponse(200, { status: 'ok' }) };
@@ -115,42 +180,131 @@ export class Gateway {
       ? { id: randomBytes(12).toString('base64url'), ttlMs: this.leaseTtlMs }
       : undefined;
     const decision = await this.admit(principal, admission, lease);
-    const answer = (response: GatewayResponse, state: Decision): Outcome => ({
-      principal,
-      decision: state,
-      response: {
-        ...response,
-        headers: { ...response.headers, ...rateLimitHeaders(state, limits) },
-      },
-    });
     if (!decision.allowed) {
-      return answer(
+      return withLimits(
         this.failure(new RateLimitExceededError(decision, limits), request, requestId),
+        principal,
         decision,
       );
     }
 
-    const renewal = lease && this.keepLeased(principal, lease);
+    const admitted: Admitted = {
+      principal,
+      admission,
+      decision,
+      lease,
+      renewal: lease && this.keepLeased(principal, lease),
+    };
+    if (delivery.mode === 'stream') {
+      return this.deliverStream(request, requestId, admitted, delivery.signal);
+    }
     let response: GatewayResponse;
     try {
       response = await this.forward(request, principal, requestId);
     } catch (err) {
       response = this.failure(err, request, requestId);
-    } finally {
-      if (renewal) clearInterval(renewal);
     }
-    const used = usageOf(response, admission);
+    return this.settled(admitted, response);
+  }
+
+  /** Books what a whole answer used, releases the lease, and answers with the settled buckets. */
+  private async settled(admitted: Admitted, response: GatewayResponse): Promise<Outcome> {
+    const used = usageOf(response, admitted.admission);
+    const decision = await this.settle(admitted, used);
+    return withLimits(response, admitted.principal, decision);
+  }
+
+  private async settle(admitted: Admitted, tokens: number): Promise<Decision> {
+    const { principal, admission, lease, decision, renewal } = admitted;
+    if (renewal) clearInterval(renewal);
     const settled = await this.deps.limiter.settle({
       id: principal.keyId,
-      limits,
-      tokens: used,
+      limits: principal.limits,
+      tokens,
       reserved: admission.tokenCost,
       ...(lease && { lease }),
     });
-    return answer(
-      response,
-      settled ? { ...settled, degraded: decision.degraded || settled.degraded } : decision,
-    );
+    return settled ? { ...settled, degraded: decision.degraded || settled.degraded } : decision;
+  }
+
+  /**
+   * Streams a Server-Sent Events answer through. Its rate-limit headers leave before anything is
+   * settled, so they show the admission decision (the reservation already taken). When the
+   * stream ends, its reported usage is booked; when it is cut (client gone, upstream failed or
+   * silent too long) the usage reported so far is booked if any, else the whole reservation
+   * stays: the GPU may have done the work. Anything else (JSON, errors) is read whole and
+   * settled exactly as the buffered path does.
+   */
+  private async deliverStream(
+    request: GatewayRequest,
+    requestId: string,
+    admitted: Admitted,
+    signal: AbortSignal | undefined,
+  ): Promise<Outcome> {
+    const { principal, decision } = admitted;
+    let upstream: UpstreamStream;
+    try {
+      upstream = await this.openStream(request, principal, requestId, signal);
+    } catch (err) {
+      return this.settled(admitted, this.failure(err, request, requestId));
+    }
+    const contentType = [upstream.headers['content-type'] ?? []].flat()[0];
+    if (upstream.status >= 300 || !contentType?.startsWith('text/event-stream')) {
+      let response: GatewayResponse;
+      try {
+        const chunks: Buffer[] = [];
+        for await (const chunk of upstream.body) chunks.push(chunk);
+        response = {
+          status: upstream.status,
+          headers: upstream.headers,
+          body: Buffer.concat(chunks),
+        };
+      } catch (err) {
+        response = this.failure(err, request, requestId);
+      }
+      return this.settled(admitted, response);
+    }
+
+    const usage = new StreamUsage();
+    const gateway = this;
+    async function* relay(): AsyncGenerator<Buffer> {
+      let complete = false;
+      try {
+        for await (const chunk of upstream.body) {
+          usage.push(chunk);
+          yield chunk;
+        }
+        usage.end();
+        complete = true;
+      } catch (err) {
+        // The status line is gone; a client that is still there learns of the failure from an
+        // error event in the same envelope, as OpenAI's SDKs read one.
+        if (!signal?.aborted) {
+          const cut = upstreamCut(err);
+          gateway.deps.metrics.count('UpstreamErrors', { code: cut.code });
+          const failure = gateway.failure(cut, request, requestId);
+          yield Buffer.from(`data: ${failure.body.toString('utf8')}\n\n`);
+        }
+      } finally {
+        const tokens = complete
+          ? bookable(usage.tokens, upstream.status, admitted.admission)
+          : (usage.tokens ?? admitted.admission.tokenCost);
+        await gateway.settle(admitted, tokens).catch(() => undefined);
+      }
+    }
+    return {
+      principal,
+      decision,
+      response: {
+        status: upstream.status,
+        headers: {
+          ...upstream.headers,
+          ...STREAM_HEADERS,
+          ...rateLimitHeaders(decision, principal.limits),
+        },
+        body: relay(),
+      },
+    };
   }
 
   /**
@@ -179,9 +333,9 @@ export class Gateway {
   }
 
   /**
-   * Renews the lease every half of its lifetime while the request is still open, so a long
-   * answer keeps its slot and a gateway that dies stops renewing and frees it within one
-   * lifetime. The streaming edge will call `renew` as chunks flow; until then, a timer.
+   * Renews the lease every half of its lifetime while the request is still open (on the
+   * streaming edge: until the stream ends), so a long answer keeps its slot and a gateway that
+   * dies stops renewing and frees it within one lifetime.
    */
   private keepLeased(principal: Principal, lease: Lease): NodeJS.Timeout {
     const timer = setInterval(() => {
@@ -225,6 +379,31 @@ export class Gateway {
     return decision;
   }
 
+  private async openStream(
+    request: GatewayRequest,
+    principal: Principal,
+    requestId: string,
+    signal: AbortSignal | undefined,
+  ): Promise<UpstreamStream> {
+    const { upstream } = this.deps;
+    if (!upstream.stream) throw new Error('this gateway was built without a streaming upstream');
+    try {
+      // As in forward(): a 401 means the session manager refused a rotated secret; the refusal
+      // is a short JSON body, read and dropped before the request is sent once more.
+      const sentAt = upstream.secretGeneration;
+      const opened = await upstream.stream(request, principal, requestId, signal);
+      if (opened.status !== 401 || !(await upstream.rereadSecret(sentAt))) return opened;
+      for await (const _ of opened.body) {
+        // drained
+      }
+      this.deps.metrics.count('UpstreamSecretRetries');
+      return await upstream.stream(request, principal, requestId, signal);
+    } catch (err) {
+      if (err instanceof AxonError) this.deps.metrics.count('UpstreamErrors', { code: err.code });
+      throw err;
+    }
+  }
+
   /**
    * The key was checked here, so a 401 from the session manager means it refused the gateway
    * secret: it was rotated since this instance read it. The secret is read again and, when it
@@ -265,9 +444,38 @@ export class Gateway {
  */
 export function usageOf(response: GatewayResponse, admission: Admission): number {
   const contentType = response.headers['content-type'];
-  const reported = usedTokens([contentType ?? []].flat()[0], response.body);
+  return bookable(
+    usedTokens([contentType ?? []].flat()[0], response.body),
+    response.status,
+    admission,
+  );
+}
+
+/** `usageOf`'s rule once the reported usage (if any) is known: shared by both edges. */
+export function bookable(
+  reported: number | undefined,
+  status: number,
+  admission: Admission,
+): number {
   if (reported !== undefined) return reported;
   if (!admission.modelRoute) return 0;
-  if (response.status >= 400 && response.status < 500) return 0;
+  if (status >= 400 && status < 500) return 0;
   return admission.tokenCost;
+}
+
+/** Adds the key's rate-limit headers, from `decision`, to an answer. */
+function withLimits(response: StreamedResponse, principal: Principal, decision: Decision): Outcome {
+  return {
+    principal,
+    decision,
+    response: {
+      ...response,
+      headers: { ...response.headers, ...rateLimitHeaders(decision, principal.limits) },
+    },
+  };
+}
+
+/** A stream cut after its headers: the domain error it already is, else the upstream failed. */
+function upstreamCut(err: unknown): AxonError {
+  return err instanceof AxonError ? err : new UpstreamUnavailableError(err);
 }

@@ -8,7 +8,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type SecretProvider, secretsManagerSecret, staticSecret } from '@axon/runtime/secrets';
 import { authorizerFromEnv } from '#authorizer/setup';
 import { configFromEnv } from '#shared/config';
-import { createLogger } from '#shared/logger';
+import { createLogger, type Log } from '#shared/logger';
 import { ENV, GATEWAY_METRICS } from '#shared/names';
 import { limiterFromEnv } from '#token-bucket/setup';
 import { Gateway, leaseTtlMs } from './gateway.ts';
@@ -20,8 +20,17 @@ export const MAX_RESPONSE_BYTES = 1024 * 1024 - 64 * 1024;
 
 export interface GatewaySetup {
   readonly gateway: Gateway;
-  /** Flushed by the handler after each invocation. */
+  /** Flushed by the handler after each invocation (by the container edge on a timer). */
   readonly metrics: Metrics;
+  readonly log: Log;
+}
+
+export interface GatewaySetupOptions {
+  /**
+   * The request body cap: the container edge's `AXON_MAX_BODY_BYTES`.
+   * @default MAX_BODY_BYTES - what an ALB Lambda target accepts
+   */
+  readonly maxBodyBytes?: number;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string, what: string): string {
@@ -41,7 +50,10 @@ function upstreamSecret(env: NodeJS.ProcessEnv): SecretProvider {
   return secretsManagerSecret(arn);
 }
 
-export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<GatewaySetup> {
+export async function gatewayFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  options: GatewaySetupOptions = {},
+): Promise<GatewaySetup> {
   const log = createLogger(env[ENV.serviceName] ?? GATEWAY_METRICS.service);
   const config = configFromEnv(env);
   const upstreamUrl = required(env, ENV.upstreamUrl, 'the base URL of the session manager');
@@ -76,6 +88,7 @@ export async function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
     metrics: gatewayMetrics,
     log,
     leaseTtlMs: leaseTtlMs(config),
+    ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
   });
-  return { gateway, metrics };
+  return { gateway, metrics, log };
 }

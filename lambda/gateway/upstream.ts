@@ -8,7 +8,12 @@
  * hop-by-hop headers never cross; the principal, the request id and the shared secret that
  * tells the session manager the request came through the gateway are added.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  type ClientRequest,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { SecretProvider } from '@axon/runtime/secrets';
 import type { Principal } from '#authorizer/authorizer';
@@ -96,6 +101,14 @@ const RESPONSE_NOT_PASSED = new Set(['content-length', 'content-encoding', 'x-re
 
 class DeadlineError extends Error {}
 
+/** An upstream answer whose body is still arriving (the container edge's streaming path). */
+export interface UpstreamStream {
+  readonly status: number;
+  readonly headers: Record<string, string | string[]>;
+  /** The body as the session manager sends it; fails with `UpstreamTimeoutError` when idle. */
+  readonly body: AsyncIterable<Buffer>;
+}
+
 export class Upstream {
   private readonly url: URL;
   private readonly basePath: string;
@@ -158,6 +171,26 @@ export class Upstream {
     return this.generation !== sentAt;
   }
 
+  private open(
+    request: GatewayRequest,
+    principal: Principal,
+    requestId: string,
+    onResponse: (incoming: IncomingMessage) => void,
+  ): ClientRequest {
+    return this.send(
+      {
+        protocol: this.url.protocol,
+        hostname: this.url.hostname,
+        port: this.url.port,
+        method: request.method,
+        path: `${this.basePath}${request.path}${request.query ? `?${request.query}` : ''}`,
+        headers: forwardedHeaders(request, principal, requestId, this.secret),
+        agent: this.agent,
+      },
+      onResponse,
+    );
+  }
+
   /** One deadline for the whole exchange: connect, headers and the last byte of the body. */
   forward(
     request: GatewayRequest,
@@ -176,38 +209,94 @@ export class Upstream {
         else if (err instanceof DeadlineError) reject(new UpstreamTimeoutError(timeoutMs));
         else reject(new UpstreamUnavailableError(err));
       };
-      const outgoing = this.send(
-        {
-          protocol: this.url.protocol,
-          hostname: this.url.hostname,
-          port: this.url.port,
-          method: request.method,
-          path: `${this.basePath}${request.path}${request.query ? `?${request.query}` : ''}`,
-          headers: forwardedHeaders(request, principal, requestId, this.secret),
-          agent: this.agent,
-        },
-        (incoming) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          incoming.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > maxResponseBytes) {
-              outgoing.destroy();
-              finish(new ResponseTooLargeError(maxResponseBytes));
-              return;
-            }
-            chunks.push(chunk);
-          });
-          incoming.on('end', () => finish(undefined, toResponse(incoming, Buffer.concat(chunks))));
-          incoming.on('error', (err) => finish(err));
-          incoming.on('aborted', () => finish(new Error('upstream aborted the response')));
-        },
-      );
+      const outgoing = this.open(request, principal, requestId, (incoming) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        incoming.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxResponseBytes) {
+            outgoing.destroy();
+            finish(new ResponseTooLargeError(maxResponseBytes));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        incoming.on('end', () => finish(undefined, toResponse(incoming, Buffer.concat(chunks))));
+        incoming.on('error', (err) => finish(err));
+        incoming.on('aborted', () => finish(new Error('upstream aborted the response')));
+      });
       const timer = setTimeout(() => {
         finish(new DeadlineError());
         outgoing.destroy();
       }, timeoutMs);
       outgoing.on('error', (err) => finish(err));
+      outgoing.end(request.body.length > 0 ? request.body : undefined);
+    });
+  }
+
+  /**
+   * Resolves when the headers arrive, with the body still flowing: the timeout then bounds the
+   * wait for the headers and every silence between two chunks, not the whole answer, so a long
+   * generation that keeps producing tokens is never cut. Aborting `signal` (the client left)
+   * destroys the upstream request, which the session manager sees as a closed connection and
+   * stops generating.
+   */
+  stream(
+    request: GatewayRequest,
+    principal: Principal,
+    requestId: string,
+    signal?: AbortSignal,
+  ): Promise<UpstreamStream> {
+    const { timeoutMs } = this.options;
+    return new Promise<UpstreamStream>((resolve, reject) => {
+      let answered = false;
+      const fail = (err: unknown) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', cancel);
+        if (answered) return;
+        answered = true;
+        reject(
+          err instanceof DeadlineError
+            ? new UpstreamTimeoutError(timeoutMs)
+            : new UpstreamUnavailableError(err),
+        );
+      };
+      const cancel = () => outgoing.destroy(new Error('the client went away'));
+      let idled = false;
+      const outgoing = this.open(request, principal, requestId, (incoming) => {
+        answered = true;
+        timer.refresh();
+        incoming.once('close', () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', cancel);
+        });
+        const { status, headers } = toResponse(incoming, Buffer.alloc(0));
+        // Read through an iterator (no 'data' listener: that would start the flow before the
+        // caller reads), refreshing the idle deadline at every chunk.
+        async function* body(): AsyncGenerator<Buffer> {
+          try {
+            for await (const chunk of incoming) {
+              timer.refresh();
+              yield chunk as Buffer;
+            }
+          } catch (err) {
+            throw idled ? new UpstreamTimeoutError(timeoutMs) : err;
+          }
+        }
+        resolve({ status, headers, body: body() });
+      });
+      const timer = setTimeout(() => {
+        if (answered) {
+          idled = true;
+          outgoing.destroy();
+        } else {
+          fail(new DeadlineError());
+          outgoing.destroy();
+        }
+      }, timeoutMs);
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
+      outgoing.on('error', (err) => fail(err));
       outgoing.end(request.body.length > 0 ? request.body : undefined);
     });
   }

@@ -49,6 +49,10 @@ export const ENV = {
   upstreamSecretArn: 'AXON_UPSTREAM_SECRET_ARN',
   /** Milliseconds the gateway waits for the session manager. */
   upstreamTimeoutMs: 'AXON_UPSTREAM_TIMEOUT_MS',
+  /** Container edge: the request body cap in bytes (from the config). */
+  maxBodyBytes: 'AXON_MAX_BODY_BYTES',
+  /** Container edge: milliseconds open requests may run on after SIGTERM. */
+  shutdownGraceMs: 'AXON_SHUTDOWN_GRACE_MS',
   /** Rotation Lambda: the replication group whose AUTH token it rotates. */
   replicationGroupId: 'REPLICATION_GROUP_ID',
   /**

@@ -1,7 +1,8 @@
 /**
  * The product as a user touches it: `npm start`, then the official `openai` SDK and raw HTTP
- * against the gateway. Everything behind it is real (gateway bundle, dynalite, Redis, session
- * manager) except Triton, which the labelled inference stand-in replaces.
+ * against the gateway. Everything behind it is real (either edge: the gateway bundle behind the
+ * ALB emulator or the container edge's HTTP server; dynalite, Redis, session manager) except
+ * Triton, which the labelled inference stand-in replaces.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +14,10 @@ import { RedisServer } from '../support/redis.ts';
 import { groupAlive, interruptStartup, type RunningStack, startStack } from './local-stack.ts';
 
 const MODEL = 'stub-echo-chatml';
+const EDGES = ['lambda', 'container'] as const;
+/** The stand-in's delay between streamed tokens in the suites that watch streaming. */
+const TOKEN_DELAY_MS = 50;
+const STREAMER_TOKENS = 100_000;
 
 function testConfig(failureMode: 'open' | 'closed') {
   return {
@@ -20,6 +25,14 @@ function testConfig(failureMode: 'open' | 'closed') {
       tiny: { requestsPerMinute: 60, burst: 2, tokensPerMinute: 100000 },
       roomy: { requestsPerMinute: 6000, burst: 500 },
       metered: { requestsPerMinute: 600, burst: 10, tokensPerMinute: 600 },
+      // A large token bucket that barely refills: what a stream was charged stays visible.
+      streamer: {
+        requestsPerMinute: 600,
+        burst: 50,
+        tokensPerMinute: 6,
+        tokenBurst: STREAMER_TOKENS,
+        maxConcurrentRequests: 1,
+      },
     },
     rateLimiter: { failureMode, redisTimeoutMs: 100 },
     auth: { cacheTtlSeconds: 1, failuresPerMinutePerAddress: 1000 },
@@ -62,12 +75,16 @@ async function raw(stack: RunningStack, path: string, init: RequestInit & { key?
   return fetch(`${stack.url}${path}`, { ...init, headers });
 }
 
-describe('local stack, failure mode open', () => {
+describe.each(EDGES)('local stack, failure mode open, %s edge', (edge) => {
   let redis: RedisServer;
   let stack: RunningStack;
   beforeAll(async () => {
     redis = await RedisServer.start();
-    stack = await startStack(testConfig('open'), { REDIS_URL: redis.url });
+    stack = await startStack(testConfig('open'), {
+      REDIS_URL: redis.url,
+      AXON_EDGE: edge,
+      AXON_STUB_TOKEN_DELAY_MS: String(TOKEN_DELAY_MS),
+    });
   });
   afterAll(async () => {
     await stack?.dispose();
@@ -99,6 +116,101 @@ describe('local stack, failure mode open', () => {
     for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
     expect(text).toContain('stream this');
   });
+
+  it('says which edge it runs', () => {
+    expect(stack.output()).toContain(`(${edge} edge) listening on`);
+  });
+
+  it(
+    edge === 'container'
+      ? 'streams a 40-token answer as it is generated and charges the key its tokens'
+      : 'delivers a 40-token stream in one piece (an ALB Lambda target buffers) and charges the key its tokens',
+    async () => {
+      const { key } = await newKey(stack, 'streamer');
+      // "[stub] You said:" and 37 words: 40 pieces, one every TOKEN_DELAY_MS.
+      const words = Array.from({ length: 37 }, (_, i) => `w${i}`).join(' ');
+      const stream = await client(stack, key).chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: words }],
+        max_tokens: 40,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      const arrivals: number[] = [];
+      let text = '';
+      let used = 0;
+      for await (const chunk of stream) {
+        const piece = chunk.choices[0]?.delta?.content;
+        if (piece) {
+          arrivals.push(performance.now());
+          text += piece;
+        }
+        used = chunk.usage?.total_tokens ?? used;
+      }
+      const spread = (arrivals.at(-1) ?? 0) - (arrivals[0] ?? 0);
+
+      expect(arrivals).toHaveLength(40);
+      expect(text).toBe(`[stub] You said: ${words}`);
+      if (edge === 'container') expect(spread).toBeGreaterThanOrEqual(1000);
+      // 39 gaps of 50 ms were generated; behind the Lambda edge they all arrive at once.
+      else expect(spread).toBeLessThan(39 * TOKEN_DELAY_MS * 0.25);
+      expect(used).toBeGreaterThan(40);
+      const next = await raw(stack, '/v1/models', { key });
+      const remaining = Number(next.headers.get('x-ratelimit-remaining-tokens'));
+      expect(remaining).toBeGreaterThanOrEqual(STREAMER_TOKENS - used);
+      expect(remaining).toBeLessThan(STREAMER_TOKENS - used + 10);
+    },
+  );
+
+  it('answers 413 request_too_large for a body over 1 MiB and charges nothing', async () => {
+    const { key } = await newKey(stack, 'streamer');
+    const response = await raw(stack, '/v1/chat/completions', {
+      method: 'POST',
+      key,
+      body: JSON.stringify({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'x'.repeat(1 << 20) }],
+      }),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({
+      error: { type: 'invalid_request_error', code: 'request_too_large' },
+    });
+    expect(response.headers.get('x-ratelimit-remaining-tokens')).toBe(String(STREAMER_TOKENS));
+  });
+
+  // Only the container edge can see a client leave mid-stream: the Lambda edge answers whole.
+  if (edge === 'container') {
+    it('cancels the generation when the client leaves mid-stream and frees the key for its next request', async () => {
+      const { key } = await newKey(stack, 'streamer'); // one request in flight at most
+      const leaving = new AbortController();
+      const response = await raw(stack, '/v1/chat/completions', {
+        method: 'POST',
+        key,
+        body: JSON.stringify({
+          model: MODEL,
+          stream: true,
+          max_tokens: 40,
+          messages: [{ role: 'user', content: Array(40).fill('long').join(' ') }],
+        }),
+        signal: leaving.signal,
+      });
+      await (response.body as ReadableStream<Uint8Array>).getReader().read();
+      leaving.abort();
+
+      const cancelled = await poll(
+        async () =>
+          /inference-stub: stream cancelled by the caller after (\d+) of 40/.exec(stack.output()),
+        (match) => match !== null,
+      );
+      expect(Number(cancelled?.[1])).toBeLessThan(40);
+      const next = await poll(
+        async () => (await raw(stack, '/v1/models', { key })).status,
+        (status) => status === 200,
+      );
+      expect(next).toBe(200);
+    });
+  }
 
   it('debits the tokens a buffered stream used from the key, though the client asked for no usage', async () => {
     const { key } = await newKey(stack, 'metered'); // 600 tokens per minute: 10 a second
@@ -269,10 +381,81 @@ describe('local stack, failure mode open', () => {
 
   it('stops on SIGINT with exit 0, removing local.json and its build and leaving no process', async () => {
     expect(existsSync(join(stack.stateDir, 'local.json'))).toBe(true);
-    expect(existsSync(stack.buildDir)).toBe(true);
-    expect(await stopAndInspect(stack, () => stack.stop('SIGINT'))).toEqual(CLEAN);
+    // Only the Lambda edge is bundled; the container edge runs from source in the stack's process.
+    expect(existsSync(stack.buildDir)).toBe(edge === 'lambda');
+    // The container edge drains on stop: a stream open when the signal comes still ends whole.
+    const { key } = await newKey(stack, 'roomy');
+    const open = await raw(stack, '/v1/chat/completions', {
+      method: 'POST',
+      key,
+      body: JSON.stringify({
+        model: MODEL,
+        stream: true,
+        max_tokens: 20,
+        messages: [{ role: 'user', content: 'drain me please' }],
+      }),
+    });
+    const reader = (open.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    const stopped = stopAndInspect(stack, () => stack.stop('SIGINT'));
+    let body = new TextDecoder().decode(first.value);
+    for (let part = await reader.read(); !part.done; part = await reader.read()) {
+      body += new TextDecoder().decode(part.value);
+    }
+
+    expect(body).toContain('data: [DONE]');
+    expect(await stopped).toEqual(CLEAN);
     expect(stack.output()).toContain('SIGINT: stopping the local stack');
   }, 60_000);
+});
+
+describe('local stack, container edge, the longest answer the model window allows', () => {
+  let stack: RunningStack;
+  beforeAll(async () => {
+    stack = await startStack(testConfig('open'), {
+      REDIS_URL: '',
+      AXON_EDGE: 'container',
+      AXON_STUB_TOKEN_DELAY_MS: '0',
+    });
+  });
+  afterAll(async () => {
+    await stack?.dispose();
+  });
+
+  it('streams it byte for byte as the same request answers without streaming', async () => {
+    const { key } = await newKey(stack, 'roomy');
+    const openai = client(stack, key);
+    // Mostly one-token words, with multi-byte ones that a chunk boundary could split.
+    const words = (n: number) =>
+      Array.from({ length: n }, (_, i) => (i % 50 === 49 ? `héllo日本🙂${i}` : 'word')).join(' ');
+    const ask = (n: number) => ({
+      model: MODEL,
+      messages: [{ role: 'user' as const, content: words(n) }],
+      // The echo answers "[stub] You said:" and the words: n + 3 pieces, exactly the cap.
+      max_tokens: n + 3,
+    });
+    // The largest n whose prompt and answer still fit the stand-in's context window.
+    let fits = 1;
+    let fails = 8192;
+    while (fails - fits > 1) {
+      const n = Math.floor((fits + fails) / 2);
+      const ok = await openai.chat.completions.create(ask(n)).then(
+        () => true,
+        () => false,
+      );
+      if (ok) fits = n;
+      else fails = n;
+    }
+    const whole = await openai.chat.completions.create(ask(fits));
+    const stream = await openai.chat.completions.create({ ...ask(fits), stream: true });
+    let streamed = '';
+    for await (const chunk of stream) streamed += chunk.choices[0]?.delta?.content ?? '';
+    const text = whole.choices[0]?.message.content ?? '';
+
+    expect(fits).toBeGreaterThan(1000);
+    expect(text.split(' ')).toHaveLength(fits + 3);
+    expect(Buffer.from(streamed)).toEqual(Buffer.from(text));
+  }, 120_000);
 });
 
 describe('local stack, failure mode closed', () => {

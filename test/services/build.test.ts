@@ -59,11 +59,18 @@ describe('session manager image recipe', () => {
 
   it('has a build context of only what the image takes, so a docs change leaves it alone', () => {
     const files = contextFiles(root);
+    // The root .dockerignore serves both images built from the root: the gateway edge's
+    // (services/gateway-edge/Dockerfile) takes the gateway core from lambda/ as well.
     const taken = [
       'package.json',
       'package-lock.json',
       'packages/runtime/',
       'services/session-manager/',
+      'services/gateway-edge/',
+      'lambda/shared/',
+      'lambda/authorizer/',
+      'lambda/token-bucket/',
+      'lambda/gateway/',
     ];
     for (const file of files) {
       expect(

@@ -41,7 +41,7 @@ export interface InferenceStubOptions {
   tokenDelayMs?: number;
   /** Model names in the repository index. @default DEFAULT_STUB_MODELS */
   models?: readonly string[];
-  /** Where the start-up notice goes. @default console.warn */
+  /** Where the start-up notice and each cancelled stream are reported. @default console.warn */
   log?: (line: string) => void;
 }
 
@@ -50,6 +50,8 @@ export interface StubStats {
   generateStream: number;
   /** generate_stream responses still open right now. */
   openStreams: number;
+  /** generate_stream responses the caller closed before their last event (cancelled). */
+  cancelledStreams: number;
   index: number;
   ready: number;
 }
@@ -91,7 +93,15 @@ export async function startInferenceStub(
   const models = new Set(options.models ?? DEFAULT_STUB_MODELS);
   const tokenDelayMs = options.tokenDelayMs ?? 0;
   let faults: StubFaults = {};
-  const counts: StubStats = { generate: 0, generateStream: 0, openStreams: 0, index: 0, ready: 0 };
+  const counts: StubStats = {
+    generate: 0,
+    generateStream: 0,
+    openStreams: 0,
+    cancelledStreams: 0,
+    index: 0,
+    ready: 0,
+  };
+  const log = options.log ?? console.warn;
   let last: { model: string; body: GenerateBody } | undefined;
 
   // forceCloseConnections: close() must not wait for streams a fault left stalled.
@@ -171,8 +181,15 @@ export async function startInferenceStub(
     reply.hijack();
     const raw = reply.raw;
     counts.openStreams++;
+    let sent = 0;
     raw.once('close', () => {
       counts.openStreams--;
+      if (raw.writableFinished) return;
+      // The caller went away mid-generation: what a real server sees when a client cancels.
+      counts.cancelledStreams++;
+      log(
+        `inference-stub: stream cancelled by the caller after ${sent} of ${pieces.length} tokens`,
+      );
     });
     raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
     for (const [i, piece] of pieces.entries()) {
@@ -185,6 +202,7 @@ export async function startInferenceStub(
       if (stallAfterEvents !== undefined && i >= stallAfterEvents) return; // socket stays open
       if (tokenDelayMs > 0 && i > 0) await sleep(tokenDelayMs);
       sseEvent(raw, { model_name: request.params.model, model_version: '1', text_output: piece });
+      sent++;
     }
     raw.end();
   };
@@ -198,7 +216,7 @@ export async function startInferenceStub(
   }
 
   const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
-  (options.log ?? console.warn)(`${STAND_IN_NOTICE} (${address})`);
+  log(`${STAND_IN_NOTICE} (${address})`);
   const port = app.server.address();
   return {
     url: address,

@@ -1,6 +1,7 @@
 /**
  * CLI for the Triton stand-in: `tsx services/inference-stub/src/main.ts [--port 8000]
- * [--host 127.0.0.1] [--latency-ms 0] [--token-delay-ms 0] [--models a,b]`. Prints one JSON line
+ * [--host 127.0.0.1] [--latency-ms 0] [--token-delay-ms 0] [--models a,b]`; the token delay
+ * defaults to `AXON_STUB_TOKEN_DELAY_MS`, as under `npm start`. Prints one JSON line
  * `{"url": ...}` on stdout once listening, so scripts can read the address; stops on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
@@ -11,7 +12,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
     'latency-ms': { type: 'string', default: '0' },
-    'token-delay-ms': { type: 'string', default: '0' },
+    'token-delay-ms': { type: 'string', default: process.env.AXON_STUB_TOKEN_DELAY_MS || '0' },
     models: { type: 'string' },
   },
 });

@@ -103,6 +103,7 @@ export interface FixtureOptions {
   upstreamUrl?: string;
   upstreamTimeoutMs?: number;
   maxResponseBytes?: number;
+  maxBodyBytes?: number;
 }
 
 export async function startFixture(options: FixtureOptions = {}): Promise<Fixture> {
@@ -136,6 +137,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
       metrics,
       log,
       leaseTtlMs: leaseTtlMs(config),
+      ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
     });
   };
   return {
