@@ -39,12 +39,13 @@ export function createAxonStacks(
 
   const network = new NetworkStack(app, stackName(config.stage, 'Network'), {
     ...common,
-    description: `Axon ${config.stage}: VPC, subnets, flow logs, gateway endpoints`,
+    description: `Axon ${config.stage}: VPC, subnets, flow logs, gateway endpoints, NAT alarms and the alarm topic`,
   });
   const data = new DataStack(app, stackName(config.stage, 'Data'), {
     ...common,
-    description: `Axon ${config.stage}: ElastiCache (sessions, limiter) with rotated AUTH tokens, ApiKeys table, alarms and the alarm topic`,
+    description: `Axon ${config.stage}: ElastiCache (sessions, limiter) with rotated AUTH tokens, ApiKeys table, alarms`,
     vpc: network.vpc,
+    alarmTopic: network.alarmTopic.topic,
   });
   const inference = new InferenceStack(app, stackName(config.stage, 'Inference'), {
     ...common,
@@ -52,7 +53,7 @@ export function createAxonStacks(
     vpc: network.vpc,
     redis: data.redis,
     sessionManagerImageDirectory: options.sessionManagerImageDirectory,
-    alarmTopic: data.alarmTopic.topic,
+    alarmTopic: network.alarmTopic.topic,
   });
   const gateway = new GatewayStack(app, stackName(config.stage, 'Gateway'), {
     ...common,
@@ -64,7 +65,7 @@ export function createAxonStacks(
     upstream: inference.sessionManager,
     upstreamUrl: inference.sessionManager.url,
     upstreamSecret: inference.gatewaySecret,
-    alarmTopic: data.alarmTopic.topic,
+    alarmTopic: network.alarmTopic.topic,
     gatewayEntry: options.gatewayEntry,
     observed: {
       caches: [

@@ -159,6 +159,10 @@ export interface StageConfig {
     readonly gpuHighMinutes: number;
     /** Inference stack: minutes a Triton pod may stay Pending (a GPU node boots and pulls meanwhile). */
     readonly tritonPendingMinutes: number;
+    /** Network stack, per NAT gateway: ErrorPortAllocation per 5 minutes (egress connections refused). */
+    readonly natPortAllocationErrorsPerFiveMinutes: number;
+    /** Network stack, per NAT gateway: PacketsDropCount per 5 minutes. */
+    readonly natPacketsDroppedPerFiveMinutes: number;
   };
   readonly observability: {
     /** Retention of the EKS control-plane log group /aws/eks/<cluster>/cluster. */
@@ -424,6 +428,8 @@ function parseAlarms(f: Fields): StageConfig['alarms'] {
     'gpuUtilizationPercent',
     'gpuHighMinutes',
     'tritonPendingMinutes',
+    'natPortAllocationErrorsPerFiveMinutes',
+    'natPacketsDroppedPerFiveMinutes',
   ]);
   return {
     email: f.optionalMatching('email', /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address'),
@@ -453,6 +459,15 @@ function parseAlarms(f: Fields): StageConfig['alarms'] {
     // Karpenter launches a GPU node, it boots, and the kubelet pulls the ~15 GB Triton image, all
     // while the pod is Pending: 20 minutes leaves room for that and still catches "no capacity".
     tritonPendingMinutes: f.integer('tritonPendingMinutes', 5, 1440, 20),
+    // Every port allocation error is a connection that never left the VPC, so the first pages.
+    natPortAllocationErrorsPerFiveMinutes: f.integer(
+      'natPortAllocationErrorsPerFiveMinutes',
+      1,
+      1e9,
+      1,
+    ),
+    // AWS calls any drop a possible transient NAT issue; a handful is noise, a hundred is not.
+    natPacketsDroppedPerFiveMinutes: f.integer('natPacketsDroppedPerFiveMinutes', 1, 1e9, 100),
   };
 }
 

@@ -1,16 +1,16 @@
 /**
  * State: two ElastiCache replication groups, each with its rotated AUTH token (the sessions'
  * cache, and the limiter's own small `noeviction` one, so no tenant's data can evict a token
- * bucket), the DynamoDB ApiKeys table, their alarms, and the stage's alarm topic, which lives
- * here because every stack with alarms (Data, Inference, Gateway) already depends on this one.
+ * bucket), the DynamoDB ApiKeys table, and their alarms, which notify the stage's alarm topic (the
+ * Network stack's).
  */
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { OUTPUTS } from '#shared/names';
 import { GATEWAY_REDIS_USER, SESSION_MANAGER_REDIS_USER } from '#shared/redis-acl';
 import { AxonStack, type AxonStackProps } from './axon-stack.ts';
-import { AlarmTopic } from './constructs/alarm-topic.ts';
 import { ApiKeysTable } from './constructs/api-keys-table.ts';
 import { DataAlarms } from './constructs/data-alarms.ts';
 import { RedisAuthRotation } from './constructs/redis-auth-rotation.ts';
@@ -18,6 +18,8 @@ import { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
 
 export interface DataStackProps extends AxonStackProps {
   readonly vpc: ec2.IVpc;
+  /** The stage's alarm topic (the Network stack's). */
+  readonly alarmTopic: sns.ITopic;
 }
 
 export class DataStack extends AxonStack {
@@ -26,14 +28,11 @@ export class DataStack extends AxonStack {
   /** The limiter's cache (the gateway function's): token buckets only, never evicted. */
   readonly limiterRedis: RedisReplicationGroup;
   readonly apiKeys: ApiKeysTable;
-  /** The stage's alarm topic: every stack's alarms notify it. */
-  readonly alarmTopic: AlarmTopic;
   readonly alarms: DataAlarms;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
     const { redis, alarms } = props.config;
-    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', { email: alarms.email });
 
     // The construct id, and so every logical id, stays what it was when this cache held the
     // buckets too: a deploy updates it in place. Its security group keeps its description for
@@ -82,7 +81,7 @@ export class DataStack extends AxonStack {
     this.apiKeys = new ApiKeysTable(this, 'ApiKeys');
 
     this.alarms = new DataAlarms(this, 'Alarms', {
-      topic: this.alarmTopic.topic,
+      topic: props.alarmTopic,
       redisNodes: this.redis.memberClusterIds,
       limiterRedisNodes: this.limiterRedis.memberClusterIds,
       apiKeys: this.apiKeys.table,
@@ -104,10 +103,6 @@ export class DataStack extends AxonStack {
     new CfnOutput(this, 'LimiterRedisEndpoint', { value: this.limiterRedis.endpoint });
     new CfnOutput(this, 'LimiterRedisAuthSecretArn', {
       value: this.limiterRedis.authToken.secretArn,
-    });
-    new CfnOutput(this, 'AlarmTopicArn', {
-      value: this.alarmTopic.topic.topicArn,
-      description: 'SNS topic every alarm of the stage notifies (subscribe on-call here)',
     });
   }
 }

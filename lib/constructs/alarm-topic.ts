@@ -1,7 +1,7 @@
 /**
  * The stage's one alarm topic and the helper every alarm goes through. The topic lives in the
- * Data stack, which every stack that has alarms (Data, Inference, Gateway) already depends on,
- * so each of them can notify it without a cross-stack cycle. It is encrypted with its own KMS
+ * Network stack, the first one, which every other stack already depends on, so each stack can
+ * notify it without a cross-stack cycle. It is encrypted with its own KMS
  * key, which CloudWatch and the Amazon Managed Prometheus alert manager (the Triton alert rules)
  * may use to publish.
  */

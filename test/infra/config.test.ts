@@ -439,6 +439,16 @@ describe('stage config validation', () => {
       /gateway\.upstreamSecretRotationDays must be a whole number from 1 to 365, got 0/,
     ],
     [
+      'a NAT port allocation alarm at zero errors (it would always fire)',
+      { alarms: { natPortAllocationErrorsPerFiveMinutes: 0 } },
+      /alarms\.natPortAllocationErrorsPerFiveMinutes must be a whole number from 1 to 1000000000, got 0/,
+    ],
+    [
+      'a fractional NAT dropped-packets alarm',
+      { alarms: { natPacketsDroppedPerFiveMinutes: 2.5 } },
+      /alarms\.natPacketsDroppedPerFiveMinutes must be a whole number from 1 to 1000000000, got 2\.5/,
+    ],
+    [
       'a Redis memory alarm over 100%',
       { alarms: { redisMemoryPercent: 150 } },
       /alarms\.redisMemoryPercent must be a whole number from 1 to 100, got 150/,
@@ -684,6 +694,12 @@ describe('stage config defaults', () => {
       3000,
     ],
     ['no alarm email', c.alarms.email, undefined],
+    [
+      'a NAT alarm on the first port allocation error',
+      c.alarms.natPortAllocationErrorsPerFiveMinutes,
+      1,
+    ],
+    ['a NAT alarm at 100 dropped packets', c.alarms.natPacketsDroppedPerFiveMinutes, 100],
     ['alarm at 10 5xx per 5 minutes', c.alarms.fiveXxPerFiveMinutes, 10],
     ['a Redis engine CPU alarm at 80%', c.alarms.redisEngineCpuPercent, 80],
     ['a Redis memory alarm at 80%', c.alarms.redisMemoryPercent, 80],

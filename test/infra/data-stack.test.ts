@@ -426,46 +426,6 @@ describe('DataStack: ApiKeys table', () => {
   });
 });
 
-describe('DataStack: alarm topic', () => {
-  const topic = logicalId(t, 'AWS::SNS::Topic');
-
-  it('is encrypted, TLS-only, and exported for the other stacks', () => {
-    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
-    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Deny',
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          }),
-        ]),
-      },
-    });
-    t.hasOutput('AlarmTopicArn', { Value: { Ref: topic } });
-  });
-
-  it('lets CloudWatch use the topic key', () => {
-    t.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
-            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          }),
-        ]),
-      },
-    });
-  });
-
-  it('subscribes the configured email (prod) and nobody by default (dev)', () => {
-    prod.templates.data.hasResourceProperties('AWS::SNS::Subscription', {
-      Protocol: 'email',
-      Endpoint: 'oncall@example.com',
-    });
-    t.resourceCountIs('AWS::SNS::Subscription', 0);
-  });
-});
-
 describe('DataStack: alarms', () => {
   const REDIS_METRICS = [
     'EngineCPUUtilization',
@@ -545,9 +505,11 @@ describe('DataStack: alarms', () => {
     ['dev', t, (2 + 2) * 5 + 4],
     ['prod', prod.templates.data, (6 + 3) * 5 + 4],
   ] as const)(
-    'sends all %s alarms to the stage topic when they fire and clear',
+    "sends all %s alarms to the Network stack's alarm topic when they fire and clear",
     (_stage, template, count) => {
-      const topic = { Ref: logicalId(template, 'AWS::SNS::Topic') };
+      // The topic lives in the Network stack; the Data stack imports its ARN.
+      const topic = { 'Fn::ImportValue': expect.stringMatching(/^Axon-\w+-Network:.*AlarmTopic/) };
+      template.resourceCountIs('AWS::SNS::Topic', 0);
       const all = alarms(template);
       expect(all).toHaveLength(count);
       for (const a of all) {

@@ -355,8 +355,8 @@ describe('GatewayStack: alarms', () => {
     });
   });
 
-  it('notifies the stage alarm topic of the Data stack when an alarm fires and clears', () => {
-    const topic = { 'Fn::ImportValue': expect.stringMatching(/^Axon-dev-Data:.*AlarmTopic/) };
+  it('notifies the stage alarm topic of the Network stack when an alarm fires and clears', () => {
+    const topic = { 'Fn::ImportValue': expect.stringMatching(/^Axon-dev-Network:.*AlarmTopic/) };
     expect(alarms).toHaveLength(6);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([topic]);

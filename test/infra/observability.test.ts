@@ -145,8 +145,8 @@ function alarmsOf(template: Template): Record<string, Json> {
 }
 
 describe.each(STAGES)('stage %s: alarms', (stage) => {
-  const { templates } = synthesized[stage] as ReturnType<typeof synth>;
-  const topic = Object.keys(templates.data.findResources('AWS::SNS::Topic'))[0] as string;
+  const { templates, config } = synthesized[stage] as ReturnType<typeof synth>;
+  const topic = Object.keys(templates.network.findResources('AWS::SNS::Topic'))[0] as string;
 
   it.each([
     ['data', 10],
@@ -165,8 +165,21 @@ describe.each(STAGES)('stage %s: alarms', (stage) => {
     },
   );
 
-  it('the network stack has nothing to alarm on', () => {
-    templates.network.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+  it('the network stack has one ErrorPortAllocation and one PacketsDropCount alarm per NAT gateway, each notifying the topic when it fires and clears', () => {
+    const alarms = Object.values(alarmsOf(templates.network));
+    const nats = Object.keys(templates.network.findResources('AWS::EC2::NatGateway'));
+    expect(nats).toHaveLength(config.network.natGateways);
+    for (const metric of ['ErrorPortAllocation', 'PacketsDropCount']) {
+      const watched = alarms
+        .filter((a) => a.Namespace === 'AWS/NATGateway' && a.MetricName === metric)
+        .map((a) => a.Dimensions[0].Value.Ref);
+      expect(watched, metric).toEqual(nats);
+    }
+    expect(alarms).toHaveLength(2 * nats.length);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions).toEqual([{ Ref: topic }]);
+      expect(alarm.OKActions).toEqual([{ Ref: topic }]);
+    }
   });
 
   it('the inference stack pages on Triton through Prometheus rules, to the same topic', () => {
@@ -191,10 +204,12 @@ describe('alarm thresholds come from the stage config', () => {
         tritonQueueMs: 750,
         tritonFailuresPerFiveMinutes: 9,
         fiveXxPerFiveMinutes: 17,
+        natPortAllocationErrorsPerFiveMinutes: 2,
+        natPacketsDroppedPerFiveMinutes: 500,
       },
     }),
-  ).templates.inference;
-  const alarms = Object.entries(alarmsOf(custom));
+  ).templates;
+  const alarms = Object.entries(alarmsOf(custom.inference));
   const byPrefix = (prefix: string) => alarms.find(([id]) => id.startsWith(prefix))?.[1] as Json;
 
   it.each([
@@ -209,8 +224,17 @@ describe('alarm thresholds come from the stage config', () => {
   });
 
   it('and the Prometheus rules too', () => {
-    const [rules] = Object.values(custom.findResources('AWS::APS::RuleGroupsNamespace')) as [Json];
+    const [rules] = Object.values(
+      custom.inference.findResources('AWS::APS::RuleGroupsNamespace'),
+    ) as [Json];
     expect(rules.Properties.Data).toContain('> 750');
     expect(rules.Properties.Data).toContain('>= 9');
+  });
+
+  it('and the NAT gateway alarms of the network stack', () => {
+    const network = Object.values(alarmsOf(custom.network));
+    const on = (metric: string) => network.filter((a) => a.MetricName === metric);
+    expect(on('ErrorPortAllocation').map((a) => a.Threshold)).toEqual([2]);
+    expect(on('PacketsDropCount').map((a) => a.Threshold)).toEqual([500]);
   });
 });
