@@ -31,11 +31,11 @@ import type { ApiKeysTable } from './api-keys-table.ts';
 import type { NetworkClient } from './bindable.ts';
 import type { RedisReplicationGroup } from './redis-replication-group.ts';
 
-/** Variables only the container edge reads, beyond the gateway Lambda's (`ENV`). */
+/** Variables only the container edge reads, beyond the gateway Lambda's: named once, in `ENV`. */
 export const EDGE_ENV = {
   port: 'PORT',
-  maxBodyBytes: 'AXON_MAX_BODY_BYTES',
-  shutdownGraceMs: 'AXON_SHUTDOWN_GRACE_MS',
+  maxBodyBytes: ENV.maxBodyBytes,
+  shutdownGraceMs: ENV.shutdownGraceMs,
 } as const;
 
 /** The session manager's Service inside the cluster: the edge pods skip the internal ALB. */
