@@ -4,7 +4,8 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createLogger } from '#shared/logger';
-import { type RotationEvent, rotate } from './rotation.ts';
+import type { RotationEvent } from '#shared/secret-rotation';
+import { rotate } from './rotation.ts';
 
 const log = createLogger('gateway-secret-rotation');
 const secrets = new SecretsManagerClient({});

@@ -8,7 +8,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { createLogger } from '#shared/logger';
 import { ENV } from '#shared/names';
-import { type RotationEvent, rotate } from './rotation.ts';
+import type { RotationEvent } from '#shared/secret-rotation';
+import { rotate } from './rotation.ts';
 import { rotateUser } from './user-rotation.ts';
 
 const userId = process.env[ENV.redisUserId];

@@ -20,32 +20,21 @@ import {
   ModifyReplicationGroupCommand,
   type ReplicationGroup,
 } from '@aws-sdk/client-elasticache';
+import { ListSecretVersionIdsCommand } from '@aws-sdk/client-secrets-manager';
 import {
-  DescribeSecretCommand,
-  GetRandomPasswordCommand,
-  GetSecretValueCommand,
-  ListSecretVersionIdsCommand,
-  PutSecretValueCommand,
-  ResourceNotFoundException,
-  type SecretsManagerClient,
-  UpdateSecretVersionStageCommand,
-} from '@aws-sdk/client-secrets-manager';
-import type { Log } from '#shared/logger';
+  createSecret,
+  makeCurrent,
+  RotationError,
+  type RotationEvent,
+  readVersion,
+  runRotationStep,
+  type SecretRotationDeps,
+  type VersionStages,
+} from '#shared/secret-rotation';
 
-export type RotationStep = 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
-
-/** The event Secrets Manager sends to a rotation function. */
-export interface RotationEvent {
-  readonly SecretId: string;
-  readonly ClientRequestToken: string;
-  readonly Step: RotationStep;
-}
-
-export interface RotationDeps {
-  readonly secrets: Pick<SecretsManagerClient, 'send'>;
+export interface RotationDeps extends SecretRotationDeps {
   readonly elasticache: Pick<ElastiCacheClient, 'send'>;
   readonly replicationGroupId: string;
-  readonly log: Log;
   /** Length of generated tokens. @default 64 */
   readonly tokenLength?: number;
   /** Pause between DescribeReplicationGroups polls. @default 15000 */
@@ -56,103 +45,27 @@ export interface RotationDeps {
   readonly now?: () => number;
 }
 
-export class RotationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RotationError';
-  }
-}
-
-const STEPS: readonly RotationStep[] = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
 const FAILED_STATES = new Set(['create-failed', 'deleting', 'deleted']);
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Runs one rotation step; safe to call again for a step that already ran. */
-export async function rotate(event: RotationEvent, deps: RotationDeps): Promise<void> {
-  const version = await versionToRotate(event, deps);
-  if (!version) return;
-  const { SecretId: secretId, ClientRequestToken: token, Step: step } = event;
-  deps.log.info('rotation step', { step, secretId, replicationGroupId: deps.replicationGroupId });
-  switch (step) {
-    case 'createSecret':
-      return createSecret(secretId, token, deps);
-    case 'setSecret':
-      return setSecret(secretId, token, deps);
-    case 'testSecret':
-      return testSecret(secretId, token, deps);
-    case 'finishSecret':
-      return finishSecret(secretId, token, version.versions, deps);
-  }
-}
-
 /**
- * Checks the event against the secret's versions, as every rotation function must: rotation on,
- * the version known and AWSPENDING (or AWSCURRENT at finishSecret, which still makes sure the
- * old credential was dropped after a retry). Undefined: nothing to do for this step.
+ * Runs one rotation step; safe to call again for a step that already ran. finishSecret runs again
+ * on a version that is already AWSCURRENT, to make sure the old token was dropped after a retry.
  */
-export async function versionToRotate(
-  event: RotationEvent,
-  deps: Pick<RotationDeps, 'secrets' | 'log'>,
-): Promise<{ versions: Record<string, string[]> } | undefined> {
-  const { SecretId: secretId, ClientRequestToken: token, Step: step } = event;
-  if (!STEPS.includes(step))
-    throw new RotationError(`unknown rotation step ${JSON.stringify(step)}`);
-
-  const meta = await deps.secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
-  if (!meta.RotationEnabled)
-    throw new RotationError(`secret ${secretId} does not have rotation enabled`);
-  const stages = meta.VersionIdsToStages?.[token];
-  if (!stages) throw new RotationError(`secret ${secretId} has no version ${token}`);
-  const isCurrent = stages.includes('AWSCURRENT');
-  if (!isCurrent && !stages.includes('AWSPENDING')) {
-    throw new RotationError(`version ${token} of ${secretId} is neither AWSPENDING nor AWSCURRENT`);
-  }
-  if (isCurrent && step !== 'finishSecret') {
-    deps.log.info('version is already AWSCURRENT; nothing to do', { step, secretId });
-    return undefined;
-  }
-  return { versions: meta.VersionIdsToStages ?? {} };
-}
-
-export async function createSecret(
-  secretId: string,
-  token: string,
-  deps: Pick<RotationDeps, 'secrets' | 'log' | 'tokenLength'>,
-): Promise<void> {
-  // Fails loudly when there is no current version to rotate from.
-  await deps.secrets.send(
-    new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }),
-  );
-  try {
-    await deps.secrets.send(
-      new GetSecretValueCommand({
-        SecretId: secretId,
-        VersionId: token,
-        VersionStage: 'AWSPENDING',
-      }),
-    );
-    deps.log.info('pending version already exists', { secretId });
-    return;
-  } catch (err) {
-    if (!(err instanceof ResourceNotFoundException)) throw err;
-  }
-  const random = await deps.secrets.send(
-    new GetRandomPasswordCommand({
-      PasswordLength: deps.tokenLength ?? 64,
-      ExcludePunctuation: true,
-      IncludeSpace: false,
-      RequireEachIncludedType: true,
-    }),
-  );
-  if (!random.RandomPassword) throw new RotationError('GetRandomPassword returned no password');
-  await deps.secrets.send(
-    new PutSecretValueCommand({
-      SecretId: secretId,
-      ClientRequestToken: token,
-      SecretString: random.RandomPassword,
-      VersionStages: ['AWSPENDING'],
-    }),
+export async function rotate(event: RotationEvent, deps: RotationDeps): Promise<void> {
+  await runRotationStep(
+    event,
+    deps,
+    {
+      createSecret: ({ secretId, token }) =>
+        createSecret(secretId, token, deps, { length: deps.tokenLength ?? 64 }),
+      setSecret: ({ secretId, token }) => setSecret(secretId, token, deps),
+      testSecret: ({ secretId, token }) => testSecret(secretId, token, deps),
+      finishSecret: ({ secretId, token, versions }) =>
+        finishSecret(secretId, token, versions, deps),
+    },
+    { finishWhenCurrent: true, logFields: { replicationGroupId: deps.replicationGroupId } },
   );
 }
 
@@ -208,20 +121,10 @@ export async function testSecret(
 export async function finishSecret(
   secretId: string,
   token: string,
-  versions: Record<string, string[]>,
+  versions: VersionStages,
   deps: RotationDeps,
 ): Promise<void> {
-  const current = Object.entries(versions).find(([, s]) => s.includes('AWSCURRENT'))?.[0];
-  if (current !== token) {
-    await deps.secrets.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: secretId,
-        VersionStage: 'AWSCURRENT',
-        MoveToVersionId: token,
-        ...(current && { RemoveFromVersionId: current }),
-      }),
-    );
-  }
+  await makeCurrent(secretId, token, versions, deps);
   const deadline = deadlineOf(deps);
   const value = await readVersion(secretId, token, deps);
   await waitUntilAvailable(deps, deadline);
@@ -234,24 +137,6 @@ export async function finishSecret(
     }),
   );
   await waitUntilAvailable(deps, deadline);
-}
-
-export async function readVersion(
-  secretId: string,
-  token: string,
-  deps: Pick<RotationDeps, 'secrets'>,
-  stage?: string,
-): Promise<string> {
-  const value = await deps.secrets.send(
-    new GetSecretValueCommand({
-      SecretId: secretId,
-      VersionId: token,
-      ...(stage && { VersionStage: stage }),
-    }),
-  );
-  if (!value.SecretString)
-    throw new RotationError(`version ${token} of ${secretId} has no SecretString`);
-  return value.SecretString;
 }
 
 async function describeGroup(deps: RotationDeps): Promise<ReplicationGroup> {

@@ -3,7 +3,7 @@
  * ElastiCache user may hold two passwords at once, which plays the part ROTATE plays for an AUTH
  * token:
  *
- * 1. createSecret: generate a new password as the AWSPENDING version (shared with rotation.ts).
+ * 1. createSecret: generate a new password as the AWSPENDING version (#shared/secret-rotation).
  * 2. setSecret:    ModifyUser with both passwords, AWSCURRENT's and AWSPENDING's, so clients on
  *                  either get in.
  * 3. testSecret:   the user is `active` and holds two passwords (the function has no network path
@@ -21,23 +21,21 @@ import {
   ModifyUserCommand,
   type User,
 } from '@aws-sdk/client-elasticache';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
-import type { Log } from '#shared/logger';
 import {
   createSecret,
+  makeCurrent,
   RotationError,
   type RotationEvent,
+  readCurrent,
   readVersion,
-  versionToRotate,
-} from './rotation.ts';
+  runRotationStep,
+  type SecretRotationDeps,
+} from '#shared/secret-rotation';
 
-export interface UserRotationDeps {
-  readonly secrets: Pick<SecretsManagerClient, 'send'>;
+export interface UserRotationDeps extends SecretRotationDeps {
   readonly elasticache: Pick<ElastiCacheClient, 'send'>;
   /** The ElastiCache user id (not its user name) whose password the secret holds. */
   readonly userId: string;
-  readonly log: Log;
   /** Length of generated passwords (ElastiCache: 16 to 128). @default 64 */
   readonly tokenLength?: number;
   /** Pause between DescribeUsers polls. @default 5000 */
@@ -50,60 +48,44 @@ export interface UserRotationDeps {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Runs one rotation step of a user's password; safe to call again for a step that already ran. */
+/**
+ * Runs one rotation step of a user's password; safe to call again for a step that already ran.
+ * finishSecret runs again on a version that is already AWSCURRENT, to make sure the old password
+ * was dropped after a retry.
+ */
 export async function rotateUser(event: RotationEvent, deps: UserRotationDeps): Promise<void> {
-  const version = await versionToRotate(event, deps);
-  if (!version) return;
-  const { SecretId: secretId, ClientRequestToken: token, Step: step } = event;
-  deps.log.info('rotation step', { step, secretId, userId: deps.userId });
-  switch (step) {
-    case 'createSecret':
-      return createSecret(secretId, token, deps);
-    case 'setSecret': {
-      const current = await readCurrent(secretId, version.versions, deps);
-      const pending = await readVersion(secretId, token, deps, 'AWSPENDING');
-      return setPasswords(deps, [current, pending]);
-    }
-    case 'testSecret': {
-      const user = await describeUser(deps);
-      if (user.Status !== 'active') {
-        throw new RotationError(`user ${deps.userId} is ${user.Status}, not active`);
-      }
-      if (user.Authentication?.PasswordCount !== 2) {
-        throw new RotationError(
-          `user ${deps.userId} holds ${user.Authentication?.PasswordCount ?? 0} passwords, not the old and the new one`,
-        );
-      }
-      return;
-    }
-    case 'finishSecret': {
-      const current = Object.entries(version.versions).find(([, s]) =>
-        s.includes('AWSCURRENT'),
-      )?.[0];
-      if (current !== token) {
-        await deps.secrets.send(
-          new UpdateSecretVersionStageCommand({
-            SecretId: secretId,
-            VersionStage: 'AWSCURRENT',
-            MoveToVersionId: token,
-            ...(current && { RemoveFromVersionId: current }),
-          }),
-        );
-      }
-      return setPasswords(deps, [await readVersion(secretId, token, deps)]);
-    }
-  }
+  await runRotationStep(
+    event,
+    deps,
+    {
+      createSecret: ({ secretId, token }) =>
+        createSecret(secretId, token, deps, { length: deps.tokenLength ?? 64 }),
+      setSecret: async ({ secretId, token, versions }) => {
+        const current = await readCurrent(secretId, versions, deps);
+        const pending = await readVersion(secretId, token, deps, 'AWSPENDING');
+        await setPasswords(deps, [current, pending]);
+      },
+      testSecret: () => testUser(deps),
+      finishSecret: async ({ secretId, token, versions }) => {
+        await makeCurrent(secretId, token, versions, deps);
+        await setPasswords(deps, [await readVersion(secretId, token, deps)]);
+      },
+    },
+    { finishWhenCurrent: true, logFields: { userId: deps.userId } },
+  );
 }
 
-/** AWSCURRENT's value, found through the version map (GetSecretValue by stage alone). */
-async function readCurrent(
-  secretId: string,
-  versions: Record<string, string[]>,
-  deps: Pick<UserRotationDeps, 'secrets'>,
-): Promise<string> {
-  const current = Object.entries(versions).find(([, s]) => s.includes('AWSCURRENT'))?.[0];
-  if (!current) throw new RotationError(`secret ${secretId} has no AWSCURRENT version`);
-  return readVersion(secretId, current, deps);
+/** The user is `active` and holds two passwords, the old and the new one. */
+async function testUser(deps: UserRotationDeps): Promise<void> {
+  const user = await describeUser(deps);
+  if (user.Status !== 'active') {
+    throw new RotationError(`user ${deps.userId} is ${user.Status}, not active`);
+  }
+  if (user.Authentication?.PasswordCount !== 2) {
+    throw new RotationError(
+      `user ${deps.userId} holds ${user.Authentication?.PasswordCount ?? 0} passwords, not the old and the new one`,
+    );
+  }
 }
 
 async function setPasswords(deps: UserRotationDeps, passwords: string[]): Promise<void> {

@@ -6,11 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Log } from '#shared/logger';
-import {
-  type RotationDeps,
-  type RotationStep,
-  rotate,
-} from '../../../lambda/gateway-secret-rotation/rotation.ts';
+import type { RotationStep } from '#shared/secret-rotation';
+import { type RotationDeps, rotate } from '../../../lambda/gateway-secret-rotation/rotation.ts';
 import { ControlPlane } from '../redis-rotation/control-plane.ts';
 
 const SECRET = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:GatewaySecret-AbCdEf';

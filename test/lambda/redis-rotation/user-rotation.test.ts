@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Log } from '#shared/logger';
-import type { RotationStep } from '../../../lambda/redis-rotation/rotation.ts';
+import type { RotationStep } from '#shared/secret-rotation';
 import { rotateUser, type UserRotationDeps } from '../../../lambda/redis-rotation/user-rotation.ts';
 import { ControlPlane } from './control-plane.ts';
 
