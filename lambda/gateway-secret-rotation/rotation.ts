@@ -17,7 +17,6 @@
  */
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import {
-  createSecret,
   makeCurrent,
   RotationError,
   type RotationEvent,
@@ -36,12 +35,8 @@ export const MIN_SECRET_LENGTH = 16;
 /** Runs one rotation step; safe to call again for a step that already ran. */
 export async function rotate(event: RotationEvent, deps: RotationDeps): Promise<void> {
   await runRotationStep(event, deps, {
-    createSecret: ({ secretId, token }) =>
-      // Letters and digits only: the value travels as an HTTP header and must not need escaping.
-      createSecret(secretId, token, deps, {
-        length: deps.secretLength ?? 64,
-        minLength: MIN_SECRET_LENGTH,
-      }),
+    // Letters and digits only: the value travels as an HTTP header and must not need escaping.
+    create: { length: deps.secretLength ?? 64, minLength: MIN_SECRET_LENGTH },
     // Nothing holds a copy of the value to update: both readers fetch it from Secrets Manager.
     setSecret: async () => {},
     testSecret: ({ secretId, token }) => testSecret(secretId, token, deps),

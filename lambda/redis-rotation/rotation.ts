@@ -22,7 +22,6 @@ import {
 } from '@aws-sdk/client-elasticache';
 import { ListSecretVersionIdsCommand } from '@aws-sdk/client-secrets-manager';
 import {
-  createSecret,
   makeCurrent,
   RotationError,
   type RotationEvent,
@@ -31,42 +30,30 @@ import {
   type SecretRotationDeps,
   type VersionStages,
 } from '#shared/secret-rotation';
+import { deadlineOf, type WaitDeps, waitUntilReady } from './wait.ts';
 
-export interface RotationDeps extends SecretRotationDeps {
+export interface RotationDeps extends SecretRotationDeps, WaitDeps {
   readonly elasticache: Pick<ElastiCacheClient, 'send'>;
   readonly replicationGroupId: string;
   /** Length of generated tokens. @default 64 */
   readonly tokenLength?: number;
-  /** Pause between DescribeReplicationGroups polls. @default 15000 */
-  readonly pollIntervalMs?: number;
-  /** Time budget of one step for waiting on the group. @default 13 minutes */
-  readonly waitTimeoutMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly now?: () => number;
 }
 
 const FAILED_STATES = new Set(['create-failed', 'deleting', 'deleted']);
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs one rotation step; safe to call again for a step that already ran. finishSecret runs again
  * on a version that is already AWSCURRENT, to make sure the old token was dropped after a retry.
  */
 export async function rotate(event: RotationEvent, deps: RotationDeps): Promise<void> {
-  await runRotationStep(
-    event,
-    deps,
-    {
-      createSecret: ({ secretId, token }) =>
-        createSecret(secretId, token, deps, { length: deps.tokenLength ?? 64 }),
-      setSecret: ({ secretId, token }) => setSecret(secretId, token, deps),
-      testSecret: ({ secretId, token }) => testSecret(secretId, token, deps),
-      finishSecret: ({ secretId, token, versions }) =>
-        finishSecret(secretId, token, versions, deps),
-    },
-    { finishWhenCurrent: true, logFields: { replicationGroupId: deps.replicationGroupId } },
-  );
+  await runRotationStep(event, deps, {
+    create: { length: deps.tokenLength ?? 64 },
+    setSecret: ({ secretId, token }) => setSecret(secretId, token, deps),
+    testSecret: ({ secretId, token }) => testSecret(secretId, token, deps),
+    finishSecret: ({ secretId, token, versions }) => finishSecret(secretId, token, versions, deps),
+    finishWhenCurrent: true,
+    logFields: { replicationGroupId: deps.replicationGroupId },
+  });
 }
 
 export async function setSecret(
@@ -161,28 +148,23 @@ function tokenChangedSince(group: ReplicationGroup, created: Date): boolean {
   return changed !== undefined && changed.getTime() >= created.getTime();
 }
 
-function deadlineOf(deps: RotationDeps): number {
-  return (deps.now ?? Date.now)() + (deps.waitTimeoutMs ?? 13 * 60_000);
-}
-
-/** Polls until the group is `available`: ElastiCache refuses a modification while one runs. */
-export async function waitUntilAvailable(
+/**
+ * Polls until the group is `available` (DescribeReplicationGroups every `pollIntervalMs`,
+ * default 15 s): ElastiCache refuses a modification while one runs.
+ */
+export function waitUntilAvailable(
   deps: RotationDeps,
   deadline: number,
 ): Promise<ReplicationGroup> {
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? defaultSleep;
-  for (;;) {
-    const group = await describeGroup(deps);
-    if (group.Status === 'available') return group;
-    if (group.Status && FAILED_STATES.has(group.Status)) {
-      throw new RotationError(`replication group ${deps.replicationGroupId} is ${group.Status}`);
-    }
-    if (now() >= deadline) {
-      throw new RotationError(
-        `replication group ${deps.replicationGroupId} still ${group.Status} at the step's deadline; Secrets Manager retries the rotation`,
-      );
-    }
-    await sleep(deps.pollIntervalMs ?? 15_000);
-  }
+  return waitUntilReady(
+    {
+      name: `replication group ${deps.replicationGroupId}`,
+      describe: () => describeGroup(deps),
+      ready: 'available',
+      failed: FAILED_STATES,
+      defaultPollIntervalMs: 15_000,
+    },
+    deps,
+    deadline,
+  );
 }

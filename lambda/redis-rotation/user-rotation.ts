@@ -22,7 +22,6 @@ import {
   type User,
 } from '@aws-sdk/client-elasticache';
 import {
-  createSecret,
   makeCurrent,
   RotationError,
   type RotationEvent,
@@ -31,22 +30,17 @@ import {
   runRotationStep,
   type SecretRotationDeps,
 } from '#shared/secret-rotation';
+import { deadlineOf, type WaitDeps, waitUntilReady } from './wait.ts';
 
-export interface UserRotationDeps extends SecretRotationDeps {
+export interface UserRotationDeps extends SecretRotationDeps, WaitDeps {
   readonly elasticache: Pick<ElastiCacheClient, 'send'>;
   /** The ElastiCache user id (not its user name) whose password the secret holds. */
   readonly userId: string;
   /** Length of generated passwords (ElastiCache: 16 to 128). @default 64 */
   readonly tokenLength?: number;
-  /** Pause between DescribeUsers polls. @default 5000 */
-  readonly pollIntervalMs?: number;
-  /** Time budget of one step for waiting on the user. @default 13 minutes */
-  readonly waitTimeoutMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly now?: () => number;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const USER_FAILED_STATES = new Set(['deleting']);
 
 /**
  * Runs one rotation step of a user's password; safe to call again for a step that already ran.
@@ -54,25 +48,21 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * was dropped after a retry.
  */
 export async function rotateUser(event: RotationEvent, deps: UserRotationDeps): Promise<void> {
-  await runRotationStep(
-    event,
-    deps,
-    {
-      createSecret: ({ secretId, token }) =>
-        createSecret(secretId, token, deps, { length: deps.tokenLength ?? 64 }),
-      setSecret: async ({ secretId, token, versions }) => {
-        const current = await readCurrent(secretId, versions, deps);
-        const pending = await readVersion(secretId, token, deps, 'AWSPENDING');
-        await setPasswords(deps, [current, pending]);
-      },
-      testSecret: () => testUser(deps),
-      finishSecret: async ({ secretId, token, versions }) => {
-        await makeCurrent(secretId, token, versions, deps);
-        await setPasswords(deps, [await readVersion(secretId, token, deps)]);
-      },
+  await runRotationStep(event, deps, {
+    create: { length: deps.tokenLength ?? 64 },
+    setSecret: async ({ secretId, token, versions }) => {
+      const current = await readCurrent(secretId, versions, deps);
+      const pending = await readVersion(secretId, token, deps, 'AWSPENDING');
+      await setPasswords(deps, [current, pending]);
     },
-    { finishWhenCurrent: true, logFields: { userId: deps.userId } },
-  );
+    testSecret: () => testUser(deps),
+    finishSecret: async ({ secretId, token, versions }) => {
+      await makeCurrent(secretId, token, versions, deps);
+      await setPasswords(deps, [await readVersion(secretId, token, deps)]);
+    },
+    finishWhenCurrent: true,
+    logFields: { userId: deps.userId },
+  });
 }
 
 /** The user is `active` and holds two passwords, the old and the new one. */
@@ -89,7 +79,7 @@ async function testUser(deps: UserRotationDeps): Promise<void> {
 }
 
 async function setPasswords(deps: UserRotationDeps, passwords: string[]): Promise<void> {
-  const deadline = (deps.now ?? Date.now)() + (deps.waitTimeoutMs ?? 13 * 60_000);
+  const deadline = deadlineOf(deps);
   await waitUntilActive(deps, deadline);
   await deps.elasticache.send(
     new ModifyUserCommand({
@@ -107,19 +97,20 @@ async function describeUser(deps: UserRotationDeps): Promise<User> {
   return user;
 }
 
-/** Polls until the user is `active`: ElastiCache refuses a modification while one runs. */
-async function waitUntilActive(deps: UserRotationDeps, deadline: number): Promise<User> {
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? defaultSleep;
-  for (;;) {
-    const user = await describeUser(deps);
-    if (user.Status === 'active') return user;
-    if (user.Status === 'deleting') throw new RotationError(`user ${deps.userId} is deleting`);
-    if (now() >= deadline) {
-      throw new RotationError(
-        `user ${deps.userId} still ${user.Status} at the step's deadline; Secrets Manager retries the rotation`,
-      );
-    }
-    await sleep(deps.pollIntervalMs ?? 5_000);
-  }
+/**
+ * Polls until the user is `active` (DescribeUsers every `pollIntervalMs`, default 5 s):
+ * ElastiCache refuses a modification while one runs.
+ */
+function waitUntilActive(deps: UserRotationDeps, deadline: number): Promise<User> {
+  return waitUntilReady(
+    {
+      name: `user ${deps.userId}`,
+      describe: () => describeUser(deps),
+      ready: 'active',
+      failed: USER_FAILED_STATES,
+      defaultPollIntervalMs: 5_000,
+    },
+    deps,
+    deadline,
+  );
 }

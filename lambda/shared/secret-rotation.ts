@@ -94,23 +94,34 @@ export interface StepInput {
   readonly versions: VersionStages;
 }
 
-export type StepHandlers = Readonly<Record<RotationStep, (input: StepInput) => Promise<void>>>;
+/**
+ * What is a rotation's own: how createSecret makes the value (the step itself is the same for
+ * all), and the three steps that carry it to the service and check it there.
+ */
+export interface RotationSteps extends VersionCheckOptions {
+  readonly create: CreateSecretOptions;
+  readonly setSecret: (input: StepInput) => Promise<void>;
+  readonly testSecret: (input: StepInput) => Promise<void>;
+  readonly finishSecret: (input: StepInput) => Promise<void>;
+  /** Names (never values) added to the step's log line, e.g. the replication group. */
+  readonly logFields?: Record<string, unknown>;
+}
 
 /**
- * Checks the event (versionToRotate), logs the step with `logFields` (names, never values) and
- * runs the rotation's handler for it. Each rotation function's `rotate` is this plus its handlers.
+ * Checks the event (versionToRotate), logs the step and runs it: createSecret here, the other
+ * steps through `steps`. Each rotation function's `rotate` is this call with its own steps.
  */
 export async function runRotationStep(
   event: RotationEvent,
   deps: SecretRotationDeps,
-  handlers: StepHandlers,
-  options: VersionCheckOptions & { readonly logFields?: Record<string, unknown> } = {},
+  steps: RotationSteps,
 ): Promise<void> {
-  const version = await versionToRotate(event, deps, options);
+  const version = await versionToRotate(event, deps, steps);
   if (!version) return;
   const { SecretId: secretId, ClientRequestToken: token, Step: step } = event;
-  deps.log.info('rotation step', { step, secretId, ...options.logFields });
-  await handlers[step]({ secretId, token, versions: version.versions });
+  deps.log.info('rotation step', { step, secretId, ...steps.logFields });
+  if (step === 'createSecret') return createSecret(secretId, token, deps, steps.create);
+  await steps[step]({ secretId, token, versions: version.versions });
 }
 
 export interface CreateSecretOptions {
