@@ -579,7 +579,7 @@ async function main() {
       : [],
   );
   console.log(
-    `\nGateway process garbage collection (all rounds, warm-ups included):\n${gcLines.join('\n')}`,
+    `\nLambda edge process garbage collection (all rounds, warm-ups included):\n${gcLines.join('\n')}`,
   );
   const verdict = (met: boolean | null) => (met === null ? 'not measured' : met ? 'met' : 'missed');
   const t = report.targets;
