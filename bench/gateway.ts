@@ -1,18 +1,23 @@
 /**
  * npm run bench:gateway [-- --json] [--rates 100,500,1000] [--seconds 4] [--rounds 3]
- *                       [--warmup 0.5] [--connections 64] [--profile <dir>]
+ *                       [--warmup 0.5] [--connections 64] [--ttft-requests 50] [--profile <dir>]
  *
  * What the gateway adds to a request's latency. The same chat completion, at the same constant
- * offered load (open loop, latency from the scheduled send time), along three paths, in one run:
- *   (a) direct:  client → session manager, with the trusted headers the gateway would add;
- *   (b) gateway: client → ALB emulator → gateway Lambda bundle (authorizer with its cache,
- *                one Redis EVALSHA for the token bucket, forward with fetch) → session manager;
- *   (c) nginx:   client → Debian's nginx doing the same job (static key map, limit_req,
- *                proxy_pass over keep-alive) → session manager, as the reference.
- * Overhead = (b) − (a), and (c) − (a) for nginx. Each server, Redis and the load generator run
- * in their own process; on this shared 2-core machine they still compete for the CPUs, so the
- * three targets are interleaved per rate and the whole matrix is repeated in rounds; cells
- * report the median round and overheads the median of per-round paired differences.
+ * offered load (open loop, latency from the scheduled send time), along four paths, in one run:
+ *   (a) direct:    client → session manager, with the trusted headers the gateway would add;
+ *   (b) lambda:    client → ALB emulator → gateway Lambda bundle (authorizer with its cache,
+ *                  one Redis EVALSHA for the token bucket, forward with fetch) → session manager;
+ *   (c) container: client → the container edge's HTTP server (services/gateway-edge), the same
+ *                  gateway core → session manager;
+ *   (d) nginx:     client → Debian's nginx doing the same job (static key map, limit_req,
+ *                  proxy_pass over keep-alive) → session manager, as the reference.
+ * The gateway's plan has all three buckets (requests, tokens, day), so every request is admitted
+ * and settled. Overhead = path − (a). Each server, Redis and the load generator run in their own
+ * process; on this shared 2-core machine they still compete for the CPUs, so the targets are
+ * interleaved per rate and the whole matrix is repeated in rounds; cells report the median round
+ * and overheads the median of per-round paired differences.
+ * Time to first token: streamed requests, one at a time, to a second session manager whose
+ * stand-in waits 20 ms between tokens, directly and through its own container edge.
  * CPU time per request of every process (Linux /proc) says where the time goes; `--profile`
  * writes a V8 CPU profile of the gateway process to <dir> (open it in Chrome DevTools).
  */
@@ -29,7 +34,7 @@ import { childPids, commandOf, treeCpuMs } from './lib/cpu.ts';
 import { type GcStats, readGcStats } from './lib/gc-monitor.ts';
 import { type CellResult, type LoadTarget, startLoadProcess } from './lib/load.ts';
 import { type Nginx, startNginx } from './lib/nginx.ts';
-import { flag, median, progress, round, table, wantsJson } from './lib/report.ts';
+import { flag, median, percentile, progress, round, table, wantsJson } from './lib/report.ts';
 
 const RATES = flag('rates', '100,500,1000').split(',').map(Number);
 const SECONDS = Number(flag('seconds', '4'));
@@ -37,6 +42,9 @@ const ROUNDS = Number(flag('rounds', '3'));
 const WARMUP_SECONDS = Number(flag('warmup', '0.5'));
 const CONNECTIONS = Number(flag('connections', '64'));
 const PROFILE_DIR = flag('profile', '');
+/** Streamed requests per round and target for time to first token, and the stand-in's delay. */
+const TTFT_REQUESTS = Number(flag('ttft-requests', '50'));
+const TOKEN_DELAY_MS = 20;
 /** Before the first round each target gets this long at the middle rate, to open and JIT. */
 const FIRST_WARMUP_SECONDS = 2;
 const TIMEOUT_MS = 10_000;
@@ -50,10 +58,12 @@ if (
   ROUNDS < 1 ||
   !(WARMUP_SECONDS >= 0) ||
   !Number.isInteger(CONNECTIONS) ||
-  CONNECTIONS < 1
+  CONNECTIONS < 1 ||
+  !Number.isInteger(TTFT_REQUESTS) ||
+  TTFT_REQUESTS < 1
 ) {
   console.error(
-    'usage: --rates 100,500,1000 (positive numbers) --seconds 4 (> 0) --rounds 3 (whole, >= 1; odd, so the median is a round) --warmup 0.5 (>= 0) --connections 64 (whole, >= 1) --profile <dir>',
+    'usage: --rates 100,500,1000 (positive numbers) --seconds 4 (> 0) --rounds 3 (whole, >= 1; odd, so the median is a round) --warmup 0.5 (>= 0) --connections 64 (whole, >= 1) --ttft-requests 50 (whole, >= 1) --profile <dir>',
   );
   process.exit(2);
 }
@@ -63,7 +73,7 @@ const REQUEST_BODY = JSON.stringify({
   messages: [{ role: 'user', content: 'hi' }],
   max_tokens: 8,
 });
-const TARGET_NAMES = ['direct', 'gateway', 'nginx'] as const;
+const TARGET_NAMES = ['direct', 'lambda', 'container', 'nginx'] as const;
 type TargetName = (typeof TARGET_NAMES)[number];
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -94,6 +104,42 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+interface GatewayReady {
+  url: string;
+  key: string;
+  keyId: string;
+  plan: string;
+}
+
+function trustedHeaders(g: GatewayReady): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'x-axon-key-id': g.keyId,
+    'x-axon-plan': g.plan,
+    'x-axon-gateway-secret': secret,
+  };
+}
+
+function startGateway(
+  edge: 'lambda' | 'container',
+  upstreamUrl: string,
+  ipc: boolean,
+  label: string = edge,
+) {
+  return spawnTs(`gateway (${label})`, here('./lib/gateway-server.ts'), {
+    env: {
+      BENCH_REDIS_URL: redis?.url ?? '',
+      BENCH_UPSTREAM_URL: upstreamUrl,
+      BENCH_GATEWAY_SECRET: secret,
+      BENCH_BUILD_DIR: join(buildDir, label),
+      BENCH_EDGE: edge,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+    nodeOptions: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
+    ipc,
+  });
+}
+
 async function startTargets(): Promise<LoadTarget[]> {
   redis = await RedisServer.start();
   progress(`redis-server on ${redis.url}; starting the session manager`);
@@ -104,21 +150,31 @@ async function startTargets(): Promise<LoadTarget[]> {
   pids['session manager'] = upstream.pid;
   pids.redis = childPids(process.pid).find((pid) => commandOf(pid) === 'redis-server');
   progress(`session manager on ${upstreamUrl}; bundling and starting the gateway`);
-  gatewayChild = spawnTs('gateway', here('./lib/gateway-server.ts'), {
+  gatewayChild = startGateway('lambda', upstreamUrl, true);
+  const gateway = await readyLine<GatewayReady>(gatewayChild);
+  pids.lambda = gatewayChild.pid;
+  const containerChild = startGateway('container', upstreamUrl, true);
+  const container = await readyLine<GatewayReady>(containerChild);
+  pids.container = containerChild.pid;
+  // Time to first token: a second session manager whose stand-in waits TOKEN_DELAY_MS between
+  // tokens, reached directly and through its own container edge (the first session manager
+  // answers the load at once; a per-token delay there would change what the load measures).
+  const slow = spawnTs('session manager (token delay)', here('./lib/upstream-server.ts'), {
     env: {
       BENCH_REDIS_URL: redis.url,
-      BENCH_UPSTREAM_URL: upstreamUrl,
       BENCH_GATEWAY_SECRET: secret,
-      BENCH_BUILD_DIR: buildDir,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      BENCH_TOKEN_DELAY_MS: String(TOKEN_DELAY_MS),
     },
-    nodeOptions: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
-    ipc: true,
   });
-  const gateway = await readyLine<{ url: string; key: string; keyId: string; plan: string }>(
-    gatewayChild,
-  );
-  pids.gateway = gatewayChild.pid;
+  const { url: slowUrl } = await readyLine<{ url: string }>(slow);
+  const slowEdge = await readyLine<GatewayReady>(startGateway('container', slowUrl, true, 'ttft'));
+  ttftTargets = {
+    direct: { url: slowUrl, headers: trustedHeaders(gateway) },
+    container: {
+      url: slowEdge.url,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${slowEdge.key}` },
+    },
+  };
   nginx = await startNginx({
     upstreamUrl,
     key: gateway.key,
@@ -142,7 +198,14 @@ async function startTargets(): Promise<LoadTarget[]> {
   const body = REQUEST_BODY;
   return [
     { name: 'direct', origin: upstreamUrl, path, headers: trusted, body },
-    { name: 'gateway', origin: gateway.url, path, headers: withKey, body },
+    { name: 'lambda', origin: gateway.url, path, headers: withKey, body },
+    {
+      name: 'container',
+      origin: container.url,
+      path,
+      headers: { ...json, authorization: `Bearer ${container.key}` },
+      body,
+    },
     { name: 'nginx', origin: nginx.url, path, headers: withKey, body },
   ];
 }
@@ -162,6 +225,71 @@ async function preflight(targets: readonly LoadTarget[]): Promise<void> {
     await refused.arrayBuffer();
     if (refused.status !== 401) throw new Error(`${t.name}: no key answered ${refused.status}`);
   }
+}
+
+interface TtftTarget {
+  url: string;
+  headers: Record<string, string>;
+}
+let ttftTargets: { direct: TtftTarget; container: TtftTarget } | undefined;
+
+const STREAM_BODY = JSON.stringify({
+  model: 'stub-echo-chatml',
+  messages: [{ role: 'user', content: 'one two three four' }],
+  max_tokens: 4,
+  stream: true,
+});
+
+/** Milliseconds from sending a streamed request to its first SSE `data:` chunk; reads it to the end. */
+async function firstChunkMs(target: TtftTarget): Promise<number> {
+  const start = performance.now();
+  const res = await fetch(`${target.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: target.headers,
+    body: STREAM_BODY,
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  });
+  if (res.status !== 200 || !res.body) throw new Error(`streamed request answered ${res.status}`);
+  const decoder = new TextDecoder();
+  let seen = '';
+  let first: number | undefined;
+  for await (const chunk of res.body) {
+    if (first === undefined) {
+      seen += decoder.decode(chunk, { stream: true });
+      if (seen.includes('data:')) first = performance.now() - start;
+    }
+  }
+  if (first === undefined) throw new Error('the stream carried no data chunk');
+  return first;
+}
+
+/**
+ * Time to first token, container edge minus direct, p50 and p99: per round TTFT_REQUESTS
+ * streamed requests to each, one at a time and alternating (no offered load: the figure is the
+ * edge's own delay on the first chunk), then the median over rounds of the paired differences.
+ */
+async function measureTtft(): Promise<{ ttftOverheadP50Ms: number; ttftOverheadP99Ms: number }> {
+  if (!ttftTargets) throw new Error('the time-to-first-token targets were not started');
+  const { direct, container } = ttftTargets;
+  for (let i = 0; i < 5; i++) await Promise.all([firstChunkMs(direct), firstChunkMs(container)]);
+  const p50: number[] = [];
+  const p99: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const d: number[] = [];
+    const c: number[] = [];
+    for (let i = 0; i < TTFT_REQUESTS; i++) {
+      d.push(await firstChunkMs(direct));
+      c.push(await firstChunkMs(container));
+    }
+    d.sort((a, b) => a - b);
+    c.sort((a, b) => a - b);
+    p50.push(percentile(c, 50) - percentile(d, 50));
+    p99.push(percentile(c, 99) - percentile(d, 99));
+    progress(
+      `round ${r + 1}/${ROUNDS} time to first token: direct p50 ${round(percentile(d, 50))} ms p99 ${round(percentile(d, 99))} ms, container p50 ${round(percentile(c, 50))} ms p99 ${round(percentile(c, 99))} ms`,
+    );
+  }
+  return { ttftOverheadP50Ms: round(median(p50), 3), ttftOverheadP99Ms: round(median(p99), 3) };
 }
 
 interface Round extends CellResult {
@@ -229,7 +357,7 @@ async function measure(targets: LoadTarget[]): Promise<Cell[]> {
         const requests = Math.round(rate * (SECONDS + WARMUP_SECONDS));
         const cpuMicrosPerRequest = cpuPerRequest(cpuBefore, requests);
         const gatewayGc =
-          target === 'gateway' && gatewayChild ? await readGcStats(gatewayChild) : undefined;
+          target === 'lambda' && gatewayChild ? await readGcStats(gatewayChild) : undefined;
         cells
           .find((c) => c.target === target && c.rate === rate)
           ?.rounds.push({ ...result, cpuMicrosPerRequest, ...(gatewayGc && { gatewayGc }) });
@@ -281,7 +409,7 @@ function summarise(cell: Cell) {
     degraded: cell.rounds.reduce((n, r) => n + r.degraded, 0),
     sendLagP99Ms: mid((r) => r.sendLagP99Ms),
     cpuMicrosPerRequest,
-    ...(cell.target === 'gateway' && { gatewayGc: gcSummary(cell) }),
+    ...(cell.target === 'lambda' && { gatewayGc: gcSummary(cell) }),
     notes: notes(cell),
     rounds: cell.rounds.map(({ p50Ms, p99Ms, achievedRps, errors }) => ({
       p50Ms,
@@ -325,30 +453,52 @@ async function main() {
   await preflight(targets);
   const cells = await measure(targets);
 
+  const ttft = await measureTtft();
+
   const matrix = cells.map(summarise);
+  const pair = (t: TargetName, rate: number) => ({
+    p50Ms: overhead(cells, t, rate, 'p50Ms'),
+    p99Ms: overhead(cells, t, rate, 'p99Ms'),
+  });
   const overheads = RATES.map((rate) => ({
     rate,
-    gateway: {
-      p50Ms: overhead(cells, 'gateway', rate, 'p50Ms'),
-      p99Ms: overhead(cells, 'gateway', rate, 'p99Ms'),
-    },
-    nginx: {
-      p50Ms: overhead(cells, 'nginx', rate, 'p50Ms'),
-      p99Ms: overhead(cells, 'nginx', rate, 'p99Ms'),
-    },
+    lambda: pair('lambda', rate),
+    container: pair('container', rate),
+    nginx: pair('nginx', rate),
   }));
-  const atTarget = overheads.find((o) => o.rate === TARGET.rate);
-  const p99OverheadMs = atTarget?.gateway.p99Ms ?? null;
+  const at = (t: 'lambda' | 'container' | 'nginx') => ({
+    p99OverheadMs: overhead(cells, t, TARGET.rate, 'p99Ms'),
+    p50OverheadMs: overhead(cells, t, TARGET.rate, 'p50Ms'),
+    // The proxy's own process (tree, for nginx its master and worker), median over rounds.
+    cpuMicrosPerRequest:
+      matrix.find((m) => m.target === t && m.offeredRps === TARGET.rate)?.cpuMicrosPerRequest[t] ??
+      null,
+  });
+  const lambda = at('lambda');
+  const container = { ...at('container'), ...ttft };
+  const ref = at('nginx');
+  const within = (value: number | null, bound: number | null) =>
+    value === null || bound === null || Number.isNaN(value) ? null : value <= bound;
   const report = {
     benchmark: 'gateway',
-    p99OverheadMs,
-    p50OverheadMs: atTarget?.gateway.p50Ms ?? null,
-    nginxP99OverheadMs: atTarget?.nginx.p99Ms ?? null,
-    nginxP50OverheadMs: atTarget?.nginx.p50Ms ?? null,
-    target: {
+    container,
+    lambda,
+    nginxP99OverheadMs: ref.p99OverheadMs,
+    nginxP50OverheadMs: ref.p50OverheadMs,
+    nginxCpuMicrosPerRequest: ref.cpuMicrosPerRequest,
+    // Issue 12's targets for the container edge at 500 requests/s, judged on this run.
+    targets: {
       rate: TARGET.rate,
-      p99OverheadMs: TARGET.p99OverheadMs,
-      met: p99OverheadMs === null ? null : p99OverheadMs <= TARGET.p99OverheadMs,
+      cpuAtMost2xNginx: within(
+        container.cpuMicrosPerRequest,
+        ref.cpuMicrosPerRequest === null ? null : 2 * ref.cpuMicrosPerRequest,
+      ),
+      p99AtMostNginxPlus1Ms: within(
+        container.p99OverheadMs,
+        ref.p99OverheadMs === null ? null : ref.p99OverheadMs + 1,
+      ),
+      ttftP50AtMost2Ms: within(container.ttftOverheadP50Ms, 2),
+      ttftP99AtMost5Ms: within(container.ttftOverheadP99Ms, 5),
     },
     overheads,
     matrix,
@@ -401,11 +551,21 @@ async function main() {
   const fmt = (v: number | null) => (v === null ? '-' : `+${v}`.replace('+-', '-'));
   console.log(
     table(
-      ['offered req/s', 'gateway p50', 'gateway p99', 'nginx p50', 'nginx p99'],
+      [
+        'offered req/s',
+        'lambda p50',
+        'lambda p99',
+        'container p50',
+        'container p99',
+        'nginx p50',
+        'nginx p99',
+      ],
       overheads.map((o) => [
         o.rate,
-        fmt(o.gateway.p50Ms),
-        fmt(o.gateway.p99Ms),
+        fmt(o.lambda.p50Ms),
+        fmt(o.lambda.p99Ms),
+        fmt(o.container.p50Ms),
+        fmt(o.container.p99Ms),
         fmt(o.nginx.p50Ms),
         fmt(o.nginx.p99Ms),
       ]),
@@ -419,13 +579,14 @@ async function main() {
       : [],
   );
   console.log(
-    `\nGateway process garbage collection (all rounds, warm-ups included):\n${gcLines.join('\n')}`,
+    `\nLambda edge process garbage collection (all rounds, warm-ups included):\n${gcLines.join('\n')}`,
   );
-  const verdict =
-    report.target.met === null ? 'not measured' : report.target.met ? 'met' : 'missed';
+  const verdict = (met: boolean | null) => (met === null ? 'not measured' : met ? 'met' : 'missed');
+  const t = report.targets;
   console.log(
     `\nAdded latency over the direct path, ms (median of ${ROUNDS} rounds of per-round differences).` +
-      `\nGateway p99 overhead at ${TARGET.rate} req/s: ${fmt(p99OverheadMs)} ms (target <= ${TARGET.p99OverheadMs} ms: ${verdict}); nginx: ${fmt(report.nginxP99OverheadMs)} ms.` +
+      `\nAt ${TARGET.rate} req/s, container edge: p99 ${fmt(container.p99OverheadMs)} ms (nginx ${fmt(ref.p99OverheadMs)} ms; target nginx + 1 ms: ${verdict(t.p99AtMostNginxPlus1Ms)}), CPU ${container.cpuMicrosPerRequest} µs/req (nginx ${ref.cpuMicrosPerRequest}; target 2x nginx: ${verdict(t.cpuAtMost2xNginx)}); lambda edge: p99 ${fmt(lambda.p99OverheadMs)} ms, CPU ${lambda.cpuMicrosPerRequest} µs/req.` +
+      `\nTime to first token through the container edge: p50 ${fmt(container.ttftOverheadP50Ms)} ms (target 2 ms: ${verdict(t.ttftP50AtMost2Ms)}), p99 ${fmt(container.ttftOverheadP99Ms)} ms (target 5 ms: ${verdict(t.ttftP99AtMost5Ms)}).` +
       `\n${SECONDS} s per cell after ${WARMUP_SECONDS} s warm-up, open loop, ${CONNECTIONS} keep-alive connections; ${machine.cpus} CPUs (${machine.cpuModel}), load ${machine.loadAverage1m} at start, node ${machine.node}, nginx ${nginx?.version}.`,
   );
 }
