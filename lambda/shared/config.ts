@@ -4,6 +4,7 @@
  * bad config fails `cdk synth` or `npm start` instead of a request at 3 a.m.
  */
 import { readFileSync } from 'node:fs';
+import { DEFAULT_SESSION_QUOTAS, type SessionQuotas } from '@axon/runtime/session-quotas';
 
 /** One plan's numbers; the session-quota fields are optional (defaults in DEFAULT_SESSION_QUOTAS). */
 export interface PlanLimits extends Partial<SessionQuotas> {
@@ -130,32 +131,7 @@ function optionalInteger(obj: Record<string, unknown>, name: string, where: stri
 // fields beside the limiter's; the session manager gets them resolved, per plan, in the
 // AXON_SESSION_QUOTAS environment variable (see sessionQuotasEnv).
 
-/** Limits on what a key stores in sessions; every plan has all of them (defaults fill gaps). */
-export interface SessionQuotas {
-  /** Live sessions per key. */
-  readonly maxSessions: number;
-  /** Stored messages per session (each turn stores two: the user's and the answer). */
-  readonly maxSessionMessages: number;
-  /** Bytes one session stores: system prompt, metadata, model and messages (UTF-8). */
-  readonly maxSessionBytes: number;
-  /** Bytes of a session's system prompt (UTF-8). */
-  readonly maxSystemPromptBytes: number;
-  /** Bytes a key stores across all of its sessions. */
-  readonly maxStoredBytes: number;
-}
-
-/**
- * What a plan gets for a quota it leaves out: no plan is unbounded by omission. 4 MB per key
- * lets a cache of a few GB hold hundreds of keys at their ceiling; 256 KB per session keeps
- * `GET /v1/sessions/{id}` well inside the ALB's 1 MB Lambda response limit.
- */
-export const DEFAULT_SESSION_QUOTAS: SessionQuotas = {
-  maxSessions: 100,
-  maxSessionMessages: 1000,
-  maxSessionBytes: 256 * 1024,
-  maxSystemPromptBytes: 64 * 1024,
-  maxStoredBytes: 4 * 1024 * 1024,
-};
+export { DEFAULT_SESSION_QUOTAS, type SessionQuotas };
 
 const SESSION_QUOTA_FIELDS = Object.keys(DEFAULT_SESSION_QUOTAS) as (keyof SessionQuotas)[];
 const SESSION_QUOTA_MAX: Record<keyof SessionQuotas, number> = {

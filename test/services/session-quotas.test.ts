@@ -5,11 +5,7 @@
  * defaults; the create reply and the listing never carry a system prompt.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  DEFAULT_SESSION_QUOTAS as GATEWAY_DEFAULTS,
-  parseConfig,
-  sessionQuotasEnv,
-} from '#shared/config';
+import { parseConfig, sessionQuotasEnv } from '#shared/config';
 import {
   DEFAULT_SESSION_QUOTAS,
   parseSessionQuotas,
@@ -231,10 +227,6 @@ describe('the Redis session store at a quota', () => {
 
 describe('session quota configuration', () => {
   const plans = { free: { requestsPerMinute: 60, burst: 10 } };
-
-  it('keeps the same defaults in the gateway config and the session manager', () => {
-    expect(DEFAULT_SESSION_QUOTAS).toEqual(GATEWAY_DEFAULTS);
-  });
 
   it("hands every plan's quotas, defaults filled in, to the session manager as JSON", () => {
     const config = parseConfig({

@@ -1,36 +1,17 @@
 /**
  * What one API key may store in sessions, per plan. The plans live in the gateway's config
  * document; the deployment hands their resolved quotas to this service as AXON_SESSION_QUOTAS,
- * `{"<plan>": {"maxSessions": 100, ...}}`. This package cannot import lambda/shared/config.ts
- * (its Docker build context is this folder alone), so the defaults below repeat
- * DEFAULT_SESSION_QUOTAS there; a test checks the two agree. A plan this service was not told
- * about, or a request without a plan, gets the defaults: no key is unbounded by omission.
+ * `{"<plan>": {"maxSessions": 100, ...}}`. The quota fields and their defaults are defined once,
+ * in @axon/runtime, for the gateway's config and this service alike. A plan this service was not
+ * told about, or a request without a plan, gets the defaults: no key is unbounded by omission.
  */
 
 import { InvalidRequestError } from '@axon/runtime/errors';
+import { DEFAULT_SESSION_QUOTAS, type SessionQuotas } from '@axon/runtime/session-quotas';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 
-export interface SessionQuotas {
-  /** Live sessions per key. */
-  readonly maxSessions: number;
-  /** Stored messages per session (a turn stores two). */
-  readonly maxSessionMessages: number;
-  /** UTF-8 bytes one session stores: model, metadata, system prompt, messages as JSON. */
-  readonly maxSessionBytes: number;
-  /** UTF-8 bytes of a system prompt. */
-  readonly maxSystemPromptBytes: number;
-  /** UTF-8 bytes a key stores across all of its sessions. */
-  readonly maxStoredBytes: number;
-}
-
-export const DEFAULT_SESSION_QUOTAS: SessionQuotas = {
-  maxSessions: 100,
-  maxSessionMessages: 1000,
-  maxSessionBytes: 256 * 1024,
-  maxSystemPromptBytes: 64 * 1024,
-  maxStoredBytes: 4 * 1024 * 1024,
-};
+export { DEFAULT_SESSION_QUOTAS, type SessionQuotas };
 
 const Quota = Type.Integer({ minimum: 1 });
 const PlanQuotas = Type.Object(
