@@ -248,29 +248,18 @@ export class Gateway {
     } catch (err) {
       return this.settled(admitted, this.failure(err, request, requestId));
     }
-    const contentType = [upstream.headers['content-type'] ?? []].flat()[0];
-    if (upstream.status >= 300 || !contentType?.startsWith('text/event-stream')) {
-      let response: GatewayResponse;
-      try {
-        const chunks: Buffer[] = [];
-        for await (const chunk of upstream.body) chunks.push(chunk);
-        response = {
-          status: upstream.status,
-          headers: upstream.headers,
-          body: Buffer.concat(chunks),
-        };
-      } catch (err) {
-        response = this.failure(err, request, requestId);
-      }
-      return this.settled(admitted, response);
+    const body = upstream.body;
+    if (Buffer.isBuffer(body)) {
+      return this.settled(admitted, { status: upstream.status, headers: upstream.headers, body });
     }
+    const events: AsyncIterable<Buffer> = body;
 
     const usage = new StreamUsage();
     const gateway = this;
     async function* relay(): AsyncGenerator<Buffer> {
       let complete = false;
       try {
-        for await (const chunk of upstream.body) {
+        for await (const chunk of events) {
           usage.push(chunk);
           yield chunk;
         }
@@ -388,14 +377,12 @@ export class Gateway {
     const { upstream } = this.deps;
     if (!upstream.stream) throw new Error('this gateway was built without a streaming upstream');
     try {
-      // As in forward(): a 401 means the session manager refused a rotated secret; the refusal
-      // is a short JSON body, read and dropped before the request is sent once more.
+      // As in forward(): a 401 means the session manager refused a rotated secret; the request
+      // is sent once more.
       const sentAt = upstream.secretGeneration;
+      // A 401 is never an event stream, so it arrives read whole: nothing is left to drain.
       const opened = await upstream.stream(request, principal, requestId, signal);
       if (opened.status !== 401 || !(await upstream.rereadSecret(sentAt))) return opened;
-      for await (const _ of opened.body) {
-        // drained
-      }
       this.deps.metrics.count('UpstreamSecretRetries');
       return await upstream.stream(request, principal, requestId, signal);
     } catch (err) {

@@ -29,9 +29,15 @@ export async function fromNodeRequest(
   incoming: IncomingMessage,
   maxBodyBytes: number,
 ): Promise<NodeRequest> {
+  // Straight from the raw pairs: `headersDistinct` builds an object of lists first, per request.
   const headers: Headers = new Map();
-  for (const [name, values] of Object.entries(incoming.headersDistinct)) {
-    if (values) headers.set(name, values);
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    const value = raw[i + 1] as string;
+    const values = headers.get(name);
+    if (values) values.push(value);
+    else headers.set(name, [value]);
   }
   const url = incoming.url ?? '/';
   const mark = url.indexOf('?');

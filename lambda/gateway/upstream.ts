@@ -21,7 +21,7 @@ import { ResponseTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError }
 import type { GatewayRequest, GatewayResponse } from './http.ts';
 
 /** RFC 9110 section 7.6.1, plus the de facto `keep-alive` and `proxy-connection`. */
-const HOP_BY_HOP = new Set([
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -66,13 +66,23 @@ export interface UpstreamOptions {
   readonly maxResponseBytes: number;
 }
 
-/** Hop-by-hop headers plus every header the `Connection` header names. */
-function hopByHop(connection: readonly string[] | string | null | undefined): Set<string> {
-  const named = new Set(HOP_BY_HOP);
-  for (const value of [connection ?? []].flat()) {
-    for (const token of value.split(',')) named.add(token.trim().toLowerCase());
+/**
+ * Hop-by-hop headers plus every header the `Connection` header names. Runs twice per request, and
+ * nearly every `Connection` header says only `keep-alive` (already hop-by-hop), so the shared set
+ * is returned unless the header names something else (copying it per call cost ~25 µs a request).
+ */
+function hopByHop(connection: readonly string[] | string | null | undefined): ReadonlySet<string> {
+  if (!connection) return HOP_BY_HOP;
+  let named: Set<string> | undefined;
+  for (const value of typeof connection === 'string' ? [connection] : connection) {
+    for (const token of value.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (HOP_BY_HOP.has(name)) continue;
+      named ??= new Set(HOP_BY_HOP);
+      named.add(name);
+    }
   }
-  return named;
+  return named ?? HOP_BY_HOP;
 }
 
 export function forwardedHeaders(
@@ -101,12 +111,24 @@ const RESPONSE_NOT_PASSED = new Set(['content-length', 'content-encoding', 'x-re
 
 class DeadlineError extends Error {}
 
-/** An upstream answer whose body is still arriving (the container edge's streaming path). */
+const EMPTY = Buffer.alloc(0);
+
+/** An upstream answer on the container edge's path: a stream is passed on as it arrives. */
 export interface UpstreamStream {
   readonly status: number;
   readonly headers: Record<string, string | string[]>;
-  /** The body as the session manager sends it; fails with `UpstreamTimeoutError` when idle. */
-  readonly body: AsyncIterable<Buffer>;
+  /**
+   * A Server-Sent Events answer (`isEventStream`) as the session manager sends it, failing with
+   * `UpstreamTimeoutError` when idle; any other answer (JSON, errors) read whole.
+   */
+  readonly body: Buffer | AsyncIterable<Buffer>;
+}
+
+/** A 2xx `text/event-stream` answer: the only kind the streaming edge passes on chunk by chunk. */
+export function isEventStream(status: number, headers: Record<string, string | string[]>): boolean {
+  if (status < 200 || status >= 300) return false;
+  const type = headers['content-type'];
+  return (typeof type === 'string' ? type : type?.[0])?.startsWith('text/event-stream') ?? false;
 }
 
 export class Upstream {
@@ -235,11 +257,12 @@ export class Upstream {
   }
 
   /**
-   * Resolves when the headers arrive, with the body still flowing: the timeout then bounds the
-   * wait for the headers and every silence between two chunks, not the whole answer, so a long
-   * generation that keeps producing tokens is never cut. Aborting `signal` (the client left)
-   * destroys the upstream request, which the session manager sees as a closed connection and
-   * stops generating.
+   * For an event stream, resolves when the headers arrive, with the body still flowing; any other
+   * answer is read whole first (with events, not an async iterator: most answers are small JSON
+   * and this path runs per request). The timeout bounds the wait for the headers and every
+   * silence between two chunks, not the whole answer, so a long generation that keeps producing
+   * tokens is never cut. Aborting `signal` (the client left) destroys the upstream request, which
+   * the session manager sees as a closed connection and stops generating.
    */
   stream(
     request: GatewayRequest,
@@ -264,13 +287,29 @@ export class Upstream {
       const cancel = () => outgoing.destroy(new Error('the client went away'));
       let idled = false;
       const outgoing = this.open(request, principal, requestId, (incoming) => {
-        answered = true;
         timer.refresh();
+        const { status, headers } = toResponse(incoming, EMPTY);
+        if (!isEventStream(status, headers)) {
+          const chunks: Buffer[] = [];
+          incoming.on('data', (chunk: Buffer) => {
+            timer.refresh();
+            chunks.push(chunk);
+          });
+          incoming.on('end', () => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', cancel);
+            answered = true;
+            resolve({ status, headers, body: Buffer.concat(chunks) });
+          });
+          incoming.on('error', fail);
+          incoming.on('aborted', () => fail(new Error('upstream aborted the response')));
+          return;
+        }
+        answered = true;
         incoming.once('close', () => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', cancel);
         });
-        const { status, headers } = toResponse(incoming, Buffer.alloc(0));
         // Read through an iterator (no 'data' listener: that would start the flow before the
         // caller reads), refreshing the idle deadline at every chunk.
         async function* body(): AsyncGenerator<Buffer> {
@@ -288,11 +327,10 @@ export class Upstream {
       const timer = setTimeout(() => {
         if (answered) {
           idled = true;
-          outgoing.destroy();
         } else {
           fail(new DeadlineError());
-          outgoing.destroy();
         }
+        outgoing.destroy();
       }, timeoutMs);
       if (signal?.aborted) cancel();
       else signal?.addEventListener('abort', cancel, { once: true });

@@ -53,7 +53,11 @@ export function createEdge(options: EdgeOptions): Edge {
     (incoming, outgoing) => {
       const done = (async () => {
         const cancel = new AbortController();
-        outgoing.once('close', () => cancel.abort());
+        // Only a client that left before its answer was written cancels anything; aborting
+        // after every answer would build an AbortError (a stack trace) per request for nothing.
+        outgoing.once('close', () => {
+          if (!outgoing.writableFinished) cancel.abort();
+        });
         const { request, complete } = await fromNodeRequest(incoming, gateway.maxBodyBytes);
         const response =
           draining && request.path === '/healthz'
