@@ -16,6 +16,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { resolveThresholds } from './alarm-thresholds.ts';
 import { addAlarm } from './alarm-topic.ts';
 
 export interface DataAlarmsProps {
@@ -46,6 +47,17 @@ export interface DataAlarmsProps {
 
 const PERIOD = Duration.minutes(5);
 
+/** Each threshold's default, as its prop's JSDoc states; also the order they are checked in. */
+const DEFAULTS = {
+  redisEngineCpuPercent: 80,
+  redisMemoryPercent: 80,
+  redisEvictionsPerFiveMinutes: 1,
+  redisReplicationLagSeconds: 10,
+  redisConnections: 5000,
+  dynamoThrottlesPerFiveMinutes: 1,
+  dynamoSystemErrorsPerFiveMinutes: 1,
+};
+
 /**
  * Five alarms per node: 40 nodes make 200 alarms, well inside CloudFormation's 500 resources per
  * stack next to the rest of the Data stack. Past that, alarms should aggregate across nodes.
@@ -66,17 +78,11 @@ export class DataAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: DataAlarmsProps) {
     super(scope, id);
-    const t = {
-      redisEngineCpuPercent: props.redisEngineCpuPercent ?? 80,
-      redisMemoryPercent: props.redisMemoryPercent ?? 80,
-      redisEvictionsPerFiveMinutes: props.redisEvictionsPerFiveMinutes ?? 1,
-      redisReplicationLagSeconds: props.redisReplicationLagSeconds ?? 10,
-      redisConnections: props.redisConnections ?? 5000,
-      dynamoThrottlesPerFiveMinutes: props.dynamoThrottlesPerFiveMinutes ?? 1,
-      dynamoSystemErrorsPerFiveMinutes: props.dynamoSystemErrorsPerFiveMinutes ?? 1,
-    };
+    const t = resolveThresholds('data alarm', props, DEFAULTS, (name) =>
+      name.endsWith('Percent') ? 100 : undefined,
+    );
     const limiterNodes = props.limiterRedisNodes ?? [];
-    validate(t, props.redisNodes.length, limiterNodes.length);
+    checkNodeCount(props.redisNodes.length, limiterNodes.length);
     const alarm = (where: Construct, alarmId: string, spec: Parameters<typeof addAlarm>[3]) =>
       this.alarms.push(addAlarm(where, alarmId, props.topic, spec));
 
@@ -159,15 +165,7 @@ export class DataAlarms extends Construct {
   }
 }
 
-function validate(t: Record<string, number>, nodes: number, limiterNodes: number): void {
-  for (const [name, value] of Object.entries(t)) {
-    const max = name.endsWith('Percent') ? 100 : Number.MAX_SAFE_INTEGER;
-    if (!Number.isInteger(value) || value < 1 || value > max) {
-      throw new Error(
-        `data alarm ${name} must be a whole number from 1 to ${max === 100 ? 100 : 'any'}, got ${value}`,
-      );
-    }
-  }
+function checkNodeCount(nodes: number, limiterNodes: number): void {
   if (nodes < 1 || nodes + limiterNodes > MAX_REDIS_NODES) {
     throw new Error(
       `data alarms watch 1 to ${MAX_REDIS_NODES} Redis nodes one by one, got ${nodes} (sessions) + ${limiterNodes} (limiter); fewer shards or replicas, or aggregate alarms across nodes`,

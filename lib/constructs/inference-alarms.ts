@@ -19,6 +19,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { NAMESPACE, SESSION_MANAGER, TRITON } from '../k8s/versions.ts';
+import { resolveThresholds } from './alarm-thresholds.ts';
 import { addAlarm } from './alarm-topic.ts';
 
 export interface InferenceAlarmsProps {
@@ -51,6 +52,19 @@ export interface InferenceAlarmsProps {
   readonly tritonPendingMinutes?: number;
 }
 
+/** Each threshold's default, as its prop's JSDoc states; also the order they are checked in. */
+const DEFAULTS = {
+  unhealthyHosts: 1,
+  albFiveXxPerFiveMinutes: 10,
+  sessionManager5xxPercent: 5,
+  podRestartsPerFiveMinutes: 3,
+  tritonQueueMs: 2000,
+  tritonFailuresPerFiveMinutes: 1,
+  gpuUtilizationPercent: 95,
+  gpuHighMinutes: 30,
+  tritonPendingMinutes: 20,
+};
+
 const FIVE_MINUTES = Duration.minutes(5);
 const ONE_MINUTE = Duration.minutes(1);
 
@@ -74,18 +88,9 @@ export class InferenceAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceAlarmsProps) {
     super(scope, id);
-    const t = {
-      unhealthyHosts: props.unhealthyHosts ?? 1,
-      albFiveXxPerFiveMinutes: props.albFiveXxPerFiveMinutes ?? 10,
-      sessionManager5xxPercent: props.sessionManager5xxPercent ?? 5,
-      podRestartsPerFiveMinutes: props.podRestartsPerFiveMinutes ?? 3,
-      tritonQueueMs: props.tritonQueueMs ?? 2000,
-      tritonFailuresPerFiveMinutes: props.tritonFailuresPerFiveMinutes ?? 1,
-      gpuUtilizationPercent: props.gpuUtilizationPercent ?? 95,
-      gpuHighMinutes: props.gpuHighMinutes ?? 30,
-      tritonPendingMinutes: props.tritonPendingMinutes ?? 20,
-    };
-    validate(t);
+    const t = resolveThresholds('inference alarm', props, DEFAULTS, (name) =>
+      name.endsWith('Percent') ? 100 : name.endsWith('Minutes') ? 1440 : 1e9,
+    );
     const add = (alarmId: string, spec: Parameters<typeof addAlarm>[3]) => {
       this.alarms[alarmId] = addAlarm(this, alarmId, props.topic, spec);
     };
@@ -247,16 +252,5 @@ export class InferenceAlarms extends Construct {
       '',
     ].join('\n');
     return namespace;
-  }
-}
-
-function validate(t: Record<string, number>): void {
-  for (const [name, value] of Object.entries(t)) {
-    const max = name.endsWith('Percent') ? 100 : name.endsWith('Minutes') ? 1440 : 1e9;
-    if (!Number.isInteger(value) || value < 1 || value > max) {
-      throw new Error(
-        `inference alarm ${name} must be a whole number from 1 to ${max}, got ${value}`,
-      );
-    }
   }
 }

@@ -6,19 +6,17 @@
  * starts the server with the environment contract. A recipe that misses a file, a dependency or
  * a build step fails here instead of in `cdk deploy`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type InferenceStub, startInferenceStub } from '../../services/inference-stub/src/index.ts';
 import {
+  type BuiltImage,
   contextFiles,
   parseDockerfile,
-  type RecipeRun,
-  runRecipe,
+  startBuiltImage,
 } from '../support/image-recipe.ts';
-import { freePort, waitFor } from '../support/redis.ts';
 import { GATEWAY_SECRET, principal, sseEvents } from './support.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -87,51 +85,32 @@ describe('session manager image recipe', () => {
 
 describe('session manager image, built from its recipe without Docker', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'axon-image-'));
-  let image: RecipeRun;
   let stub: InferenceStub;
-  let server: ChildProcess | undefined;
-  let output = '';
+  let built: BuiltImage;
   let base = '';
-  let exited: Promise<number | null>;
 
   beforeAll(async () => {
     stub = await startInferenceStub({ log: () => {}, tokenDelayMs: 150 });
-    image = await runRecipe(dockerfilePath, root, scratch, cleanEnv());
-    const port = await freePort();
-    const [command = '', ...args] = image.cmd;
-    server = spawn(command, args, {
-      cwd: image.workdir,
+    built = await startBuiltImage({
+      dockerfile: dockerfilePath,
+      contextDir: root,
+      scratchDir: scratch,
+      buildEnv: cleanEnv(),
       env: {
-        PATH: process.env.PATH,
-        ...image.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
         REDIS_URL: inject('redisUrl'),
         TRITON_URL: stub.url,
         GATEWAY_SECRET,
         LOG_LEVEL: 'info',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      readyPath: '/readyz',
+      what: 'server',
     });
-    const collect = (chunk: Buffer) => {
-      output += chunk;
-    };
-    server.stdout?.on('data', collect);
-    server.stderr?.on('data', collect);
-    exited = new Promise((resolve) => server?.once('exit', resolve));
-    base = `http://127.0.0.1:${port}`;
-    await waitFor(
-      async () => (await fetch(`${base}/readyz`)).ok,
-      'the built server to answer /readyz',
-      30_000,
-    ).catch((error: Error) => {
-      throw new Error(`${error.message}\n${output}`);
-    });
+    base = built.base;
   }, 300_000);
 
   // Generous: three stages' node_modules are tens of thousands of files on a busy disk.
   afterAll(async () => {
-    server?.kill('SIGKILL');
+    built?.server.kill('SIGKILL');
     await stub?.close();
     rmSync(scratch, { recursive: true, force: true });
   }, 300_000);
@@ -139,7 +118,7 @@ describe('session manager image, built from its recipe without Docker', () => {
   it('starts with the CMD of the recipe and answers /healthz', async () => {
     const res = await fetch(`${base}/healthz`);
     expect(res.status).toBe(200);
-    expect(image.cmd).toEqual(['node', '--conditions=compiled', 'dist/server.js']);
+    expect(built.image.cmd).toEqual(['node', '--conditions=compiled', 'dist/server.js']);
   });
 
   it('drains an in-flight stream on SIGTERM and exits 0, never logging the secret', async () => {
@@ -157,15 +136,15 @@ describe('session manager image, built from its recipe without Docker', () => {
     let text = '';
     const first = await reader?.read();
     text += decoder.decode(first?.value);
-    server?.kill('SIGTERM'); // mid-stream: about a second of tokens is still to come
+    built.server.kill('SIGTERM'); // mid-stream: about a second of tokens is still to come
     for (;;) {
       const chunk = await reader?.read();
       if (!chunk || chunk.done) break;
       text += decoder.decode(chunk.value);
     }
     expect(sseEvents(text).at(-1)).toBe('[DONE]');
-    expect(await exited).toBe(0);
-    expect(output).toContain('"msg":"closing"');
-    expect(output).not.toContain(GATEWAY_SECRET);
+    expect(await built.exited).toBe(0);
+    expect(built.output()).toContain('"msg":"closing"');
+    expect(built.output()).not.toContain(GATEWAY_SECRET);
   });
 });

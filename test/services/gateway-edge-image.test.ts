@@ -5,7 +5,6 @@
  * manager behind it is a scripted HTTP server; DynamoDB is dynalite; the limiter runs on the
  * suite's redis-server.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestTable, type Dynalite, startDynalite } from '../lambda/authorizer/support.ts';
-import { parseDockerfile, type RecipeRun, runRecipe } from '../support/image-recipe.ts';
-import { freePort, waitFor } from '../support/redis.ts';
+import { type BuiltImage, parseDockerfile, startBuiltImage } from '../support/image-recipe.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const dockerfilePath = join(root, 'services', 'gateway-edge', 'Dockerfile');
@@ -36,13 +34,10 @@ describe('gateway edge image recipe', () => {
 
 describe('gateway edge image, built from its recipe without Docker', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'axon-edge-image-'));
-  let image: RecipeRun;
   let dynalite: Dynalite;
   let upstream: Server;
-  let server: ChildProcess | undefined;
-  let output = '';
+  let built: BuiltImage;
   let base = '';
-  let exited: Promise<number | null>;
 
   beforeAll(async () => {
     dynalite = await startDynalite();
@@ -52,16 +47,12 @@ describe('gateway edge image, built from its recipe without Docker', () => {
       res.end('{"data":[]}');
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    image = await runRecipe(dockerfilePath, root, scratch, process.env);
-    const port = await freePort();
-    const [command = '', ...args] = image.cmd;
-    server = spawn(command, args, {
-      cwd: image.workdir,
+    built = await startBuiltImage({
+      dockerfile: dockerfilePath,
+      contextDir: root,
+      scratchDir: scratch,
+      buildEnv: process.env,
       env: {
-        PATH: process.env.PATH,
-        ...image.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
         AXON_CONFIG: JSON.stringify({ plans: { free: { requestsPerMinute: 60, burst: 5 } } }),
         AXON_KEYS_TABLE: tableName,
         AXON_DYNAMODB_ENDPOINT: dynalite.endpoint,
@@ -74,34 +65,22 @@ describe('gateway edge image, built from its recipe without Docker', () => {
         AWS_SECRET_ACCESS_KEY: 'local',
         POWERTOOLS_METRICS_DISABLED: 'true',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      readyPath: '/healthz',
+      what: 'edge',
     });
-    const collect = (chunk: Buffer) => {
-      output += chunk;
-    };
-    server.stdout?.on('data', collect);
-    server.stderr?.on('data', collect);
-    exited = new Promise((resolve) => server?.once('exit', resolve));
-    base = `http://127.0.0.1:${port}`;
-    await waitFor(
-      async () => (await fetch(`${base}/healthz`)).ok,
-      'the built edge to answer /healthz',
-      30_000,
-    ).catch((error: Error) => {
-      throw new Error(`${error.message}\n${output}`);
-    });
+    base = built.base;
   }, 300_000);
 
   afterAll(async () => {
-    server?.kill('SIGKILL');
+    built?.server.kill('SIGKILL');
     await new Promise((resolve) => upstream?.close(resolve));
     await dynalite?.stop();
     rmSync(scratch, { recursive: true, force: true });
   }, 300_000);
 
   it('runs one bundled file and answers /healthz without a key and 401 in the envelope', async () => {
-    expect(image.cmd).toEqual(['node', '--enable-source-maps', 'dist/server.mjs']);
-    expect(readdirSync(join(image.workdir, 'dist')).sort()).toEqual([
+    expect(built.image.cmd).toEqual(['node', '--enable-source-maps', 'dist/server.mjs']);
+    expect(readdirSync(join(built.image.workdir, 'dist')).sort()).toEqual([
       'server.mjs',
       'server.mjs.map',
     ]);
@@ -113,9 +92,9 @@ describe('gateway edge image, built from its recipe without Docker', () => {
   });
 
   it('exits 0 on SIGTERM, never logging the upstream secret', async () => {
-    server?.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(output).toContain('draining');
-    expect(output).not.toContain(SECRET);
+    built.server.kill('SIGTERM');
+    expect(await built.exited).toBe(0);
+    expect(built.output()).toContain('draining');
+    expect(built.output()).not.toContain(SECRET);
   });
 });

@@ -7,7 +7,7 @@
  * the base image: the host's node runs the commands. It understands the instructions the
  * project's Dockerfiles use and refuses any other, so a recipe it cannot follow fails loudly.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -22,6 +22,7 @@ import {
 import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import dockerignore from '@balena/dockerignore';
+import { freePort, waitFor } from './redis.ts';
 
 const run = promisify(execFile);
 
@@ -242,4 +243,78 @@ function linkTree(from: string, to: string): void {
     if (stat.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
     else linkSync(from, to);
   }
+}
+
+export interface BuiltImageOptions {
+  readonly dockerfile: string;
+  /** The build context. */
+  readonly contextDir: string;
+  /** Where the stages' folders go; the caller removes it. */
+  readonly scratchDir: string;
+  /** Environment of the recipe's npm commands. */
+  readonly buildEnv: NodeJS.ProcessEnv;
+  /** The container's environment beyond the image's `ENV`, `PATH`, `PORT` and `HOST`. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The path that answers 2xx once the server is ready. */
+  readonly readyPath: string;
+  /** What the server is, for the error when it never gets ready ("the built <what> …"). */
+  readonly what: string;
+}
+
+export interface BuiltImage {
+  /** What the recipe's final stage runs. */
+  readonly image: RecipeRun;
+  /** The running CMD. */
+  readonly server: ChildProcess;
+  /** `http://127.0.0.1:<port>` */
+  readonly base: string;
+  /** Resolves to the exit code once the server has exited. */
+  readonly exited: Promise<number | null>;
+  /** All the server has written to stdout and stderr so far. */
+  output(): string;
+}
+
+/**
+ * Builds the image from its recipe (`runRecipe`), then starts the final stage's CMD in its
+ * WORKDIR as the container would, with the image's `ENV` and `options.env`, listening on a free
+ * loopback port, and waits (30 s at most) until `readyPath` answers. When it never does, the
+ * server is killed and the error carries what it printed. The caller stops the server.
+ */
+export async function startBuiltImage(options: BuiltImageOptions): Promise<BuiltImage> {
+  const image = await runRecipe(
+    options.dockerfile,
+    options.contextDir,
+    options.scratchDir,
+    options.buildEnv,
+  );
+  const port = await freePort();
+  const [command = '', ...args] = image.cmd;
+  const server = spawn(command, args, {
+    cwd: image.workdir,
+    env: {
+      PATH: process.env.PATH,
+      ...image.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output += chunk;
+  };
+  server.stdout?.on('data', collect);
+  server.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => (await fetch(`${base}${options.readyPath}`)).ok,
+    `the built ${options.what} to answer ${options.readyPath}`,
+    30_000,
+  ).catch((error: Error) => {
+    server.kill('SIGKILL');
+    throw new Error(`${error.message}\n${output}`);
+  });
+  return { image, server, base, exited, output: () => output };
 }
