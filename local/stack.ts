@@ -261,7 +261,10 @@ async function startContainerEdge(
     ...process.env,
     PORT: String(port),
   });
-  const { gateway } = await gatewayFromEnv(process.env, { maxBodyBytes: settings.maxBodyBytes });
+  const { gateway } = await gatewayFromEnv(process.env, {
+    maxBodyBytes: settings.maxBodyBytes,
+    aggregateMetrics: true,
+  });
   const edge = createEdge({
     gateway,
     shutdownGraceMs: settings.shutdownGraceMs,

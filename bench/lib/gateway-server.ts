@@ -93,7 +93,10 @@ async function startLambda(): Promise<{ url: string; close(): Promise<unknown> }
 /** The container edge's server as services/gateway-edge/src/server.ts builds it, from source. */
 async function startContainer(): Promise<{ url: string; close(): Promise<unknown> }> {
   const settings = edgeConfigFromEnv({ ...process.env, PORT: '0' });
-  const { gateway } = await gatewayFromEnv(process.env, { maxBodyBytes: settings.maxBodyBytes });
+  const { gateway } = await gatewayFromEnv(process.env, {
+    maxBodyBytes: settings.maxBodyBytes,
+    aggregateMetrics: true,
+  });
   const server = createEdge({
     gateway,
     shutdownGraceMs: 1_000,

@@ -125,10 +125,10 @@ export class Gateway {
         response: this.failure(err, request, requestId),
       }),
     );
-    const response = {
-      ...outcome.response,
-      headers: { ...outcome.response.headers, 'x-request-id': requestId },
-    };
+    // Every answer's headers are a fresh object made for this request (errorResponse, the
+    // upstream's copy), so they are completed in place rather than copied once per step.
+    const response = outcome.response;
+    response.headers['x-request-id'] = requestId;
     const log = () =>
       this.deps.log.info('request', {
         requestId,
@@ -311,14 +311,8 @@ export class Gateway {
     const { keyId: id, limits } = principal;
     const peek = await this.deps.limiter.decide({ id, limits, peek: true }).catch(() => undefined);
     if (!peek) return { principal, response };
-    return {
-      principal,
-      decision: peek,
-      response: {
-        ...response,
-        headers: { ...response.headers, ...rateLimitHeaders(peek, limits) },
-      },
-    };
+    Object.assign(response.headers, rateLimitHeaders(peek, limits));
+    return { principal, decision: peek, response };
   }
 
   /**
@@ -450,16 +444,10 @@ export function bookable(
   return admission.tokenCost;
 }
 
-/** Adds the key's rate-limit headers, from `decision`, to an answer. */
+/** Adds the key's rate-limit headers, from `decision`, to an answer's own (fresh) headers. */
 function withLimits(response: StreamedResponse, principal: Principal, decision: Decision): Outcome {
-  return {
-    principal,
-    decision,
-    response: {
-      ...response,
-      headers: { ...response.headers, ...rateLimitHeaders(decision, principal.limits) },
-    },
-  };
+  Object.assign(response.headers, rateLimitHeaders(decision, principal.limits));
+  return { principal, decision, response };
 }
 
 /** A stream cut after its headers: the domain error it already is, else the upstream failed. */

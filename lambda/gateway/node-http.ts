@@ -102,7 +102,8 @@ export async function toNodeResponse(
   outgoing: ServerResponse,
   options: { readonly close: boolean },
 ): Promise<void> {
-  const headers: Record<string, string | string[]> = { ...response.headers };
+  // The answer's headers were made for this request (Gateway.serve), so they are completed here.
+  const headers = response.headers;
   if (options.close) headers.connection = 'close';
   if (Buffer.isBuffer(response.body)) {
     headers['content-length'] = String(response.body.length);

@@ -12,7 +12,7 @@ import { createLogger, type Log } from '#shared/logger';
 import { ENV, GATEWAY_METRICS } from '#shared/names';
 import { limiterFromEnv } from '#token-bucket/setup';
 import { Gateway, leaseTtlMs } from './gateway.ts';
-import { powertoolsMetrics } from './metrics.ts';
+import { AggregatedMetrics, powertoolsMetrics } from './metrics.ts';
 import { Upstream } from './upstream.ts';
 
 /** What an ALB Lambda target may return, less room for the status line and headers. */
@@ -20,8 +20,13 @@ export const MAX_RESPONSE_BYTES = 1024 * 1024 - 64 * 1024;
 
 export interface GatewaySetup {
   readonly gateway: Gateway;
-  /** Flushed by the handler after each invocation (by the container edge on a timer). */
+  /** Flushed by the handler after each invocation. */
   readonly metrics: Metrics;
+  /**
+   * Publishes what the gateway counted: the Lambda handler's per-invocation flush, or the
+   * container edge's timer over its aggregated counts (`aggregateMetrics`).
+   */
+  readonly flushMetrics: () => void;
   readonly log: Log;
 }
 
@@ -31,6 +36,12 @@ export interface GatewaySetupOptions {
    * @default MAX_BODY_BYTES - what an ALB Lambda target accepts
    */
   readonly maxBodyBytes?: number;
+  /**
+   * Count in memory and publish on `flushMetrics` (a long-running process), rather than one
+   * Powertools call per count (a Lambda invocation, flushed at its end).
+   * @default false
+   */
+  readonly aggregateMetrics?: boolean;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string, what: string): string {
@@ -68,7 +79,13 @@ export async function gatewayFromEnv(
     namespace: env[ENV.metricsNamespace] ?? GATEWAY_METRICS.namespace,
     serviceName: env[ENV.serviceName] ?? GATEWAY_METRICS.service,
   });
-  const gatewayMetrics = powertoolsMetrics(metrics);
+  const aggregated = options.aggregateMetrics ? new AggregatedMetrics(metrics) : undefined;
+  const gatewayMetrics = aggregated ?? powertoolsMetrics(metrics);
+  const flushMetrics = aggregated
+    ? () => aggregated.flush()
+    : () => {
+        if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      };
   const { limiter } = await limiterFromEnv(config, log, env, () =>
     gatewayMetrics.count(GATEWAY_METRICS.names.redisErrors),
   );
@@ -90,5 +107,5 @@ export async function gatewayFromEnv(
     leaseTtlMs: leaseTtlMs(config),
     ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
   });
-  return { gateway, metrics, log };
+  return { gateway, metrics, flushMetrics, log };
 }

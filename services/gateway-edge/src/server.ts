@@ -8,7 +8,8 @@
  *   (default 120000);
  * - on SIGTERM or SIGINT stops accepting, fails `/healthz`, lets open streams finish within the
  *   grace period, flushes metrics and exits 0.
- * Metrics go out as CloudWatch EMF on stdout every few seconds instead of per request.
+ * Metrics are counted in memory and go out as CloudWatch EMF on stdout every few seconds, not per
+ * request.
  */
 import { gatewayFromEnv } from '../../../lambda/gateway/setup.ts';
 import { edgeConfigFromEnv } from './config.ts';
@@ -21,15 +22,15 @@ let config: ReturnType<typeof edgeConfigFromEnv>;
 let setup: Awaited<ReturnType<typeof gatewayFromEnv>>;
 try {
   config = edgeConfigFromEnv(process.env);
-  setup = await gatewayFromEnv(process.env, { maxBodyBytes: config.maxBodyBytes });
+  setup = await gatewayFromEnv(process.env, {
+    maxBodyBytes: config.maxBodyBytes,
+    aggregateMetrics: true,
+  });
 } catch (err) {
   console.error(`gateway-edge: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
-const { gateway, metrics, log } = setup;
-const flush = () => {
-  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-};
+const { gateway, flushMetrics: flush, log } = setup;
 const flushing = setInterval(flush, METRICS_FLUSH_MS);
 flushing.unref();
 
