@@ -10,7 +10,10 @@
  *   (c) container: client → the container edge's HTTP server (services/gateway-edge), the same
  *                  gateway core → session manager;
  *   (d) nginx:     client → Debian's nginx doing the same job (static key map, limit_req,
- *                  proxy_pass over keep-alive) → session manager, as the reference.
+ *                  proxy_pass over keep-alive) → session manager, as the reference;
+ *   (e) node:      client → a bare node:http proxy (bench/lib/node-proxy.ts: no key, no limiter,
+ *                  no hygiene) → session manager: the floor of Node's own HTTP stack, so the
+ *                  container edge's CPU splits into what Node costs and what the gateway adds.
  * The gateway's plan has all three buckets (requests, tokens, day), so every request is admitted
  * and settled. Overhead = path − (a). Each server, Redis and the load generator run in their own
  * process; on this shared 2-core machine they still compete for the CPUs, so the targets are
@@ -73,7 +76,7 @@ const REQUEST_BODY = JSON.stringify({
   messages: [{ role: 'user', content: 'hi' }],
   max_tokens: 8,
 });
-const TARGET_NAMES = ['direct', 'lambda', 'container', 'nginx'] as const;
+const TARGET_NAMES = ['direct', 'lambda', 'container', 'nginx', 'node'] as const;
 type TargetName = (typeof TARGET_NAMES)[number];
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -184,6 +187,16 @@ async function startTargets(): Promise<LoadTarget[]> {
     limit: 1_000_000,
   });
   pids.nginx = nginx.process.pid;
+  const nodeProxy = spawnTs('node proxy', here('./lib/node-proxy.ts'), {
+    env: {
+      BENCH_UPSTREAM_URL: upstreamUrl,
+      BENCH_GATEWAY_SECRET: secret,
+      BENCH_KEY_ID: gateway.keyId,
+      BENCH_PLAN: gateway.plan,
+    },
+  });
+  const { url: nodeUrl } = await readyLine<{ url: string }>(nodeProxy);
+  pids.node = nodeProxy.pid;
   progress(`gateway on ${gateway.url}; nginx ${nginx.version} on ${nginx.url}`);
 
   const json = { 'content-type': 'application/json' };
@@ -207,6 +220,7 @@ async function startTargets(): Promise<LoadTarget[]> {
       body,
     },
     { name: 'nginx', origin: nginx.url, path, headers: withKey, body },
+    { name: 'node', origin: nodeUrl, path, headers: json, body },
   ];
 }
 
@@ -219,7 +233,8 @@ async function preflight(targets: readonly LoadTarget[]): Promise<void> {
     if (res.status !== 200 || answer?.object !== 'chat.completion') {
       throw new Error(`${t.name}: expected a chat completion, got ${res.status}`);
     }
-    if (t.name === 'direct') continue;
+    // The direct path and the bare Node proxy check no key by design.
+    if (t.name === 'direct' || t.name === 'node') continue;
     const { authorization: _, ...anonymous } = t.headers;
     const refused = await fetch(url, { method: 'POST', headers: anonymous, body: t.body });
     await refused.arrayBuffer();
@@ -465,8 +480,9 @@ async function main() {
     lambda: pair('lambda', rate),
     container: pair('container', rate),
     nginx: pair('nginx', rate),
+    node: pair('node', rate),
   }));
-  const at = (t: 'lambda' | 'container' | 'nginx') => ({
+  const at = (t: 'lambda' | 'container' | 'nginx' | 'node') => ({
     p99OverheadMs: overhead(cells, t, TARGET.rate, 'p99Ms'),
     p50OverheadMs: overhead(cells, t, TARGET.rate, 'p50Ms'),
     // The proxy's own process (tree, for nginx its master and worker), median over rounds.
@@ -477,6 +493,7 @@ async function main() {
   const lambda = at('lambda');
   const container = { ...at('container'), ...ttft };
   const ref = at('nginx');
+  const floor = at('node');
   const within = (value: number | null, bound: number | null) =>
     value === null || bound === null || Number.isNaN(value) ? null : value <= bound;
   const report = {
@@ -486,6 +503,9 @@ async function main() {
     nginxP99OverheadMs: ref.p99OverheadMs,
     nginxP50OverheadMs: ref.p50OverheadMs,
     nginxCpuMicrosPerRequest: ref.cpuMicrosPerRequest,
+    // The bare node:http proxy: what Node's HTTP stack alone costs on this path (not a target).
+    nodeP99OverheadMs: floor.p99OverheadMs,
+    nodeCpuMicrosPerRequest: floor.cpuMicrosPerRequest,
     // Issue 12's targets for the container edge at 500 requests/s, judged on this run.
     targets: {
       rate: TARGET.rate,
@@ -559,6 +579,8 @@ async function main() {
         'container p99',
         'nginx p50',
         'nginx p99',
+        'node p50',
+        'node p99',
       ],
       overheads.map((o) => [
         o.rate,
@@ -568,6 +590,8 @@ async function main() {
         fmt(o.container.p99Ms),
         fmt(o.nginx.p50Ms),
         fmt(o.nginx.p99Ms),
+        fmt(o.node.p50Ms),
+        fmt(o.node.p99Ms),
       ]),
     ),
   );
@@ -585,7 +609,7 @@ async function main() {
   const t = report.targets;
   console.log(
     `\nAdded latency over the direct path, ms (median of ${ROUNDS} rounds of per-round differences).` +
-      `\nAt ${TARGET.rate} req/s, container edge: p99 ${fmt(container.p99OverheadMs)} ms (nginx ${fmt(ref.p99OverheadMs)} ms; target nginx + 1 ms: ${verdict(t.p99AtMostNginxPlus1Ms)}), CPU ${container.cpuMicrosPerRequest} µs/req (nginx ${ref.cpuMicrosPerRequest}; target 2x nginx: ${verdict(t.cpuAtMost2xNginx)}); lambda edge: p99 ${fmt(lambda.p99OverheadMs)} ms, CPU ${lambda.cpuMicrosPerRequest} µs/req.` +
+      `\nAt ${TARGET.rate} req/s, container edge: p99 ${fmt(container.p99OverheadMs)} ms (nginx ${fmt(ref.p99OverheadMs)} ms; target nginx + 1 ms: ${verdict(t.p99AtMostNginxPlus1Ms)}), CPU ${container.cpuMicrosPerRequest} µs/req (nginx ${ref.cpuMicrosPerRequest}; target 2x nginx: ${verdict(t.cpuAtMost2xNginx)}; a bare node:http proxy ${floor.cpuMicrosPerRequest}, p99 ${fmt(floor.p99OverheadMs)} ms); lambda edge: p99 ${fmt(lambda.p99OverheadMs)} ms, CPU ${lambda.cpuMicrosPerRequest} µs/req.` +
       `\nTime to first token through the container edge: p50 ${fmt(container.ttftOverheadP50Ms)} ms (target 2 ms: ${verdict(t.ttftP50AtMost2Ms)}), p99 ${fmt(container.ttftOverheadP99Ms)} ms (target 5 ms: ${verdict(t.ttftP99AtMost5Ms)}).` +
       `\n${SECONDS} s per cell after ${WARMUP_SECONDS} s warm-up, open loop, ${CONNECTIONS} keep-alive connections; ${machine.cpus} CPUs (${machine.cpuModel}), load ${machine.loadAverage1m} at start, node ${machine.node}, nginx ${nginx?.version}.`,
   );
