@@ -10,7 +10,7 @@
  * once it has seen the health check fail or the target deregistered, and a request it sends in
  * that window is better served (on a connection then closed) than refused with a reset.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ShuttingDownError } from '../../../lambda/gateway/errors.ts';
 import type { Gateway } from '../../../lambda/gateway/gateway.ts';
@@ -43,36 +43,40 @@ export function createEdge(options: EdgeOptions): Edge {
   const { gateway, shutdownGraceMs } = options;
   const onError = options.onError ?? (() => undefined);
   let draining = false;
-  const open = new Set<Promise<void>>();
+  let open = 0;
   let idle: (() => void) | undefined;
+
+  /** One request, start to end; never rejects (a failure after the answer started is reported). */
+  async function serve(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
+    try {
+      const cancel = new AbortController();
+      // Only a client that left before its answer was written cancels anything; aborting
+      // after every answer would build an AbortError (a stack trace) per request for nothing.
+      outgoing.once('close', () => {
+        if (!outgoing.writableFinished) cancel.abort();
+      });
+      const { request, complete } = await fromNodeRequest(incoming, gateway.maxBodyBytes);
+      const response =
+        draining && request.path === '/healthz'
+          ? errorResponse(new ShuttingDownError())
+          : await gateway.stream(request, cancel.signal);
+      await toNodeResponse(response, outgoing, { close: draining || !complete });
+    } catch (err) {
+      onError(err);
+      outgoing.destroy();
+    } finally {
+      open--;
+      if (open === 0) idle?.();
+    }
+  }
 
   const server = createServer(
     // The core bounds the wait for the session manager; a socket timeout here would cut a long
     // generation. Time to send a request stays bounded.
     { requestTimeout: 30_000, keepAliveTimeout: 65_000 },
     (incoming, outgoing) => {
-      const done = (async () => {
-        const cancel = new AbortController();
-        // Only a client that left before its answer was written cancels anything; aborting
-        // after every answer would build an AbortError (a stack trace) per request for nothing.
-        outgoing.once('close', () => {
-          if (!outgoing.writableFinished) cancel.abort();
-        });
-        const { request, complete } = await fromNodeRequest(incoming, gateway.maxBodyBytes);
-        const response =
-          draining && request.path === '/healthz'
-            ? errorResponse(new ShuttingDownError())
-            : await gateway.stream(request, cancel.signal);
-        await toNodeResponse(response, outgoing, { close: draining || !complete });
-      })().catch((err: unknown) => {
-        onError(err);
-        outgoing.destroy();
-      });
-      open.add(done);
-      void done.finally(() => {
-        open.delete(done);
-        if (open.size === 0) idle?.();
-      });
+      open++;
+      void serve(incoming, outgoing);
     },
   );
 
@@ -114,12 +118,12 @@ export function createEdge(options: EdgeOptions): Edge {
       const address = server.address() as AddressInfo;
       return `http://${address.address === '0.0.0.0' ? '127.0.0.1' : address.address}:${address.port}`;
     },
-    inFlight: () => open.size,
+    inFlight: () => open,
     async shutdown() {
       if (draining) return;
       draining = true;
       server.closeIdleConnections();
-      if (open.size > 0) {
+      if (open > 0) {
         const finished = new Promise<void>((resolve) => {
           idle = resolve;
         });
