@@ -3,8 +3,9 @@
  * the pods' service account with an EKS Pod Identity, and the manifests applied in the order the
  * cluster needs them. The session manager and the container edge are both built this way; one
  * place keeps them from drifting (a health check or an apply order fixed in one but not the
- * other). Construct ids are fixed here and created under the caller's scope, so each caller's
- * logical ids are what they were when it built these itself.
+ * other). The construct ids are fixed here and the constructs are created in the caller's scope,
+ * so two workloads never collide and a workload's logical ids follow only its own place in the
+ * tree.
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
