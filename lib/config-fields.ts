@@ -98,6 +98,28 @@ export class Fields {
     return value;
   }
 
+  /**
+   * A workload's `minReplicas` (1 to 100) and `maxReplicas` (1 to `maxCeiling`, by default the
+   * larger of `minReplicas` and `defaults.max`), refused when max is below min: every scaled
+   * workload of a stage states its range this way, with the same messages.
+   */
+  replicas(
+    defaults: { readonly min: number; readonly max: number },
+    maxCeiling: number,
+  ): { minReplicas: number; maxReplicas: number } {
+    const minReplicas = this.integer('minReplicas', 1, 100, defaults.min);
+    const maxReplicas = this.integer(
+      'maxReplicas',
+      1,
+      maxCeiling,
+      Math.max(minReplicas, defaults.max),
+    );
+    if (maxReplicas < minReplicas) {
+      this.fail('maxReplicas', `must be >= minReplicas, got ${maxReplicas} < ${minReplicas}`);
+    }
+    return { minReplicas, maxReplicas };
+  }
+
   /** A finite number (fractions allowed) within [min, max]. */
   number(field: string, min: number, max: number, fallback?: number): number {
     const value = this.doc[field] ?? fallback;

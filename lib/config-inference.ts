@@ -266,11 +266,7 @@ export function parseTriton(f: Fields, pool: GpuPoolConfig): TritonConfig {
       'uses the "latest" tag; pin a release tag such as ":25.10-vllm-python-py3" so deploys are repeatable',
     );
   }
-  const minReplicas = f.integer('minReplicas', 1, 100, 1);
-  const maxReplicas = f.integer('maxReplicas', 1, 100, Math.max(minReplicas, 2));
-  if (maxReplicas < minReplicas) {
-    f.fail('maxReplicas', `must be >= minReplicas, got ${maxReplicas} < ${minReplicas}`);
-  }
+  const { minReplicas, maxReplicas } = f.replicas({ min: 1, max: 2 }, 100);
   const gpusPerReplica = f.integer('gpusPerReplica', 1, 8, 1);
 
   // What one replica may use on each type: its share of the node's GPUs, minus the DaemonSets.
@@ -511,11 +507,7 @@ export function parseGatewayContainer(
     'maxBodyBytes',
     'shutdownGraceSeconds',
   ]);
-  const minReplicas = f.integer('minReplicas', 1, 100, 2);
-  const maxReplicas = f.integer('maxReplicas', 1, 200, Math.max(minReplicas, 6));
-  if (maxReplicas < minReplicas) {
-    f.fail('maxReplicas', `must be >= minReplicas, got ${maxReplicas} < ${minReplicas}`);
-  }
+  const { minReplicas, maxReplicas } = f.replicas({ min: 2, max: 6 }, 200);
   const cpuMillicores = f.integer('cpuMillicores', 100, 16000, 500);
   const memoryMiB = f.integer('memoryMiB', 128, 65536, 512);
   for (const type of systemNodes.instanceTypes) {

@@ -260,11 +260,7 @@ function parseSessionManager(f: Fields): StageConfig['sessionManager'] {
     'inferenceTimeoutMs',
     'targetCpuPercent',
   ]);
-  const minReplicas = f.integer('minReplicas', 1, 100, 2);
-  const maxReplicas = f.integer('maxReplicas', 1, 200, Math.max(minReplicas, 6));
-  if (maxReplicas < minReplicas) {
-    f.fail('maxReplicas', `must be >= minReplicas, got ${maxReplicas} < ${minReplicas}`);
-  }
+  const { minReplicas, maxReplicas } = f.replicas({ min: 2, max: 6 }, 200);
   return {
     minReplicas,
     maxReplicas,

@@ -18,6 +18,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { resolveThresholds } from './alarm-thresholds.ts';
 import { addAlarm } from './alarm-topic.ts';
+import { cacheNodeMetric } from './cache-node-metric.ts';
 
 export interface DataAlarmsProps {
   readonly topic: sns.ITopic;
@@ -88,13 +89,7 @@ export class DataAlarms extends Construct {
 
     const watchNode = (node: string, n: Construct, what: string) => {
       const redis = (metricName: string, statistic: string) =>
-        new cloudwatch.Metric({
-          namespace: 'AWS/ElastiCache',
-          metricName,
-          dimensionsMap: { CacheClusterId: node },
-          statistic,
-          period: PERIOD,
-        });
+        cacheNodeMetric({ node, metricName, statistic, period: PERIOD });
       alarm(n, 'EngineCpu', {
         metric: redis('EngineCPUUtilization', cloudwatch.Stats.AVERAGE),
         threshold: t.redisEngineCpuPercent,

@@ -13,8 +13,8 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
-import * as eks from 'aws-cdk-lib/aws-eks-v2';
-import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import type * as eks from 'aws-cdk-lib/aws-eks-v2';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { type AxonConfig, parseConfig } from '#shared/config';
@@ -29,6 +29,7 @@ import { NAMESPACE, SESSION_MANAGER } from '../k8s/versions.ts';
 import { repoPath } from '../paths.ts';
 import type { ApiKeysTable } from './api-keys-table.ts';
 import type { NetworkClient } from './bindable.ts';
+import { applyPodWorkload, podServiceAccount, podTargetGroup } from './pod-workload.ts';
 import type { RedisReplicationGroup } from './redis-replication-group.ts';
 
 /** Variables only the container edge reads, beyond the gateway Lambda's: named once, in `ENV`. */
@@ -105,30 +106,20 @@ export class GatewayEdgeService extends Construct implements NetworkClient {
       platform: ecrAssets.Platform.LINUX_AMD64,
     });
 
-    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
+    this.targetGroup = podTargetGroup(this, {
       vpc: props.vpc,
       port: GATEWAY_EDGE.port,
-      protocol: elbv2.ApplicationProtocol.HTTP,
-      targetType: elbv2.TargetType.IP,
+      healthCheckPath: '/healthz',
       // The ALB keeps a draining pod's open streams until this runs out, so it covers the pod's
       // whole stop: the preStop wait plus the shutdown grace.
       deregistrationDelay: Duration.seconds(this.drainSeconds),
-      healthCheck: {
-        path: '/healthz',
-        healthyHttpCodes: '200',
-        interval: Duration.seconds(10),
-        healthyThresholdCount: 2,
-        unhealthyThresholdCount: 2,
-      },
     });
 
-    this.serviceAccount = new eks.ServiceAccount(this, 'ServiceAccount', {
+    this.serviceAccount = podServiceAccount(this, {
       cluster: props.cluster,
       name: GATEWAY_EDGE.name,
-      namespace: NAMESPACE,
-      identityType: eks.IdentityType.POD_IDENTITY,
+      namespace: props.namespace,
     });
-    this.serviceAccount.node.addDependency(props.namespace);
     this.grantPrincipal = this.serviceAccount.grantPrincipal;
 
     this.environment = {
@@ -148,8 +139,9 @@ export class GatewayEdgeService extends Construct implements NetworkClient {
     props.redis.bind(this, 'Gateway edge pods to Redis');
     props.upstreamSecret.grantRead(this);
 
-    const workload = new eks.KubernetesManifest(this, 'Workload', {
+    applyPodWorkload(this, {
       cluster: props.cluster,
+      serviceAccount: this.serviceAccount,
       manifest: gatewayEdgeManifests({
         image: this.image.imageUri,
         serviceAccountName: this.serviceAccount.serviceAccountName,
@@ -162,17 +154,8 @@ export class GatewayEdgeService extends Construct implements NetworkClient {
         targetCpuPercent: s.targetCpuPercent,
         shutdownGraceSeconds: s.shutdownGraceSeconds,
       }),
+      targetGroupBinding: gatewayEdgeTargetGroupBinding(this.targetGroup.targetGroupArn),
     });
-    workload.node.addDependency(this.serviceAccount);
-
-    // The binding is a custom resource of the load balancer controller: install that first.
-    const binding = new eks.KubernetesManifest(this, 'TargetGroupBinding', {
-      cluster: props.cluster,
-      manifest: [gatewayEdgeTargetGroupBinding(this.targetGroup.targetGroupArn)],
-    });
-    binding.node.addDependency(workload);
-    const controller = (props.cluster as Partial<eks.Cluster>).albController;
-    if (controller) binding.node.addDependency(controller);
   }
 
   /**

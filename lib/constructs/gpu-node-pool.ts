@@ -22,6 +22,7 @@ import { gpuNodeClass, gpuNodePool, karpenterValues } from '../k8s/karpenter.ts'
 import { controllerStatements, WILDCARD_REASONS } from '../k8s/karpenter-iam.ts';
 import { KARPENTER } from '../k8s/versions.ts';
 import { acknowledge, finding } from '../nag.ts';
+import { addPodIdentityChart } from './pod-identity-chart.ts';
 
 export interface GpuNodePoolProps {
   readonly cluster: eks.Cluster;
@@ -147,30 +148,20 @@ export class GpuNodePool extends Construct {
         `Karpenter controller. ${why.join(' ')}`,
       );
     }
-    const association = new eks.CfnPodIdentityAssociation(this, 'ControllerIdentity', {
-      clusterName: cluster.clusterName,
-      namespace: KARPENTER.namespace,
+    this.chart = addPodIdentityChart(this, {
+      cluster,
+      identityId: 'ControllerIdentity',
       serviceAccount: KARPENTER.serviceAccount,
-      roleArn: controllerRole.roleArn,
-    });
-    const agent = cluster.eksPodIdentityAgent;
-    if (agent) association.node.addDependency(agent);
-
-    this.chart = cluster.addHelmChart('Karpenter', {
-      repository: KARPENTER.repository,
-      chart: KARPENTER.chart,
-      version: KARPENTER.version,
+      role: controllerRole,
+      chartId: 'Karpenter',
+      source: KARPENTER,
       release: 'karpenter',
-      namespace: KARPENTER.namespace,
       values: karpenterValues({
         clusterName: cluster.clusterName,
         clusterEndpoint: cluster.clusterEndpoint,
         interruptionQueueName: this.interruptionQueue.queueName,
       }),
-      wait: true,
-      timeout: Duration.minutes(10),
     });
-    this.chart.node.addDependency(association);
 
     this.pool = cluster.addManifest(
       'GpuPool',

@@ -4,14 +4,15 @@
  * (no Prometheus server to run), and KEDA, whose operator queries the workspace with SigV4 using
  * its own IAM role (EKS Pod Identity, `aps:QueryMetrics` on this workspace only).
  */
-import { Duration, Fn, Stack } from 'aws-cdk-lib';
+import { Fn, Stack } from 'aws-cdk-lib';
 import * as aps from 'aws-cdk-lib/aws-aps';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import type * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { kedaValues, scrapeConfiguration, scraperRbac } from '../k8s/metrics.ts';
 import { KEDA } from '../k8s/versions.ts';
+import { addPodIdentityChart } from './pod-identity-chart.ts';
 
 export interface InferenceMetricsProps {
   readonly cluster: eks.Cluster;
@@ -74,26 +75,16 @@ export class InferenceMetrics extends Construct {
         resources: [this.workspace.attrArn],
       }),
     );
-    const association = new eks.CfnPodIdentityAssociation(this, 'KedaOperatorIdentity', {
-      clusterName: cluster.clusterName,
-      namespace: KEDA.namespace,
+    this.keda = addPodIdentityChart(this, {
+      cluster,
+      identityId: 'KedaOperatorIdentity',
       serviceAccount: KEDA.operatorServiceAccount,
-      roleArn: kedaRole.roleArn,
-    });
-    const agent = cluster.eksPodIdentityAgent;
-    if (agent) association.node.addDependency(agent);
-
-    this.keda = cluster.addHelmChart('Keda', {
-      repository: KEDA.repository,
-      chart: KEDA.chart,
-      version: KEDA.version,
+      role: kedaRole,
+      chartId: 'Keda',
+      source: KEDA,
       release: 'keda',
-      namespace: KEDA.namespace,
       createNamespace: true,
       values: kedaValues(),
-      wait: true,
-      timeout: Duration.minutes(10),
     });
-    this.keda.node.addDependency(association);
   }
 }

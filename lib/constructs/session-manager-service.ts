@@ -8,7 +8,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
-import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import type * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -16,8 +16,9 @@ import { Construct } from 'constructs';
 import { type AxonConfig, sessionQuotasEnv } from '#shared/config';
 import type { ModelConfig } from '../config.ts';
 import { sessionManagerManifests, targetGroupBinding } from '../k8s/session-manager.ts';
-import { NAMESPACE, SESSION_MANAGER } from '../k8s/versions.ts';
+import { SESSION_MANAGER } from '../k8s/versions.ts';
 import { repoPath } from '../paths.ts';
+import { applyPodWorkload, podServiceAccount, podTargetGroup } from './pod-workload.ts';
 import type { RedisReplicationGroup } from './redis-replication-group.ts';
 
 export interface SessionManagerServiceProps {
@@ -110,19 +111,11 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
     });
     this.loadBalancer.logAccessLogs(props.accessLogs, 'session-manager-alb');
 
-    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
+    this.targetGroup = podTargetGroup(this, {
       vpc: props.vpc,
       port: SESSION_MANAGER.port,
-      protocol: elbv2.ApplicationProtocol.HTTP,
-      targetType: elbv2.TargetType.IP,
+      healthCheckPath: '/readyz',
       deregistrationDelay: Duration.seconds(30),
-      healthCheck: {
-        path: '/readyz',
-        healthyHttpCodes: '200',
-        interval: Duration.seconds(10),
-        healthyThresholdCount: 2,
-        unhealthyThresholdCount: 2,
-      },
     });
     // Plain HTTP inside the VPC: the listener admits only the gateway's security group, and the
     // gateway authenticates itself with the shared secret header.
@@ -141,18 +134,17 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
     // Pods reach Redis with the cluster security group; the rule lives in this stack.
     redis.allowFrom(props.podConnections, 'Session manager pods to Redis');
 
-    this.serviceAccount = new eks.ServiceAccount(this, 'ServiceAccount', {
+    this.serviceAccount = podServiceAccount(this, {
       cluster: props.cluster,
       name: SESSION_MANAGER.name,
-      namespace: NAMESPACE,
-      identityType: eks.IdentityType.POD_IDENTITY,
+      namespace: props.namespace,
     });
-    this.serviceAccount.node.addDependency(props.namespace);
     redis.grantReadAuthToken(this.serviceAccount);
     props.gatewaySecret.grantRead(this.serviceAccount);
 
-    const workload = new eks.KubernetesManifest(this, 'Workload', {
+    applyPodWorkload(this, {
       cluster: props.cluster,
+      serviceAccount: this.serviceAccount,
       manifest: sessionManagerManifests({
         image: this.image.imageUri,
         serviceAccountName: this.serviceAccount.serviceAccountName,
@@ -164,16 +156,8 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
         memoryMiB: props.memoryMiB ?? 512,
         targetCpuPercent: props.targetCpuPercent ?? 70,
       }),
+      targetGroupBinding: targetGroupBinding(this.targetGroup.targetGroupArn),
     });
-    workload.node.addDependency(this.serviceAccount);
-
-    // The binding is a custom resource of the load balancer controller: install that first.
-    const binding = new eks.KubernetesManifest(this, 'TargetGroupBinding', {
-      cluster: props.cluster,
-      manifest: [targetGroupBinding(this.targetGroup.targetGroupArn)],
-    });
-    binding.node.addDependency(workload);
-    if (props.cluster.albController) binding.node.addDependency(props.cluster.albController);
   }
 
   /** `http://<internal ALB>`, what the gateway forwards to. */

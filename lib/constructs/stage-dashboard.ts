@@ -23,6 +23,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { GATEWAY_METRICS } from '#shared/names';
 import { NAMESPACE, SESSION_MANAGER, TRITON } from '../k8s/versions.ts';
+import { cacheNodeMetric } from './cache-node-metric.ts';
 
 /** A cache the limiter or the sessions use: its nodes' member cluster ids. */
 export interface DashboardCache {
@@ -191,16 +192,14 @@ export class StageDashboard extends Construct {
 
     const cacheMetric = (metricName: string, statistic: string) =>
       props.caches.flatMap((cache) =>
-        cache.nodes.map(
-          (node, index) =>
-            new cloudwatch.Metric({
-              namespace: 'AWS/ElastiCache',
-              metricName,
-              dimensionsMap: { CacheClusterId: node },
-              statistic,
-              period: PERIOD,
-              label: `${cache.label} node ${index + 1}`,
-            }),
+        cache.nodes.map((node, index) =>
+          cacheNodeMetric({
+            node,
+            metricName,
+            statistic,
+            period: PERIOD,
+            label: `${cache.label} node ${index + 1}`,
+          }),
         ),
       );
     row('Redis', 'Limiter buckets and sessions, one line per node.', [

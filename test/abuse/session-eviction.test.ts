@@ -12,11 +12,11 @@ import {
   gateway,
   info,
   newKey,
+  STUB_MODEL,
   scanKeys,
   startAbuseStack,
 } from './session-support.ts';
 
-const MODEL = 'stub-echo-chatml';
 const SMALL_CACHE = ['--maxmemory', '6mb', '--maxmemory-policy', 'volatile-lru'];
 /** Just under the default 64 KB system-prompt quota, so every create is a legitimate one. */
 const PROMPT = 'p'.repeat(60 * 1024);
@@ -27,12 +27,9 @@ describe('abuse: sessions filling the cache', () => {
   beforeAll(async () => {
     abuse = await startAbuseStack(
       {
-        plans: {
-          // One request per minute once the burst of 2 is spent: a drained bucket stays drained.
-          drained: { requestsPerMinute: 1, burst: 2 },
-          roomy: { requestsPerMinute: 60000, burst: 5000 },
-        },
-        rateLimiter: { failureMode: 'open', redisTimeoutMs: 100 },
+        // One request per minute once the burst of 2 is spent: a drained bucket stays drained.
+        drained: { requestsPerMinute: 1, burst: 2 },
+        roomy: { requestsPerMinute: 60000, burst: 5000 },
       },
       { limiter: SMALL_CACHE, sessions: SMALL_CACHE },
     );
@@ -60,7 +57,7 @@ describe('abuse: sessions filling the cache', () => {
       for (let i = 0; i < 70; i++) {
         const res = await gateway(stack, '/v1/sessions', {
           key: filler.key,
-          body: { model: MODEL, system: PROMPT },
+          body: { model: STUB_MODEL, system: PROMPT },
         });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       }

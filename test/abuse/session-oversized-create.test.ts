@@ -11,20 +11,16 @@ import {
   gateway,
   info,
   newKey,
+  STUB_MODEL,
   scanKeys,
   startAbuseStack,
 } from './session-support.ts';
-
-const MODEL = 'stub-echo-chatml';
 
 describe('abuse: oversized system prompts', () => {
   let abuse: AbuseStack;
 
   beforeAll(async () => {
-    abuse = await startAbuseStack({
-      plans: { roomy: { requestsPerMinute: 60000, burst: 5000 } },
-      rateLimiter: { failureMode: 'open', redisTimeoutMs: 100 },
-    });
+    abuse = await startAbuseStack({ roomy: { requestsPerMinute: 60000, burst: 5000 } });
   }, 120_000);
   afterAll(() => abuse?.stop());
 
@@ -38,7 +34,7 @@ describe('abuse: oversized system prompts', () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const res = await gateway(abuse.stack, '/v1/sessions', {
         key,
-        body: { model: MODEL, system: 's'.repeat(900 * 1024) },
+        body: { model: STUB_MODEL, system: 's'.repeat(900 * 1024) },
       });
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ error: { code: 'system_prompt_too_large' } });
@@ -55,7 +51,7 @@ describe('abuse: oversized system prompts', () => {
     for (let i = 0; i < 40; i++) {
       const res = await gateway(abuse.stack, '/v1/sessions', {
         key,
-        body: { model: MODEL, system: prompt },
+        body: { model: STUB_MODEL, system: prompt },
       });
       expect(res.status).toBe(201);
       expect(JSON.stringify(res.body).length).toBeLessThan(1024);

@@ -16,10 +16,25 @@ export interface AbuseStack {
   stop(): Promise<void>;
 }
 
+/** The local stack's echoing stand-in for Triton, the model every session abuse test calls. */
+export const STUB_MODEL = 'stub-echo-chatml';
+
+/** A plan of the runtime config: its request rate and burst. */
+export interface AbusePlan {
+  requestsPerMinute: number;
+  burst: number;
+}
+
+/**
+ * Starts the stack with these plans and a limiter that fails open after 100 ms, the same in every
+ * session abuse test: what a test varies is its plans and its Redis arguments (a small
+ * `maxmemory`, say), not the limiter.
+ */
 export async function startAbuseStack(
-  config: unknown,
+  plans: Record<string, AbusePlan>,
   redisArgs: { limiter?: string[]; sessions?: string[] } = {},
 ): Promise<AbuseStack> {
+  const config = { plans, rateLimiter: { failureMode: 'open', redisTimeoutMs: 100 } };
   const limiterRedis = await RedisServer.start({ args: redisArgs.limiter ?? [] });
   const sessionRedis = await RedisServer.start({ args: redisArgs.sessions ?? [] });
   const smPort = await freePort();

@@ -7,9 +7,14 @@
  * 200 K characters took tens of seconds of one event-loop turn.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AbuseStack, gateway, newKey, startAbuseStack } from './session-support.ts';
+import {
+  type AbuseStack,
+  gateway,
+  newKey,
+  STUB_MODEL,
+  startAbuseStack,
+} from './session-support.ts';
 
-const MODEL = 'stub-echo-chatml';
 /** Generous bounds (ten times and more what the bounded counter takes on a loaded machine). */
 const ANSWER_WITHIN_MS = 1_000;
 const EVENT_LOOP_DELAY_UNDER_MS = 100;
@@ -37,10 +42,7 @@ describe('abuse: one long unbroken message', () => {
   let key: string;
 
   beforeAll(async () => {
-    abuse = await startAbuseStack({
-      plans: { roomy: { requestsPerMinute: 6000, burst: 500 } },
-      rateLimiter: { failureMode: 'open', redisTimeoutMs: 100 },
-    });
+    abuse = await startAbuseStack({ roomy: { requestsPerMinute: 6000, burst: 500 } });
     ({ key } = await newKey(abuse.stack, 'roomy'));
     // The first requests of a fresh process compile the code paths they run (JIT, lazy module
     // init), a one-off cost that has nothing to do with the input's size. Two smaller requests
@@ -49,7 +51,7 @@ describe('abuse: one long unbroken message', () => {
     for (const content of ['z'.repeat(50_000), 'The quick brown fox. '.repeat(100)]) {
       const warm = await gateway(abuse.stack, '/v1/chat/completions', {
         key,
-        body: { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content }] },
+        body: { model: STUB_MODEL, max_tokens: 16, messages: [{ role: 'user', content }] },
       });
       expect(warm.status).toBeLessThan(500);
     }
@@ -73,7 +75,7 @@ describe('abuse: one long unbroken message', () => {
       const { result, delayMs } = await measuringEventLoop(metrics(), () =>
         gateway(abuse.stack, '/v1/chat/completions', {
           key,
-          body: { model: MODEL, messages: [{ role: 'user', content }] },
+          body: { model: STUB_MODEL, messages: [{ role: 'user', content }] },
         }),
       );
       expect(result.status).toBeGreaterThanOrEqual(400);
@@ -85,7 +87,10 @@ describe('abuse: one long unbroken message', () => {
   );
 
   it('answers a session turn of 200 K characters of one letter with a 4xx within 1 s, the event loop free', async () => {
-    const created = await gateway(abuse.stack, '/v1/sessions', { key, body: { model: MODEL } });
+    const created = await gateway(abuse.stack, '/v1/sessions', {
+      key,
+      body: { model: STUB_MODEL },
+    });
     expect(created.status).toBe(201);
     const { id } = created.body as { id: string };
     const { result, delayMs } = await measuringEventLoop(metrics(), () =>
@@ -106,7 +111,7 @@ describe('abuse: one long unbroken message', () => {
     const { result, delayMs } = await measuringEventLoop(metrics(), () =>
       gateway(abuse.stack, '/v1/chat/completions', {
         key,
-        body: { model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: prose }] },
+        body: { model: STUB_MODEL, max_tokens: 16, messages: [{ role: 'user', content: prose }] },
       }),
     );
     expect(result.status).toBe(200);

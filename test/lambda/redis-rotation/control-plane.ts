@@ -29,6 +29,9 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { SecretRotationDeps } from '#shared/secret-rotation';
+import type { WaitDeps } from '../../../lambda/redis-rotation/wait.ts';
+import { captureLog } from '../../support/capture-log.ts';
 
 export interface Version {
   /** Absent while Secrets Manager has reserved the version but createSecret has not filled it. */
@@ -41,6 +44,10 @@ export interface Call {
   api: string;
   input: Record<string, unknown>;
 }
+
+/** What the group rotation and the user rotation both take from the control plane. */
+export type PlaneDeps = SecretRotationDeps &
+  WaitDeps & { readonly elasticache: ElastiCacheClient; readonly tokenLength: number };
 
 export class ControlPlane {
   readonly secrets = new SecretsManagerClient({ region: 'us-east-1' });
@@ -88,6 +95,25 @@ export class ControlPlane {
 
   tick(ms = 1000): void {
     this.clock += ms;
+  }
+
+  /**
+   * What both Redis rotations take from this plane: its two clients, its clock (their sleep
+   * advances it, so a wait costs no real time), 64-character tokens, a 10-minute wait budget and a
+   * log that keeps its lines. A test adds its target (group or user) and its overrides.
+   */
+  rotationDeps(): { deps: PlaneDeps; logLines: string[] } {
+    const { log, lines } = captureLog();
+    const deps: PlaneDeps = {
+      secrets: this.secrets,
+      elasticache: this.elasticache,
+      log,
+      tokenLength: 64,
+      waitTimeoutMs: 10 * 60_000,
+      now: () => this.clock,
+      sleep: async (ms) => this.tick(ms),
+    };
+    return { deps, logLines: lines };
   }
 
   /** What RotateSecret does before calling the function: reserve a version labelled AWSPENDING. */

@@ -5,7 +5,6 @@
  * the gateway and the session manager.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Log } from '#shared/logger';
 import type { RotationStep } from '#shared/secret-rotation';
 import { type RotationDeps, rotate } from '../../../lambda/redis-rotation/rotation.ts';
 import { ControlPlane } from './control-plane.ts';
@@ -18,21 +17,12 @@ let plane: ControlPlane;
 let logLines: string[];
 
 function deps(overrides: Partial<RotationDeps> = {}): RotationDeps {
-  logLines = [];
-  const capture = (...args: unknown[]) => {
-    logLines.push(JSON.stringify(args));
-  };
-  const log = { debug: capture, info: capture, warn: capture, error: capture } as unknown as Log;
+  const fromPlane = plane.rotationDeps();
+  logLines = fromPlane.logLines;
   return {
-    secrets: plane.secrets,
-    elasticache: plane.elasticache,
+    ...fromPlane.deps,
     replicationGroupId: 'axon-redis',
-    log,
-    tokenLength: 64,
     pollIntervalMs: 15_000,
-    waitTimeoutMs: 10 * 60_000,
-    now: () => plane.clock,
-    sleep: async (ms) => plane.tick(ms),
     ...overrides,
   };
 }

@@ -5,7 +5,6 @@
  * redis-server in test/lambda/shared/redis-acl.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Log } from '#shared/logger';
 import type { RotationStep } from '#shared/secret-rotation';
 import { rotateUser, type UserRotationDeps } from '../../../lambda/redis-rotation/user-rotation.ts';
 import { ControlPlane } from './control-plane.ts';
@@ -18,22 +17,9 @@ let plane: ControlPlane;
 let logLines: string[];
 
 function deps(overrides: Partial<UserRotationDeps> = {}): UserRotationDeps {
-  logLines = [];
-  const capture = (...args: unknown[]) => {
-    logLines.push(JSON.stringify(args));
-  };
-  const log = { debug: capture, info: capture, warn: capture, error: capture } as unknown as Log;
-  return {
-    secrets: plane.secrets,
-    elasticache: plane.elasticache,
-    userId: 'axon-dev-gateway',
-    log,
-    tokenLength: 64,
-    waitTimeoutMs: 10 * 60_000,
-    now: () => plane.clock,
-    sleep: async (ms) => plane.tick(ms),
-    ...overrides,
-  };
+  const fromPlane = plane.rotationDeps();
+  logLines = fromPlane.logLines;
+  return { ...fromPlane.deps, userId: 'axon-dev-gateway', ...overrides };
 }
 
 const run = (step: RotationStep, d = deps()) =>
