@@ -6,7 +6,8 @@
 import {
   checkId,
   InvalidChargeError,
-  type Reply,
+  packArgs,
+  readReply,
   type ScriptArgs,
   scriptArgs,
   settlementNeeded,
@@ -17,10 +18,13 @@ import {
 import { Op, TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from './lua.ts';
 import type { DecideInput, Decision, Lease, LeaseStore, RenewInput, SettleInput } from './types.ts';
 
-/** All the limiter needs of a client; ioredis `Redis` and `Cluster` fit as they are. */
+/**
+ * All the limiter needs of a client; ioredis `Redis` and `Cluster` fit as they are. A command
+ * whose reply stays a `Buffer` (ioredis's `evalsha` would decode it as UTF-8 and mangle the
+ * packed doubles the script answers), and the only such call ioredis types for EVALSHA.
+ */
 export interface ScriptClient {
-  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  callBuffer(command: string, args: (string | number | Buffer)[]): Promise<unknown>;
 }
 
 export interface RedisStoreOptions {
@@ -62,15 +66,14 @@ export class RedisStore implements LeaseStore {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
     const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost, 0, charge.lease);
-    const reply = await this.run(charge.id, args, charge.lease);
-    return toDecision(reply, charge.limits, false, charge.lease !== undefined);
+    return toDecision(readReply(await this.run(charge.id, args, charge.lease)), args, false);
   }
 
   async settle(input: SettleInput): Promise<Decision | undefined> {
     const s = toSettlement(input);
     if (!settlementNeeded(s)) return undefined;
     const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease);
-    return toDecision(await this.run(s.id, args, s.lease), s.limits, false, s.lease !== undefined);
+    return toDecision(readReply(await this.run(s.id, args, s.lease)), args, false);
   }
 
   async renew(input: RenewInput): Promise<boolean> {
@@ -78,13 +81,13 @@ export class RedisStore implements LeaseStore {
     if (!charge.lease)
       throw new InvalidChargeError('renew needs limits with maxConcurrentRequests');
     const args = scriptArgs(Op.renew, charge.limits, 0, 0, 0, charge.lease);
-    return (await this.run(charge.id, args, charge.lease))[0] === 1;
+    return (await this.run(charge.id, args, charge.lease)) === 1;
   }
 
   /** One EVALSHA: the state key, plus the lease set and the lease id when a cap applies. */
-  private async run(checkedId: string, args: ScriptArgs, lease?: Lease): Promise<Reply> {
+  private async run(checkedId: string, args: ScriptArgs, lease?: Lease): Promise<unknown> {
     const key = this.keyOf(checkedId);
-    const argv = args.join(' ');
+    const argv = packArgs(args);
     const rest = lease ? [`${key}:leases`, argv, lease.id] : [argv];
     const keys = lease ? 2 : 1;
     try {
@@ -95,12 +98,12 @@ export class RedisStore implements LeaseStore {
     }
   }
 
-  private async call(keys: number, key: string, rest: string[]): Promise<Reply> {
+  private async call(keys: number, key: string, rest: (string | Buffer)[]): Promise<unknown> {
     try {
-      return (await this.redis.evalsha(TOKEN_BUCKET_SHA, keys, key, ...rest)) as Reply;
+      return await this.redis.callBuffer('evalsha', [TOKEN_BUCKET_SHA, keys, key, ...rest]);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return (await this.redis.eval(TOKEN_BUCKET_LUA, keys, key, ...rest)) as Reply;
+      return this.redis.callBuffer('eval', [TOKEN_BUCKET_LUA, keys, key, ...rest]);
     }
   }
 }

@@ -55,9 +55,10 @@ describe('limiter deadline', () => {
     const { server, limiter, client } = await open();
     // Loads the script (NOSCRIPT, then EVAL): a second round trip the deadline rightly ends.
     expect((await limiter.decide({ id: 'k', limits })).degraded).toBe(false);
-    const original = client.evalsha.bind(client);
+    // The store sends EVALSHA with `callBuffer` (its reply is packed doubles).
+    const original = client.callBuffer.bind(client) as (...args: unknown[]) => unknown;
     let blocked = 0;
-    client.evalsha = ((...args: Parameters<Redis['evalsha']>) => {
+    client.callBuffer = ((...args: unknown[]) => {
       const sent = evalshaCalls(server.port) + 1;
       const reply = original(...args);
       // The command is on the wire. Spin once the caller has armed its deadline (nextTick runs
@@ -69,7 +70,7 @@ describe('limiter deadline', () => {
         blocked++;
       });
       return reply;
-    }) as Redis['evalsha'];
+    }) as Redis['callBuffer'];
     const decisions = [];
     for (let i = 0; i < 3; i++) decisions.push(await limiter.decide({ id: 'k', limits }));
     expect(blocked).toBe(3);
