@@ -4,11 +4,10 @@
  * also loads the script for the calls after it.
  */
 import {
+  argsText,
   checkId,
   InvalidChargeError,
-  packArgs,
   readReply,
-  type ScriptArgs,
   scriptArgs,
   settlementNeeded,
   toCharge,
@@ -21,10 +20,10 @@ import type { DecideInput, Decision, Lease, LeaseStore, RenewInput, SettleInput 
 /**
  * All the limiter needs of a client; ioredis `Redis` and `Cluster` fit as they are. A command
  * whose reply stays a `Buffer` (ioredis's `evalsha` would decode it as UTF-8 and mangle the
- * packed doubles the script answers), and the only such call ioredis types for EVALSHA.
+ * packed doubles the script answers); ioredis types no `evalshaBuffer`, so it is `callBuffer`.
  */
 export interface ScriptClient {
-  callBuffer(command: string, args: (string | number | Buffer)[]): Promise<unknown>;
+  callBuffer(command: string, args: (string | number)[]): Promise<unknown>;
 }
 
 export interface RedisStoreOptions {
@@ -66,14 +65,19 @@ export class RedisStore implements LeaseStore {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
     const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost, 0, charge.lease);
-    return toDecision(readReply(await this.run(charge.id, args, charge.lease)), args, false);
+    const reply = await this.run(charge.id, argsText(args, charge.limits), charge.lease);
+    return toDecision(readReply(reply), args, false);
   }
 
   async settle(input: SettleInput): Promise<Decision | undefined> {
     const s = toSettlement(input);
     if (!settlementNeeded(s)) return undefined;
     const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease);
-    return toDecision(readReply(await this.run(s.id, args, s.lease)), args, false);
+    return toDecision(
+      readReply(await this.run(s.id, argsText(args, s.limits), s.lease)),
+      args,
+      false,
+    );
   }
 
   async renew(input: RenewInput): Promise<boolean> {
@@ -81,29 +85,30 @@ export class RedisStore implements LeaseStore {
     if (!charge.lease)
       throw new InvalidChargeError('renew needs limits with maxConcurrentRequests');
     const args = scriptArgs(Op.renew, charge.limits, 0, 0, 0, charge.lease);
-    return (await this.run(charge.id, args, charge.lease)) === 1;
+    return (await this.run(charge.id, argsText(args, charge.limits), charge.lease)) === 1;
   }
 
   /** One EVALSHA: the state key, plus the lease set and the lease id when a cap applies. */
-  private async run(checkedId: string, args: ScriptArgs, lease?: Lease): Promise<unknown> {
+  private async run(checkedId: string, argv: string, lease?: Lease): Promise<unknown> {
     const key = this.keyOf(checkedId);
-    const argv = packArgs(args);
-    const rest = lease ? [`${key}:leases`, argv, lease.id] : [argv];
-    const keys = lease ? 2 : 1;
+    const command = lease
+      ? [TOKEN_BUCKET_SHA, 2, key, `${key}:leases`, argv, lease.id]
+      : [TOKEN_BUCKET_SHA, 1, key, argv];
     try {
-      return await this.call(keys, key, rest);
+      return await this.call(command);
     } catch (err) {
       if (!(await this.options.retryAfter?.(err))) throw err;
-      return this.call(keys, key, rest);
+      return this.call(command);
     }
   }
 
-  private async call(keys: number, key: string, rest: (string | Buffer)[]): Promise<unknown> {
+  /** `command` is EVALSHA's arguments; on NOSCRIPT the same with the script in the SHA's place. */
+  private async call(command: (string | number)[]): Promise<unknown> {
     try {
-      return await this.redis.callBuffer('evalsha', [TOKEN_BUCKET_SHA, keys, key, ...rest]);
+      return await this.redis.callBuffer('evalsha', command);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.redis.callBuffer('eval', [TOKEN_BUCKET_LUA, keys, key, ...rest]);
+      return this.redis.callBuffer('eval', [TOKEN_BUCKET_LUA, ...command.slice(1)]);
     }
   }
 }
