@@ -9,7 +9,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '#shared/config';
+import { Deadlines, RedisTimeoutError } from '#token-bucket/limiter';
 import { limiterFromEnv } from '#token-bucket/setup';
+import { poll } from '../../support/poll.ts';
 import { RedisServer } from '../../support/redis.ts';
 import { sleep } from './stores.ts';
 
@@ -98,5 +100,63 @@ describe('limiter deadline', () => {
     }
     expect(peek.degraded).toBe(false);
     expect(peek.requests.remaining).toBe(1);
+  });
+});
+
+describe('deadlines shared by every call of a limiter', () => {
+  const never = () => new Promise<number>(() => {});
+  const failure = (call: Promise<number>) =>
+    call.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  it('gives up each call at its own deadline, not at the deadline of a call before it', async () => {
+    const deadlines = new Deadlines(40);
+    const first = failure(deadlines.run(never(), () => {}));
+    await sleep(20); // the second call starts half a deadline after the first
+    let secondSettled = false;
+    const second = failure(deadlines.run(never(), () => {})).finally(() => {
+      secondSettled = true;
+    });
+
+    expect(await first).toBeInstanceOf(RedisTimeoutError);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(secondSettled).toBe(false);
+    expect(await second).toBeInstanceOf(RedisTimeoutError);
+  });
+
+  it('hands a reply that comes after the deadline to `late`, not to the caller', async () => {
+    const deadlines = new Deadlines(10);
+    let answer: (value: number) => void = () => {};
+    const late: number[] = [];
+    const call = failure(
+      deadlines.run(new Promise<number>((resolve) => (answer = resolve)), (v) => late.push(v)),
+    );
+    expect(await call).toBeInstanceOf(RedisTimeoutError);
+    answer(7);
+    expect(
+      await poll(
+        async () => late,
+        (l) => l.length > 0,
+        1000,
+        5,
+      ),
+    ).toEqual([7]);
+  });
+
+  it('keeps no trace of calls that settled, once their deadline has passed', async () => {
+    const deadlines = new Deadlines(10);
+    const values = [];
+    for (let i = 0; i < 100; i++) values.push(await deadlines.run(Promise.resolve(i), () => {}));
+    expect(values).toHaveLength(100);
+    expect(deadlines.size).toBeGreaterThan(0); // settled calls wait in the queue for the timer
+    expect(
+      await poll(
+        async () => deadlines.size,
+        (n) => n === 0,
+        1000,
+      ),
+    ).toBe(0);
   });
 });
