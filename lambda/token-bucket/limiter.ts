@@ -37,19 +37,32 @@ export class RedisTimeoutError extends Error {
 }
 
 /** One call waiting for its deadline. */
-interface Pending {
-  /** `performance.now()` at which the call is given up. */
-  readonly due: number;
+class Call<C> {
   /** Until the call settles or is given up. */
-  open: boolean;
-  readonly giveUp: () => void;
+  open = true;
+  constructor(
+    /** `performance.now()` at which the call is given up. */
+    readonly due: number,
+    readonly context: C,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (err: unknown) => void,
+  ) {}
+}
+
+// The settle functions of the promise `Deadlines.run` returns, taken by a module-level executor:
+// a closure per call is an allocation per decision, which this module avoids on the hot path.
+let capturedResolve: (value: unknown) => void = () => {};
+let capturedReject: (err: unknown) => void = () => {};
+function capture(resolve: (value: unknown) => void, reject: (err: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 /**
  * Deadlines for calls that all get the same time, so they expire in the order they started: a
  * FIFO with one timer, armed for the oldest open call. Replaces a `setTimeout` and a
  * `clearTimeout` per call on the gateway's hot path (bench:limiter); a settled call stays in the
- * queue, closed, until it reaches the head.
+ * queue, closed, until the calls before it are gone too.
  *
  * When the timer fires, replies may already be in the socket, unread: a busy event loop runs
  * expired timers before it polls for I/O, so a blocked loop would otherwise turn every reply it
@@ -57,44 +70,72 @@ interface Pending {
  * made. So the calls are given up from `setImmediate`, which runs after the loop's I/O poll: a
  * reply that has arrived by then is read and used.
  */
-export class Deadlines {
-  private queue: Pending[] = [];
+export class Deadlines<C = undefined> {
+  private queue: Call<C>[] = [];
   private head = 0;
   private armed = false;
 
-  constructor(private readonly ms: number) {}
+  /**
+   * @param ms how long every call may take
+   * @param late receives a call's context and the value that arrived after it was given up
+   */
+  constructor(
+    private readonly ms: number,
+    private readonly late: (context: C, value: unknown) => void,
+  ) {}
 
   /** Calls not yet given up or settled, or settled but not yet dropped from the queue. */
   get size(): number {
     return this.queue.length - this.head;
   }
 
+  /** Settles with `work`, or rejects with `RedisTimeoutError` after the deadline. */
+  run<T>(work: Promise<T>, context: C): Promise<T> {
+    const promise = new Promise<T>(capture as (resolve: (value: T) => void) => void);
+    const call = new Call(performance.now() + this.ms, context, capturedResolve, capturedReject);
+    this.queue.push(call);
+    if (!this.armed) this.arm(this.ms);
+    void this.watch(work, call);
+    return promise;
+  }
+
+  private async watch(work: Promise<unknown>, call: Call<C>): Promise<void> {
+    let value: unknown;
+    try {
+      value = await work;
+    } catch (err) {
+      if (!call.open) return;
+      this.settle(call);
+      call.reject(err);
+      return;
+    }
+    if (!call.open) return this.late(call.context, value);
+    this.settle(call);
+    call.resolve(value);
+  }
+
   /**
-   * Settles with `work`, or rejects with `RedisTimeoutError` after the deadline; `late`
-   * receives a value that arrives after the call was given up.
+   * Closes a call and drops the settled calls at the head. Replies come back mostly in the
+   * order they were asked for, so the queue holds about the calls in flight: kept for the whole
+   * deadline, every call's promise would live long enough to be promoted out of the young
+   * generation, and the garbage collector cost more than the timers saved.
    */
-  run<T>(work: Promise<T>, late: (value: T) => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const pending: Pending = {
-        due: performance.now() + this.ms,
-        open: true,
-        giveUp: () => reject(new RedisTimeoutError(this.ms)),
-      };
-      this.queue.push(pending);
-      if (!this.armed) this.arm(this.ms);
-      work.then(
-        (value) => {
-          if (!pending.open) return late(value);
-          pending.open = false;
-          resolve(value);
-        },
-        (err: unknown) => {
-          if (!pending.open) return;
-          pending.open = false;
-          reject(err);
-        },
-      );
-    });
+  private settle(call: Call<C>): void {
+    call.open = false;
+    const { queue } = this;
+    while (this.head < queue.length && !(queue[this.head] as Call<C>).open) this.head++;
+    this.compact();
+  }
+
+  /** Empties the array when all calls are gone, and shifts the dropped head away now and then. */
+  private compact(): void {
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
   }
 
   private arm(ms: number): void {
@@ -115,36 +156,31 @@ export class Deadlines {
     this.armed = false;
     const { queue } = this;
     while (this.head < queue.length) {
-      const pending = queue[this.head] as Pending;
-      if (pending.open && pending.due > firedAt) break;
+      const call = queue[this.head] as Call<C>;
+      if (call.open && call.due > firedAt) break;
       this.head++;
-      if (pending.open) {
-        pending.open = false;
-        pending.giveUp();
+      if (call.open) {
+        call.open = false;
+        call.reject(new RedisTimeoutError(this.ms));
       }
     }
-    if (this.head === queue.length) {
-      this.queue = [];
-      this.head = 0;
-      return;
-    }
-    // Shift the dropped head away now and then, not per call.
-    if (this.head > 1024 && this.head * 2 > queue.length) {
-      this.queue = queue.slice(this.head);
-      this.head = 0;
-    }
-    this.arm(Math.max(1, (this.queue[this.head] as Pending).due - performance.now()));
+    this.compact();
+    const next = this.queue[this.head];
+    if (next) this.arm(Math.max(1, next.due - performance.now()));
   }
 }
 
 export class Limiter implements LeaseStore {
   readonly fallback: MemoryStore;
   private failing = false;
-  private readonly deadlines: Deadlines;
+  /** The context of a call is what a late answer is remembered for; none for renewals. */
+  private readonly deadlines: Deadlines<DecideInput | SettleInput | undefined>;
 
   constructor(private readonly options: LimiterOptions) {
     this.fallback = options.fallback ?? new MemoryStore();
-    this.deadlines = new Deadlines(options.timeoutMs);
+    this.deadlines = new Deadlines(options.timeoutMs, (input, late) => {
+      if (input) this.remember(input, late as Decision | undefined);
+    });
   }
 
   /**
@@ -158,9 +194,7 @@ export class Limiter implements LeaseStore {
     const { primary } = this.options;
     if (!primary) return this.fallback.decide(input);
     try {
-      const decision = await this.deadlines.run(primary.decide(input), (late) =>
-        this.remember(input, late),
-      );
+      const decision = await this.deadlines.run(primary.decide(input), input);
       this.recovered();
       this.remember(input, decision);
       return decision;
@@ -181,9 +215,7 @@ export class Limiter implements LeaseStore {
     const { primary } = this.options;
     if (!primary) return this.fallback.settle(input);
     try {
-      const settled = await this.deadlines.run(primary.settle(input), (late) =>
-        this.remember(input, late),
-      );
+      const settled = await this.deadlines.run(primary.settle(input), input);
       this.recovered();
       this.remember(input, settled);
       return settled;
@@ -200,7 +232,7 @@ export class Limiter implements LeaseStore {
     const { primary } = this.options;
     if (!primary) return this.fallback.renew(input);
     try {
-      const renewed = await this.deadlines.run(primary.renew(input), () => {});
+      const renewed = await this.deadlines.run(primary.renew(input), undefined);
       this.recovered();
       return renewed;
     } catch (err) {
