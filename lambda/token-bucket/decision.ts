@@ -4,7 +4,7 @@
  * function reads both, and the arithmetic of waits and resets exists once.
  */
 import type { PlanLimits } from '#shared/config';
-import { REPLY_BYTES } from './lua.ts';
+import { ARGS_BYTES, REPLY_BYTES } from './lua.ts';
 import type {
   BucketName,
   BucketState,
@@ -188,21 +188,11 @@ export function scriptArgs(
   ];
 }
 
-/** The plan's five numbers in the script's argument, formatted once per limits object. */
-const planText = new WeakMap<PlanLimits, string>();
-
-/**
- * The script's argument (lua.ts, ARGV[1]): the eleven numbers as a JSON array. `limits` must be
- * the object `args` was made from; the part that depends only on it is cached with it, since a
- * gateway passes the same plan object for every request of that plan.
- */
-export function argsText(args: ScriptArgs, limits: PlanLimits): string {
-  let plan = planText.get(limits);
-  if (plan === undefined) {
-    plan = `${args[3]},${args[4]},${args[5]},${args[6]},${args[7]}`;
-    planText.set(limits, plan);
-  }
-  return `[${args[0]},${args[1]},${args[2]},${plan},${args[8]},${args[9]},${args[10]}]`;
+/** The script's argument: the eleven numbers as little-endian doubles (lua.ts, ARGV[1]). */
+export function packArgs(args: ScriptArgs): Buffer {
+  const buffer = Buffer.allocUnsafe(ARGS_BYTES);
+  for (let i = 0; i < 11; i++) buffer.writeDoubleLE(args[i] as number, i * 8);
+  return buffer;
 }
 
 /**

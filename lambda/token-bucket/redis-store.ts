@@ -4,9 +4,9 @@
  * also loads the script for the calls after it.
  */
 import {
-  argsText,
   checkId,
   InvalidChargeError,
+  packArgs,
   readReply,
   scriptArgs,
   settlementNeeded,
@@ -23,7 +23,7 @@ import type { DecideInput, Decision, Lease, LeaseStore, RenewInput, SettleInput 
  * packed doubles the script answers); ioredis types no `evalshaBuffer`, so it is `callBuffer`.
  */
 export interface ScriptClient {
-  callBuffer(command: string, args: (string | number)[]): Promise<unknown>;
+  callBuffer(command: string, args: (string | number | Buffer)[]): Promise<unknown>;
 }
 
 export interface RedisStoreOptions {
@@ -65,7 +65,7 @@ export class RedisStore implements LeaseStore {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
     const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost, 0, charge.lease);
-    const reply = await this.run(charge.id, argsText(args, charge.limits), charge.lease);
+    const reply = await this.run(charge.id, packArgs(args), charge.lease);
     return toDecision(readReply(reply), args, false);
   }
 
@@ -73,11 +73,7 @@ export class RedisStore implements LeaseStore {
     const s = toSettlement(input);
     if (!settlementNeeded(s)) return undefined;
     const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease);
-    return toDecision(
-      readReply(await this.run(s.id, argsText(args, s.limits), s.lease)),
-      args,
-      false,
-    );
+    return toDecision(readReply(await this.run(s.id, packArgs(args), s.lease)), args, false);
   }
 
   async renew(input: RenewInput): Promise<boolean> {
@@ -85,30 +81,53 @@ export class RedisStore implements LeaseStore {
     if (!charge.lease)
       throw new InvalidChargeError('renew needs limits with maxConcurrentRequests');
     const args = scriptArgs(Op.renew, charge.limits, 0, 0, 0, charge.lease);
-    return (await this.run(charge.id, argsText(args, charge.limits), charge.lease)) === 1;
+    return (await this.run(charge.id, packArgs(args), charge.lease)) === 1;
   }
 
-  /** One EVALSHA: the state key, plus the lease set and the lease id when a cap applies. */
-  private async run(checkedId: string, argv: string, lease?: Lease): Promise<unknown> {
+  /**
+   * One EVALSHA: the state key, plus the lease set and the lease id when a cap applies. The
+   * fast path is a single await; failures take `recover`.
+   */
+  private async run(checkedId: string, argv: Buffer, lease?: Lease): Promise<unknown> {
     const key = this.keyOf(checkedId);
     const command = lease
       ? [TOKEN_BUCKET_SHA, 2, key, `${key}:leases`, argv, lease.id]
       : [TOKEN_BUCKET_SHA, 1, key, argv];
     try {
-      return await this.call(command);
+      return await this.redis.callBuffer('evalsha', command);
     } catch (err) {
-      if (!(await this.options.retryAfter?.(err))) throw err;
-      return this.call(command);
+      return this.recover(command, err);
     }
   }
 
-  /** `command` is EVALSHA's arguments; on NOSCRIPT the same with the script in the SHA's place. */
-  private async call(command: (string | number)[]): Promise<unknown> {
+  /**
+   * After a failed EVALSHA: NOSCRIPT loads the script with EVAL; a failure that `retryAfter`
+   * says is worth it (a rotated AUTH token) runs the call once more.
+   */
+  private async recover(command: (string | number | Buffer)[], failure: unknown): Promise<unknown> {
+    let err = failure;
+    if (isNoScript(err)) {
+      try {
+        return await this.evalScript(command);
+      } catch (evalErr) {
+        err = evalErr;
+      }
+    }
+    if (!(await this.options.retryAfter?.(err))) throw err;
     try {
       return await this.redis.callBuffer('evalsha', command);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.redis.callBuffer('eval', [TOKEN_BUCKET_LUA, ...command.slice(1)]);
+    } catch (again) {
+      if (!isNoScript(again)) throw again;
+      return this.evalScript(command);
     }
   }
+
+  /** EVAL with the script in the SHA's place: runs it and loads it for the EVALSHAs after. */
+  private evalScript(command: (string | number | Buffer)[]): Promise<unknown> {
+    return this.redis.callBuffer('eval', [TOKEN_BUCKET_LUA, ...command.slice(1)]);
+  }
+}
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }
