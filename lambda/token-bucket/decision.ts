@@ -1,8 +1,10 @@
 /**
- * What both stores share: input validation and turning the script's flat reply into a
- * `Decision`. The in-memory store produces the same reply shape, so one function reads both.
+ * What both stores share: input validation, the script's arguments, and turning the buckets'
+ * state after a decision into a `Decision`. The in-memory store produces the same state, so one
+ * function reads both, and the arithmetic of waits and resets exists once.
  */
 import type { PlanLimits } from '#shared/config';
+import { ARGS_BYTES, REPLY_BYTES } from './lua.ts';
 import type {
   BucketName,
   BucketState,
@@ -13,11 +15,23 @@ import type {
 } from './types.ts';
 
 /**
- * The flat reply of the Lua script (and of the in-memory store):
- * [allowed, reqRemaining, reqRetryMs, reqResetMs, tokRemaining, tokRetryMs, tokResetMs,
- *  dayRemaining, dayRetryMs, dayResetMs, concRemaining, concRetryMs].
+ * The buckets after a decision, as the script answers them (lua.ts) and the in-memory store
+ * computes them: unrounded, so that waits and resets come out as the script would compute them.
  */
-export type Reply = readonly number[];
+export interface Outcome {
+  /** Whether every bucket admitted (always true for a settlement). */
+  readonly allowed: boolean;
+  /** Request tokens, refilled and, when admitted, charged. */
+  readonly req: number;
+  /** LLM tokens, likewise; meaningless without a token bucket. */
+  readonly tok: number;
+  /** Requests counted today, this one included when admitted. */
+  readonly used: number;
+  /** Live concurrency leases, this one included when admitted; 0 without a cap. */
+  readonly inFlight: number;
+  /** The store's clock, in ms (Redis's `TIME` for Redis). */
+  readonly now: number;
+}
 
 /** A bucket identity: key ids and client addresses, never anything that breaks a hash tag. */
 const ID = /^[\x21-\x7a\x7c\x7e]{1,200}$/;
@@ -174,6 +188,44 @@ export function scriptArgs(
   ];
 }
 
+/** The script's argument: the eleven numbers as little-endian doubles (lua.ts, ARGV[1]). */
+export function packArgs(args: ScriptArgs): Buffer {
+  const buffer = Buffer.allocUnsafe(ARGS_BYTES);
+  for (let i = 0; i < 11; i++) buffer.writeDoubleLE(args[i] as number, i * 8);
+  return buffer;
+}
+
+/**
+ * The script's reply to decide, peek and settle (six doubles). Anything else is not an answer
+ * this limiter can trust (a script of another version, a proxy in the way), so it is an error
+ * and the failure mode decides.
+ */
+export function readReply(reply: unknown): Outcome {
+  if (!(reply instanceof Buffer) || reply.length !== REPLY_BYTES) {
+    throw new Error(`token bucket script answered ${describe(reply)}, not ${REPLY_BYTES} bytes`);
+  }
+  return {
+    allowed: reply.readDoubleLE(0) === 1,
+    req: reply.readDoubleLE(8),
+    tok: reply.readDoubleLE(16),
+    used: reply.readDoubleLE(24),
+    inFlight: reply.readDoubleLE(32),
+    now: reply.readDoubleLE(40),
+  };
+}
+
+function describe(reply: unknown): string {
+  return reply instanceof Buffer ? `${reply.length} bytes` : typeof reply;
+}
+
+/** Milliseconds until `have` refills to `need` at `rate` per ms; one more where rounding falls short. */
+function waitMs(have: number, need: number, rate: number): number {
+  if (have >= need) return 0;
+  let ms = Math.ceil((need - have) / rate);
+  if (have + ms * rate < need) ms += 1;
+  return ms;
+}
+
 function bucket(
   limit: number,
   remaining: number,
@@ -183,27 +235,53 @@ function bucket(
   return { limit, remaining, retryAfterMs, resetMs };
 }
 
-/** Runs once per decision: plain assignments, no object spreads (bench:limiter). */
-export function toDecision(
-  reply: Reply,
-  limits: PlanLimits,
-  degraded: boolean,
-  leased = false,
-): Decision {
-  const n = (i: number) => Number(reply[i] ?? 0);
-  const allowed = n(0) === 1;
+const DAY_MS = 86_400_000;
+
+/**
+ * The decision the arguments and the state after it mean. Runs once per decision: plain
+ * assignments, no object spreads (bench:limiter). Waits are worked out only for a denial (an
+ * admission waits for nothing), and only disabled buckets are left out.
+ */
+export function toDecision(outcome: Outcome, args: ScriptArgs, degraded: boolean): Decision {
+  const { allowed, req, tok, used, inFlight, now } = outcome;
+  const reqCost = args[1];
+  const reqRate = args[3] / 60_000;
+  const reqCap = args[4];
   const decision: { -readonly [K in keyof Decision]: Decision[K] } = {
     allowed,
     degraded,
     retryAfterMs: 0,
-    requests: bucket(limits.burst, n(1), n(2), n(3)),
+    requests: bucket(
+      reqCap,
+      Math.floor(req),
+      allowed ? 0 : waitMs(req, reqCost, reqRate),
+      Math.ceil((reqCap - req) / reqRate),
+    ),
   };
-  if (limits.tokensPerMinute) {
-    decision.tokens = bucket(limits.tokenBurst ?? limits.tokensPerMinute, n(4), n(5), n(6));
+  const tpm = args[5];
+  if (tpm > 0) {
+    const tokCost = args[2];
+    const tokRate = tpm / 60_000;
+    const tokCap = args[6];
+    let retry = 0;
+    if (!allowed) {
+      // A reservation waits until all of it fits; without one the bucket must be above zero.
+      if (tokCost > 0) retry = waitMs(tok, tokCost, tokRate);
+      else if (tok <= 0) retry = Math.floor(-tok / tokRate) + 1;
+    }
+    decision.tokens = bucket(tokCap, Math.floor(tok), retry, Math.ceil((tokCap - tok) / tokRate));
   }
-  if (limits.requestsPerDay) decision.day = bucket(limits.requestsPerDay, n(7), n(8), n(9));
-  if (leased && limits.maxConcurrentRequests) {
-    decision.concurrency = bucket(limits.maxConcurrentRequests, n(10), n(11), 0);
+  const dayLimit = args[7];
+  if (dayLimit > 0) {
+    const reset = Math.ceil((Math.floor(now / DAY_MS) + 1) * DAY_MS - now);
+    const retry = !allowed && used + reqCost > dayLimit ? reset : 0;
+    decision.day = bucket(dayLimit, dayLimit - used, retry, reset);
+  }
+  const concMax = args[9];
+  if (concMax > 0) {
+    // When a running request ends is unknown (answers end when they end): wait one second.
+    const retry = !allowed && inFlight >= concMax ? 1000 : 0;
+    decision.concurrency = bucket(concMax, concMax - inFlight, retry, 0);
   }
   if (!allowed) {
     // The bucket with the longest wait is the one the client must wait for.

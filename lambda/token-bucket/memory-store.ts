@@ -7,7 +7,7 @@
 import type { PlanLimits } from '#shared/config';
 import {
   InvalidChargeError,
-  type Reply,
+  type Outcome,
   type ScriptArgs,
   scriptArgs,
   settlementNeeded,
@@ -59,24 +59,26 @@ export class MemoryStore implements LeaseStore {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
     const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost, 0, charge.lease);
-    const reply = this.evaluate(charge.id, args, charge.lease?.id);
-    return toDecision(reply, charge.limits, false, charge.lease !== undefined);
+    return toDecision(this.evaluate(charge.id, args, charge.lease?.id), args, false);
   }
 
   async settle(input: SettleInput): Promise<Decision | undefined> {
     const s = toSettlement(input);
     if (!settlementNeeded(s)) return undefined;
     const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease);
-    const reply = this.evaluate(s.id, args, s.lease?.id);
-    return toDecision(reply, s.limits, false, s.lease !== undefined);
+    return toDecision(this.evaluate(s.id, args, s.lease?.id), args, false);
   }
 
   async renew(input: RenewInput): Promise<boolean> {
     const charge = toCharge({ id: input.id, limits: input.limits, lease: input.lease, peek: true });
     if (!charge.lease)
       throw new InvalidChargeError('renew needs limits with maxConcurrentRequests');
-    const args = scriptArgs(Op.renew, charge.limits, 0, 0, 0, charge.lease);
-    return this.evaluate(charge.id, args, charge.lease.id)[0] === 1;
+    const leases = this.leases.get(charge.id);
+    const nowMs = Math.floor(this.now());
+    const expiry = leases?.get(charge.lease.id);
+    if (!leases || expiry === undefined || expiry <= nowMs) return false;
+    leases.set(charge.lease.id, nowMs + charge.lease.ttlMs);
+    return true;
   }
 
   /**
@@ -107,7 +109,7 @@ export class MemoryStore implements LeaseStore {
   }
 
   /** The Lua script, line for line (see lua.ts for the meaning of every argument). */
-  private evaluate(id: string, args: ScriptArgs, lease?: string): Reply {
+  private evaluate(id: string, args: ScriptArgs, lease?: string): Outcome {
     const [op, reqCost, tokCost, rpm, reqCap, tpm, tokCap, dayLimit, tokHeld, concMax, leaseTtl] =
       args;
     const reqRate = rpm / 60_000;
@@ -120,15 +122,6 @@ export class MemoryStore implements LeaseStore {
       for (const expiry of set.values()) if (expiry > nowMs) n++;
       return n;
     };
-
-    if (op === Op.renew) {
-      const score = leases && lease !== undefined ? leases.get(lease) : undefined;
-      if (leases && lease !== undefined && score !== undefined && score > nowMs) {
-        leases.set(lease, nowMs + leaseTtl);
-        return [1];
-      }
-      return [0];
-    }
 
     const stored = this.entries.get(id);
     if (stored) this.put(id, stored); // a read is a use: denied identities stay, too
@@ -144,13 +137,6 @@ export class MemoryStore implements LeaseStore {
 
     const refill = (tokens: number, ts: number, cap: number, rate: number) =>
       Math.min(cap, tokens + Math.max(0, now - ts) * rate);
-    const waitMs = (tokens: number, need: number, rate: number) => {
-      if (tokens >= need) return 0;
-      let ms = Math.ceil((need - tokens) / rate);
-      if (tokens + ms * rate < need) ms += 1;
-      return ms;
-    };
-
     req = refill(req, reqTs, reqCap, reqRate);
     if (tokRate > 0) {
       tok = refill(tok, tokTs, tokCap, tokRate);
@@ -158,16 +144,16 @@ export class MemoryStore implements LeaseStore {
     }
     const today = Math.floor(now / DAY_MS);
     if (day !== today) used = 0;
-    const dayReset = dayLimit > 0 ? Math.ceil((today + 1) * DAY_MS - now) : 0;
 
     const save = () => {
       let ttl = (reqCap - req) / reqRate;
       if (tokRate > 0) ttl = Math.max(ttl, (tokCap - tok) / tokRate);
-      if (used > 0) ttl = Math.max(ttl, dayReset + 60_000);
+      if (used > 0) ttl = Math.max(ttl, (today + 1) * DAY_MS - now + 60_000);
       ttl = Math.min(Math.ceil(ttl) + 1000, MAX_TTL_MS);
       this.put(id, { req, reqTs: now, tok, tokTs, day: today, used, expiresAt: now + ttl });
     };
 
+    let allowed = true;
     let inFlight = 0;
     if (op === Op.settle) {
       if (tokRate > 0) {
@@ -179,65 +165,29 @@ export class MemoryStore implements LeaseStore {
         inFlight = live(leases);
         if (leases.size === 0) this.leases.delete(id); // Redis drops an empty sorted set
       }
-      const tokLeft = tokRate > 0 ? Math.floor(tok) : 0;
-      const tokReset = tokRate > 0 ? Math.ceil((tokCap - tok) / tokRate) : 0;
-      return [
-        1,
-        Math.floor(req),
-        0,
-        Math.ceil((reqCap - req) / reqRate),
-        tokLeft,
-        0,
-        tokReset,
-        dayLimit > 0 ? dayLimit - used : 0,
-        0,
-        dayReset,
-        concMax > 0 ? concMax - inFlight : 0,
-        0,
-      ];
+      return { allowed, req, tok, used, inFlight, now };
     }
 
-    const reqRetry = waitMs(req, reqCost, reqRate);
-    let tokRetry = 0;
-    if (tokRate > 0) {
-      if (tokCost > 0) tokRetry = waitMs(tok, tokCost, tokRate);
-      else if (tok <= 0) tokRetry = Math.floor(-tok / tokRate) + 1;
-    }
-    const dayRetry = dayLimit > 0 && used + reqCost > dayLimit ? dayReset : 0;
-    let concRetry = 0;
+    if (req < reqCost) allowed = false;
+    if (tokRate > 0 && (tokCost > 0 ? tok < tokCost : tok <= 0)) allowed = false;
+    if (dayLimit > 0 && used + reqCost > dayLimit) allowed = false;
     if (leases) {
-      inFlight = live(leases);
-      if (inFlight >= concMax) concRetry = 1000;
+      for (const [other, expiry] of leases) if (expiry <= nowMs) leases.delete(other);
+      inFlight = leases.size;
+      if (inFlight >= concMax) allowed = false;
     }
-
-    const allowed = reqRetry === 0 && tokRetry === 0 && dayRetry === 0 && concRetry === 0;
     if (allowed && op === Op.decide) {
       req -= reqCost;
       if (tokRate > 0) tok -= tokCost;
       if (dayLimit > 0) used += reqCost;
       save();
       if (leases && lease !== undefined) {
-        for (const [other, expiry] of leases) if (expiry <= nowMs) leases.delete(other);
         leases.set(lease, nowMs + leaseTtl);
         this.leases.set(id, leases);
         inFlight += 1;
       }
     }
-
-    return [
-      allowed ? 1 : 0,
-      Math.floor(req),
-      reqRetry,
-      Math.ceil((reqCap - req) / reqRate),
-      tokRate > 0 ? Math.floor(tok) : 0,
-      tokRetry,
-      tokRate > 0 ? Math.ceil((tokCap - tok) / tokRate) : 0,
-      dayLimit > 0 ? dayLimit - used : 0,
-      dayRetry,
-      dayReset,
-      concMax > 0 ? concMax - inFlight : 0,
-      concRetry,
-    ];
+    return { allowed, req, tok, used, inFlight, now };
   }
 
   /**

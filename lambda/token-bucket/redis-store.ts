@@ -6,8 +6,8 @@
 import {
   checkId,
   InvalidChargeError,
-  type Reply,
-  type ScriptArgs,
+  packArgs,
+  readReply,
   scriptArgs,
   settlementNeeded,
   toCharge,
@@ -17,10 +17,13 @@ import {
 import { Op, TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from './lua.ts';
 import type { DecideInput, Decision, Lease, LeaseStore, RenewInput, SettleInput } from './types.ts';
 
-/** All the limiter needs of a client; ioredis `Redis` and `Cluster` fit as they are. */
+/**
+ * All the limiter needs of a client; ioredis `Redis` and `Cluster` fit as they are. A command
+ * whose reply stays a `Buffer` (ioredis's `evalsha` would decode it as UTF-8 and mangle the
+ * packed doubles the script answers); ioredis types no `evalshaBuffer`, so it is `callBuffer`.
+ */
 export interface ScriptClient {
-  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  callBuffer(command: string, args: (string | number | Buffer)[]): Promise<unknown>;
 }
 
 export interface RedisStoreOptions {
@@ -62,15 +65,15 @@ export class RedisStore implements LeaseStore {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
     const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost, 0, charge.lease);
-    const reply = await this.run(charge.id, args, charge.lease);
-    return toDecision(reply, charge.limits, false, charge.lease !== undefined);
+    const reply = await this.run(charge.id, packArgs(args), charge.lease);
+    return toDecision(readReply(reply), args, false);
   }
 
   async settle(input: SettleInput): Promise<Decision | undefined> {
     const s = toSettlement(input);
     if (!settlementNeeded(s)) return undefined;
     const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease);
-    return toDecision(await this.run(s.id, args, s.lease), s.limits, false, s.lease !== undefined);
+    return toDecision(readReply(await this.run(s.id, packArgs(args), s.lease)), args, false);
   }
 
   async renew(input: RenewInput): Promise<boolean> {
@@ -78,29 +81,53 @@ export class RedisStore implements LeaseStore {
     if (!charge.lease)
       throw new InvalidChargeError('renew needs limits with maxConcurrentRequests');
     const args = scriptArgs(Op.renew, charge.limits, 0, 0, 0, charge.lease);
-    return (await this.run(charge.id, args, charge.lease))[0] === 1;
+    return (await this.run(charge.id, packArgs(args), charge.lease)) === 1;
   }
 
-  /** One EVALSHA: the state key, plus the lease set and the lease id when a cap applies. */
-  private async run(checkedId: string, args: ScriptArgs, lease?: Lease): Promise<Reply> {
+  /**
+   * One EVALSHA: the state key, plus the lease set and the lease id when a cap applies. The
+   * fast path is a single await; failures take `recover`.
+   */
+  private async run(checkedId: string, argv: Buffer, lease?: Lease): Promise<unknown> {
     const key = this.keyOf(checkedId);
-    const argv = args.join(' ');
-    const rest = lease ? [`${key}:leases`, argv, lease.id] : [argv];
-    const keys = lease ? 2 : 1;
+    const command = lease
+      ? [TOKEN_BUCKET_SHA, 2, key, `${key}:leases`, argv, lease.id]
+      : [TOKEN_BUCKET_SHA, 1, key, argv];
     try {
-      return await this.call(keys, key, rest);
+      return await this.redis.callBuffer('evalsha', command);
     } catch (err) {
-      if (!(await this.options.retryAfter?.(err))) throw err;
-      return this.call(keys, key, rest);
+      return this.recover(command, err);
     }
   }
 
-  private async call(keys: number, key: string, rest: string[]): Promise<Reply> {
+  /**
+   * After a failed EVALSHA: NOSCRIPT loads the script with EVAL; a failure that `retryAfter`
+   * says is worth it (a rotated AUTH token) runs the call once more.
+   */
+  private async recover(command: (string | number | Buffer)[], failure: unknown): Promise<unknown> {
+    let err = failure;
+    if (isNoScript(err)) {
+      try {
+        return await this.evalScript(command);
+      } catch (evalErr) {
+        err = evalErr;
+      }
+    }
+    if (!(await this.options.retryAfter?.(err))) throw err;
     try {
-      return (await this.redis.evalsha(TOKEN_BUCKET_SHA, keys, key, ...rest)) as Reply;
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return (await this.redis.eval(TOKEN_BUCKET_LUA, keys, key, ...rest)) as Reply;
+      return await this.redis.callBuffer('evalsha', command);
+    } catch (again) {
+      if (!isNoScript(again)) throw again;
+      return this.evalScript(command);
     }
   }
+
+  /** EVAL with the script in the SHA's place: runs it and loads it for the EVALSHAs after. */
+  private evalScript(command: (string | number | Buffer)[]): Promise<unknown> {
+    return this.redis.callBuffer('eval', [TOKEN_BUCKET_LUA, ...command.slice(1)]);
+  }
+}
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }

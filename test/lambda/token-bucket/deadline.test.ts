@@ -9,7 +9,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '#shared/config';
+import { Deadlines, RedisTimeoutError } from '#token-bucket/limiter';
 import { limiterFromEnv } from '#token-bucket/setup';
+import { poll } from '../../support/poll.ts';
 import { RedisServer } from '../../support/redis.ts';
 import { sleep } from './stores.ts';
 
@@ -55,9 +57,10 @@ describe('limiter deadline', () => {
     const { server, limiter, client } = await open();
     // Loads the script (NOSCRIPT, then EVAL): a second round trip the deadline rightly ends.
     expect((await limiter.decide({ id: 'k', limits })).degraded).toBe(false);
-    const original = client.evalsha.bind(client);
+    // The store sends EVALSHA with `callBuffer` (its reply is packed doubles).
+    const original = client.callBuffer.bind(client) as (...args: unknown[]) => unknown;
     let blocked = 0;
-    client.evalsha = ((...args: Parameters<Redis['evalsha']>) => {
+    client.callBuffer = ((...args: unknown[]) => {
       const sent = evalshaCalls(server.port) + 1;
       const reply = original(...args);
       // The command is on the wire. Spin once the caller has armed its deadline (nextTick runs
@@ -69,7 +72,7 @@ describe('limiter deadline', () => {
         blocked++;
       });
       return reply;
-    }) as Redis['evalsha'];
+    }) as Redis['callBuffer'];
     const decisions = [];
     for (let i = 0; i < 3; i++) decisions.push(await limiter.decide({ id: 'k', limits }));
     expect(blocked).toBe(3);
@@ -97,5 +100,60 @@ describe('limiter deadline', () => {
     }
     expect(peek.degraded).toBe(false);
     expect(peek.requests.remaining).toBe(1);
+  });
+});
+
+describe('deadlines shared by every call of a limiter', () => {
+  const never = () => new Promise<number>(() => {});
+  const failure = (call: Promise<number>) =>
+    call.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  it('gives up each call at its own deadline, not at the deadline of a call before it', async () => {
+    const deadlines = new Deadlines(40, () => {});
+    const first = failure(deadlines.run(never(), undefined));
+    await sleep(20); // the second call starts half a deadline after the first
+    let secondSettled = false;
+    const second = failure(deadlines.run(never(), undefined)).finally(() => {
+      secondSettled = true;
+    });
+
+    expect(await first).toBeInstanceOf(RedisTimeoutError);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(secondSettled).toBe(false);
+    expect(await second).toBeInstanceOf(RedisTimeoutError);
+  });
+
+  it('hands a reply that comes after the deadline to `late`, not to the caller', async () => {
+    const late: number[] = [];
+    const deadlines = new Deadlines(10, (context: number[], value) =>
+      context.push(value as number),
+    );
+    let answer: (value: number) => void = () => {};
+    const call = failure(deadlines.run(new Promise<number>((resolve) => (answer = resolve)), late));
+    expect(await call).toBeInstanceOf(RedisTimeoutError);
+    answer(7);
+    expect(
+      await poll(
+        async () => late,
+        (l) => l.length > 0,
+        1000,
+        5,
+      ),
+    ).toEqual([7]);
+  });
+
+  it('drops settled calls at once, and those behind a slower call when that one is given up', async () => {
+    const deadlines = new Deadlines(10, () => {});
+    await deadlines.run(Promise.resolve(0), undefined);
+    expect(deadlines.size).toBe(0);
+
+    const slow = failure(deadlines.run(never(), undefined));
+    for (let i = 0; i < 100; i++) await deadlines.run(Promise.resolve(i), undefined);
+    expect(deadlines.size).toBe(101); // settled, but queued behind the open one
+    expect(await slow).toBeInstanceOf(RedisTimeoutError);
+    expect(deadlines.size).toBe(0);
   });
 });

@@ -61,6 +61,32 @@ describe('RedisStore', () => {
     expect(await redis.pttl(store.key(id))).toBeGreaterThan(untilMidnight);
   });
 
+  it('keeps the TTL it set while that still outlasts the buckets, rather than setting it again', async () => {
+    const store = new RedisStore(redis);
+    const id = freshId();
+    // Requests refill at once; 5,000 LLM tokens refill at one per ms.
+    const limits = { requestsPerMinute: 600_000, burst: 5, tokensPerMinute: 60_000 };
+    await store.decide({ id, limits, tokenCost: 5000 }); // the token bucket is full in 5 s
+    const charged = await redis.pttl(store.key(id));
+    expect(charged).toBeGreaterThan(5000);
+    // The reservation comes back whole: the buckets are full again at once, but the key keeps
+    // the expiry it has (setting one costs Redis more than the key outliving its use).
+    await store.settle({ id, limits, tokens: 0, reserved: 5000 });
+    const settled = await redis.pttl(store.key(id));
+    expect(settled).toBeGreaterThan(4000);
+    expect(settled).toBeLessThanOrEqual(charged);
+  });
+
+  it('sets a longer TTL as soon as the buckets need longer than the one it set', async () => {
+    const store = new RedisStore(redis);
+    const id = freshId();
+    const limits = { requestsPerMinute: 600_000, burst: 5, tokensPerMinute: 60_000 };
+    await store.decide({ id, limits }); // nothing reserved: full again within a millisecond
+    expect(await redis.pttl(store.key(id))).toBeLessThanOrEqual(1001);
+    await store.decide({ id, limits, tokenCost: 5000 });
+    expect(await redis.pttl(store.key(id))).toBeGreaterThan(5000);
+  });
+
   it('clamps elapsed time at zero when a stored timestamp is ahead of the Redis clock', async () => {
     const store = new RedisStore(redis);
     const id = freshId();
