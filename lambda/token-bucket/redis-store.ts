@@ -3,27 +3,34 @@
  * one EVALSHA; only the first call after a Redis restart (NOSCRIPT) falls back to EVAL, which
  * also loads the script for the calls after it.
  */
+
+import type { Command } from 'ioredis';
 import {
   checkId,
   InvalidChargeError,
-  packArgs,
   readReply,
+  type ScriptArgs,
   scriptArgs,
   settlementNeeded,
   toCharge,
   toDecision,
   toSettlement,
 } from './decision.ts';
-import { Op, TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from './lua.ts';
+import { Op, TOKEN_BUCKET_LUA } from './lua.ts';
+import { ScriptCommand } from './script-command.ts';
 import type { DecideInput, Decision, Lease, LeaseStore, RenewInput, SettleInput } from './types.ts';
 
 /**
- * All the limiter needs of a client; ioredis `Redis` and `Cluster` fit as they are. A command
- * whose reply stays a `Buffer` (ioredis's `evalsha` would decode it as UTF-8 and mangle the
- * packed doubles the script answers); ioredis types no `evalshaBuffer`, so it is `callBuffer`.
+ * All the limiter needs of a client; ioredis `Redis` and `Cluster` fit as they are. Every
+ * decision is a prebuilt `ScriptCommand` through `sendCommand`; the rare paths (NOSCRIPT's
+ * EVAL, a retry) use `callBuffer`, whose reply stays a `Buffer` (ioredis's `eval` would decode
+ * it as UTF-8 and mangle the packed doubles the script answers).
  */
 export interface ScriptClient {
+  sendCommand(command: Command): unknown;
   callBuffer(command: string, args: (string | number | Buffer)[]): Promise<unknown>;
+  /** The store writes keys whole (`ScriptCommand`), so a client-side key prefix would be lost. */
+  readonly options?: { readonly keyPrefix?: string };
 }
 
 export interface RedisStoreOptions {
@@ -46,6 +53,9 @@ export class RedisStore implements LeaseStore {
     private readonly options: RedisStoreOptions = {},
   ) {
     this.prefix = options.prefix ?? 'axon:rl';
+    if (redis.options?.keyPrefix) {
+      throw new Error('RedisStore needs a client without keyPrefix: use its own prefix option');
+    }
   }
 
   /**
@@ -65,7 +75,7 @@ export class RedisStore implements LeaseStore {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
     const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost, 0, charge.lease);
-    const reply = await this.run(charge.id, packArgs(args), charge.lease);
+    const reply = await this.run(charge.id, args, charge.lease);
     return toDecision(readReply(reply), args, false);
   }
 
@@ -73,7 +83,7 @@ export class RedisStore implements LeaseStore {
     const s = toSettlement(input);
     if (!settlementNeeded(s)) return undefined;
     const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease);
-    return toDecision(readReply(await this.run(s.id, packArgs(args), s.lease)), args, false);
+    return toDecision(readReply(await this.run(s.id, args, s.lease)), args, false);
   }
 
   async renew(input: RenewInput): Promise<boolean> {
@@ -81,22 +91,19 @@ export class RedisStore implements LeaseStore {
     if (!charge.lease)
       throw new InvalidChargeError('renew needs limits with maxConcurrentRequests');
     const args = scriptArgs(Op.renew, charge.limits, 0, 0, 0, charge.lease);
-    return (await this.run(charge.id, packArgs(args), charge.lease)) === 1;
+    return (await this.run(charge.id, args, charge.lease)) === 1;
   }
 
   /**
    * One EVALSHA: the state key, plus the lease set and the lease id when a cap applies. The
    * fast path is a single await; failures take `recover`.
    */
-  private async run(checkedId: string, argv: Buffer, lease?: Lease): Promise<unknown> {
-    const key = this.keyOf(checkedId);
-    const command = lease
-      ? [TOKEN_BUCKET_SHA, 2, key, `${key}:leases`, argv, lease.id]
-      : [TOKEN_BUCKET_SHA, 1, key, argv];
+  private async run(checkedId: string, args: ScriptArgs, lease?: Lease): Promise<unknown> {
+    const command = new ScriptCommand(this.keyOf(checkedId), args, lease?.id);
     try {
-      return await this.redis.callBuffer('evalsha', command);
+      return await (this.redis.sendCommand(command) as Promise<unknown>);
     } catch (err) {
-      return this.recover(command, err);
+      return this.recover(command.fallbackArgs(), err);
     }
   }
 

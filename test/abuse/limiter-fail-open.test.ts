@@ -45,13 +45,13 @@ function evalshaCalls(port: number): number {
  */
 function blockAfterEvalsha(port: number) {
   const proto = Redis.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
-  // The limiter sends EVALSHA through `callBuffer` (its reply is packed doubles).
-  const original = proto.callBuffer as (...args: unknown[]) => unknown;
+  // The limiter sends each EVALSHA as one prebuilt command through `sendCommand`.
+  const original = proto.sendCommand as (...args: unknown[]) => unknown;
   const stats = { written: 0, blocks: 0, writtenBeforeABlock: 0 };
   let pending = 0;
-  proto.callBuffer = function (this: Redis, ...args: unknown[]) {
+  proto.sendCommand = function (this: Redis, ...args: unknown[]) {
     const result = original.apply(this, args);
-    if (args[0] !== 'evalsha') return result;
+    if ((args[0] as { name?: string }).name !== 'evalsha') return result;
     stats.written++;
     if (pending++ === 0) {
       process.nextTick(() => {
@@ -67,7 +67,7 @@ function blockAfterEvalsha(port: number) {
     return result;
   };
   const restore = () => {
-    proto.callBuffer = original;
+    proto.sendCommand = original;
   };
   return { stats, restore };
 }

@@ -57,10 +57,11 @@ describe('limiter deadline', () => {
     const { server, limiter, client } = await open();
     // Loads the script (NOSCRIPT, then EVAL): a second round trip the deadline rightly ends.
     expect((await limiter.decide({ id: 'k', limits })).degraded).toBe(false);
-    // The store sends EVALSHA with `callBuffer` (its reply is packed doubles).
-    const original = client.callBuffer.bind(client) as (...args: unknown[]) => unknown;
+    // The store sends each EVALSHA as one prebuilt command through `sendCommand`.
+    const original = client.sendCommand.bind(client) as (...args: unknown[]) => unknown;
     let blocked = 0;
-    client.callBuffer = ((...args: unknown[]) => {
+    client.sendCommand = ((...args: unknown[]) => {
+      if ((args[0] as { name?: string }).name !== 'evalsha') return original(...args);
       const sent = evalshaCalls(server.port) + 1;
       const reply = original(...args);
       // The command is on the wire. Spin once the caller has armed its deadline (nextTick runs
@@ -72,7 +73,7 @@ describe('limiter deadline', () => {
         blocked++;
       });
       return reply;
-    }) as Redis['callBuffer'];
+    }) as Redis['sendCommand'];
     const decisions = [];
     for (let i = 0; i < 3; i++) decisions.push(await limiter.decide({ id: 'k', limits }));
     expect(blocked).toBe(3);
