@@ -103,6 +103,7 @@ export class RedisStore implements LeaseStore {
     try {
       return await (this.redis.sendCommand(command) as Promise<unknown>);
     } catch (err) {
+      command.failed = true;
       return this.recover(command.fallbackArgs(), err);
     }
   }

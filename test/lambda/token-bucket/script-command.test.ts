@@ -8,7 +8,8 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { packArgs, type ScriptArgs } from '#token-bucket/decision';
 import { TOKEN_BUCKET_SHA } from '#token-bucket/lua';
 import { RedisStore } from '#token-bucket/redis-store';
-import { ScriptCommand } from '#token-bucket/script-command';
+import { commandsAwaitingTimeout, ScriptCommand } from '#token-bucket/script-command';
+import { RedisServer } from '../../support/redis.ts';
 import { freshId } from './stores.ts';
 
 // Values whose doubles hold bytes >= 0x80 and \r\n, which a text encoding would mangle.
@@ -97,5 +98,50 @@ describe('ScriptCommand', () => {
     const prefixed = new Redis({ lazyConnect: true, keyPrefix: 'app:' });
     expect(() => new RedisStore(prefixed)).toThrow(/keyPrefix/);
     prefixed.disconnect();
+  });
+
+  describe('with ioredis commandTimeout', () => {
+    // A timeout no other test file's client uses, so the FIFO counted here is this test's.
+    const TIMEOUT_MS = 173;
+
+    it('rejects a command Redis does not answer in time, as ioredis does', async () => {
+      const server = await RedisServer.start();
+      const client = new Redis(server.url, { commandTimeout: TIMEOUT_MS });
+      try {
+        const store = new RedisStore(client);
+        const limits = { requestsPerMinute: 60, burst: 5 };
+        await store.decide({ id: 'stall', limits }); // loads the script
+        server.pause();
+        const started = performance.now();
+        await expect(store.decide({ id: 'stall', limits })).rejects.toThrow('Command timed out');
+        expect(performance.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS - 1);
+        server.resume();
+        expect((await store.decide({ id: 'stall', limits })).allowed).toBe(true);
+      } finally {
+        server.resume();
+        client.disconnect();
+        await server.stop();
+      }
+    });
+
+    it('holds only the commands in flight, not every command of the last timeout', async () => {
+      const server = await RedisServer.start();
+      const client = new Redis(server.url, { commandTimeout: TIMEOUT_MS + 1 });
+      try {
+        const store = new RedisStore(client);
+        const limits = { requestsPerMinute: 60_000, burst: 100_000 };
+        for (let i = 0; i < 50; i++) {
+          await Promise.all(
+            Array.from({ length: 20 }, (_, j) => store.decide({ id: `k${j}`, limits })),
+          );
+        }
+        // 1,000 commands answered; the next one finds the answered ones gone.
+        await store.decide({ id: 'k0', limits });
+        expect(commandsAwaitingTimeout(TIMEOUT_MS + 1)).toBeLessThanOrEqual(1);
+      } finally {
+        client.disconnect();
+        await server.stop();
+      }
+    });
   });
 });
