@@ -9,10 +9,9 @@
  * `struct.unpack` (0.4 µs; `string.match` with eleven captures cost 2.3 µs, a JSON array read
  * with `cjson` 1.3 µs). It answers the buckets' raw state as packed doubles, from which the
  * client derives remaining counts, waits and resets with the same arithmetic (`decision.ts`):
- * doubles in both languages, so the figures are the ones the script would have computed. The
- * price is on the client: ioredis writes a command with a `Buffer` argument on a slower path
- * (2 µs more CPU per call than a string), paid by gateways that scale out, not by the Redis
- * they share.
+ * doubles in both languages, so the figures are the ones the script would have computed. A
+ * `Buffer` argument would send ioredis down a slower path (2 µs more client CPU per call than a
+ * string), so the client writes the whole command as one prebuilt buffer (script-command.ts).
  *
  * State lives in ONE string key per identity, seven doubles packed with Redis's built-in
  * `struct` library: request tokens and their timestamp, LLM tokens and theirs, the UTC day
