@@ -8,6 +8,7 @@
 import { RateLimiterUnavailableError } from '@axon/runtime/errors';
 import type { FailureMode } from '#shared/config';
 import type { Log } from '#shared/logger';
+import { DeadlineQueue, type Timed } from './deadline-queue.ts';
 import { InvalidChargeError } from './decision.ts';
 import { MemoryStore } from './memory-store.ts';
 import type { DecideInput, Decision, LeaseStore, RenewInput, SettleInput } from './types.ts';
@@ -37,12 +38,11 @@ export class RedisTimeoutError extends Error {
 }
 
 /** One call waiting for its deadline. */
-class Call<C> {
+class Call<C> implements Timed {
   /** Until the call settles or is given up. */
   open = true;
+  due = 0;
   constructor(
-    /** `performance.now()` at which the call is given up. */
-    readonly due: number,
     readonly context: C,
     readonly resolve: (value: unknown) => void,
     readonly reject: (err: unknown) => void,
@@ -59,42 +59,46 @@ function capture(resolve: (value: unknown) => void, reject: (err: unknown) => vo
 }
 
 /**
- * Deadlines for calls that all get the same time, so they expire in the order they started: a
- * FIFO with one timer, armed for the oldest open call. Replaces a `setTimeout` and a
- * `clearTimeout` per call on the gateway's hot path (bench:limiter); a settled call stays in the
- * queue, closed, until the calls before it are gone too.
+ * The limiter's deadline for calls to Redis, all of the same length, on one `DeadlineQueue`.
  *
  * When the timer fires, replies may already be in the socket, unread: a busy event loop runs
  * expired timers before it polls for I/O, so a blocked loop would otherwise turn every reply it
  * was too busy to read into a timeout, and a fallback decision on top of a charge Redis already
- * made. So the calls are given up from `setImmediate`, which runs after the loop's I/O poll: a
- * reply that has arrived by then is read and used.
+ * made. So the calls are given up after the loop's I/O poll (`afterPoll`): a reply that has
+ * arrived by then is read and used.
  */
 export class Deadlines<C = undefined> {
-  private queue: Call<C>[] = [];
-  private head = 0;
-  private armed = false;
+  private readonly queue: DeadlineQueue<Call<C>>;
 
   /**
    * @param ms how long every call may take
    * @param late receives a call's context and the value that arrived after it was given up
    */
   constructor(
-    private readonly ms: number,
+    ms: number,
     private readonly late: (context: C, value: unknown) => void,
-  ) {}
+  ) {
+    this.queue = new DeadlineQueue<Call<C>>(
+      ms,
+      (call) => call.open,
+      (call) => {
+        call.open = false;
+        call.reject(new RedisTimeoutError(ms));
+      },
+      true,
+    );
+  }
 
   /** Calls not yet given up or settled, or settled but not yet dropped from the queue. */
   get size(): number {
-    return this.queue.length - this.head;
+    return this.queue.size;
   }
 
   /** Settles with `work`, or rejects with `RedisTimeoutError` after the deadline. */
   run<T>(work: Promise<T>, context: C): Promise<T> {
     const promise = new Promise<T>(capture as (resolve: (value: T) => void) => void);
-    const call = new Call(performance.now() + this.ms, context, capturedResolve, capturedReject);
-    this.queue.push(call);
-    if (!this.armed) this.arm(this.ms);
+    const call = new Call(context, capturedResolve, capturedReject);
+    this.queue.add(call);
     void this.watch(work, call);
     return promise;
   }
@@ -114,59 +118,10 @@ export class Deadlines<C = undefined> {
     call.resolve(value);
   }
 
-  /**
-   * Closes a call and drops the settled calls at the head. Replies come back mostly in the
-   * order they were asked for, so the queue holds about the calls in flight: kept for the whole
-   * deadline, every call's promise would live long enough to be promoted out of the young
-   * generation, and the garbage collector cost more than the timers saved.
-   */
+  /** Closes a call and drops the settled calls at the head. */
   private settle(call: Call<C>): void {
     call.open = false;
-    const { queue } = this;
-    while (this.head < queue.length && !(queue[this.head] as Call<C>).open) this.head++;
-    this.compact();
-  }
-
-  /** Empties the array when all calls are gone, and shifts the dropped head away now and then. */
-  private compact(): void {
-    if (this.head === this.queue.length) {
-      this.queue.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  private arm(ms: number): void {
-    this.armed = true;
-    setTimeout(() => {
-      const firedAt = performance.now();
-      setImmediate(() => this.expire(firedAt));
-    }, ms);
-  }
-
-  /**
-   * Gives up every open call that was due when the timer fired, drops settled ones, and re-arms
-   * for the next open one. Due when the timer fired, not now: only those have had an I/O poll
-   * since their deadline (a call that started, and blocked the loop, after the timer fired has
-   * not).
-   */
-  private expire(firedAt: number): void {
-    this.armed = false;
-    const { queue } = this;
-    while (this.head < queue.length) {
-      const call = queue[this.head] as Call<C>;
-      if (call.open && call.due > firedAt) break;
-      this.head++;
-      if (call.open) {
-        call.open = false;
-        call.reject(new RedisTimeoutError(this.ms));
-      }
-    }
-    this.compact();
-    const next = this.queue[this.head];
-    if (next) this.arm(Math.max(1, next.due - performance.now()));
+    this.queue.drop();
   }
 }
 

@@ -14,6 +14,7 @@
  * the packed doubles, a number for renew's integer.
  */
 import { Command } from 'ioredis';
+import { DeadlineQueue, type Timed } from './deadline-queue.ts';
 import type { ScriptArgs } from './decision.ts';
 import { ARGS_BYTES, TOKEN_BUCKET_SHA } from './lua.ts';
 
@@ -40,12 +41,14 @@ function bulk(value: string): string {
  * lease KEYS[2] `<key>:leases` and ARGV[2] the lease id. Send it with `sendCommand`; a command is
  * sent once (its promise settles once), so a retry builds a new one or uses `fallbackArgs`.
  */
-export class ScriptCommand extends Command {
+export class ScriptCommand extends Command implements Timed {
   private readonly wire: Buffer;
   /** Where ARGV[1]'s 88 bytes start in `wire`. */
   private readonly argAt: number;
   private readonly leaseId: string | undefined;
   private timed = false;
+  /** When its `commandTimeout` falls due (`DeadlineQueue`). */
+  due = 0;
   /**
    * Set by the sender when the command was rejected (an error reply, a closed connection):
    * ioredis marks only resolved commands (`isResolved`), and a rejected one at the head of the
@@ -90,13 +93,15 @@ export class ScriptCommand extends Command {
    * ioredis's `commandTimeout`, kept to the letter (rejected with "Command timed out" unless
    * resolved by then) but without a `setTimeout` and a `clearTimeout` per command, which cost a
    * decision about 1.2 µs (bench:limiter): every command of one timeout goes into one FIFO with
-   * one timer (`CommandTimeouts`). ioredis calls this from `sendCommand` when the option is set.
+   * one timer (`DeadlineQueue`). ioredis calls this from `sendCommand` when the option is set.
    */
   override setTimeout(ms: number): void {
     // As ioredis: a command sent again (after a reconnect) keeps its first deadline.
     if (this.timed) return;
     this.timed = true;
-    timeoutsFor(ms).add(this);
+    const queue = timeoutsFor(ms);
+    queue.drop();
+    queue.add(this);
   }
 
   /**
@@ -114,77 +119,30 @@ export class ScriptCommand extends Command {
 }
 
 /**
- * The commands sent with one `commandTimeout`, in the order they were sent, so they expire in
- * that order: one timer, armed for the oldest command not yet resolved. Resolved commands leave
- * from the head as new ones arrive (replies come back in order), so the queue holds about the
- * commands in flight rather than a whole timeout's worth, which would outlive the young
- * generation. A command rejected by an error reply stays until it is due and is rejected again
- * then, which changes nothing (its promise has settled), exactly as ioredis's own timer does.
+ * The commands sent with one `commandTimeout`, on one `DeadlineQueue` (one timer, armed for the
+ * oldest command not yet answered; answered ones leave from the head as new ones arrive). A
+ * command rejected by an error reply is marked `failed` by its sender and leaves like an
+ * answered one; an unanswered one is rejected with "Command timed out" as ioredis's own timer
+ * does, straight from the timer (as ioredis).
  */
-class CommandTimeouts {
-  private queue: { command: ScriptCommand; due: number }[] = [];
-  private head = 0;
-  private armed = false;
-
-  constructor(private readonly ms: number) {}
-
-  get size(): number {
-    return this.queue.length - this.head;
-  }
-
-  add(command: ScriptCommand): void {
-    this.drop();
-    this.queue.push({ command, due: performance.now() + this.ms });
-    if (!this.armed) this.arm(this.ms);
-  }
-
-  /** Drops resolved commands at the head, and compacts the array now and then. */
-  private drop(): void {
-    const { queue } = this;
-    while (
-      this.head < queue.length &&
-      done((queue[this.head] as { command: ScriptCommand }).command)
-    )
-      this.head++;
-    if (this.head === queue.length) {
-      queue.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > queue.length) {
-      this.queue = queue.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  private arm(ms: number): void {
-    this.armed = true;
-    setTimeout(() => this.expire(), ms);
-  }
-
-  private expire(): void {
-    this.armed = false;
-    const now = performance.now();
-    const { queue } = this;
-    while (this.head < queue.length) {
-      const entry = queue[this.head] as { command: ScriptCommand; due: number };
-      if (!done(entry.command) && entry.due > now) break;
-      this.head++;
-      if (!done(entry.command)) entry.command.reject(new Error('Command timed out'));
-    }
-    this.drop();
-    const next = this.queue[this.head];
-    if (next) this.arm(Math.max(1, next.due - performance.now()));
-  }
+function commandTimeouts(ms: number): DeadlineQueue<ScriptCommand> {
+  return new DeadlineQueue<ScriptCommand>(
+    ms,
+    (command) => !done(command),
+    (command) => command.reject(new Error('Command timed out')),
+    false,
+  );
 }
 
 function done(command: ScriptCommand): boolean {
   return command.isResolved || command.failed;
 }
 
-const timeouts = new Map<number, CommandTimeouts>();
-function timeoutsFor(ms: number): CommandTimeouts {
+const timeouts = new Map<number, DeadlineQueue<ScriptCommand>>();
+function timeoutsFor(ms: number): DeadlineQueue<ScriptCommand> {
   let found = timeouts.get(ms);
   if (!found) {
-    found = new CommandTimeouts(ms);
+    found = commandTimeouts(ms);
     timeouts.set(ms, found);
   }
   return found;
