@@ -169,6 +169,12 @@ export interface StageConfig {
     readonly controlPlaneLogRetentionDays: number;
     /** Retention of the Container Insights log groups (pod logs, node logs, performance events). */
     readonly containerLogRetentionDays: number;
+    /**
+     * What deleting the stage does to those log groups: `retain` keeps them and their logs (a
+     * later deploy of the same stage then needs them deleted first, since the stack creates
+     * them), `destroy` deletes them with the stack.
+     */
+    readonly logGroupsOnDelete: 'retain' | 'destroy';
   };
   /** The runtime config (docs/api.md#runtime-config) the gateway gets as `AXON_CONFIG`. */
   readonly runtime: AxonConfig;
@@ -485,10 +491,11 @@ function retentionDays(f: Fields, field: string, fallback: number): number {
 }
 
 function parseObservability(f: Fields): StageConfig['observability'] {
-  f.only(['controlPlaneLogRetentionDays', 'containerLogRetentionDays']);
+  f.only(['controlPlaneLogRetentionDays', 'containerLogRetentionDays', 'logGroupsOnDelete']);
   return {
     controlPlaneLogRetentionDays: retentionDays(f, 'controlPlaneLogRetentionDays', 90),
     containerLogRetentionDays: retentionDays(f, 'containerLogRetentionDays', 30),
+    logGroupsOnDelete: f.oneOf('logGroupsOnDelete', ['retain', 'destroy'] as const, 'retain'),
   };
 }
 

@@ -5,7 +5,7 @@
  * the gateway presents to the session manager. Every size comes from the stage config; this file
  * only maps it onto the constructs' props.
  */
-import { CfnOutput } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -58,6 +58,7 @@ export class InferenceStack extends AxonStack {
 
     this.cluster = new InferenceCluster(this, 'Eks', {
       vpc: props.vpc,
+      clusterName: `axon-${config.stage}`,
       version: eks.version,
       systemInstanceTypes: eks.systemNodes.instanceTypes,
       systemMinSize: eks.systemNodes.minSize,
@@ -69,6 +70,10 @@ export class InferenceStack extends AxonStack {
       adminPrincipalArns: eks.adminPrincipalArns,
       controlPlaneLogRetentionDays: config.observability.controlPlaneLogRetentionDays,
       containerLogRetentionDays: config.observability.containerLogRetentionDays,
+      logRemovalPolicy:
+        config.observability.logGroupsOnDelete === 'destroy'
+          ? RemovalPolicy.DESTROY
+          : RemovalPolicy.RETAIN,
     });
     const cluster = this.cluster.cluster;
 

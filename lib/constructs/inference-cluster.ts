@@ -5,7 +5,7 @@
  * the Pod Identity agent, metrics-server, and amazon-cloudwatch-observability for pod logs,
  * container and GPU metrics), the NVIDIA device plugin for the GPU nodes Karpenter launches, the
  * AWS Load Balancer Controller (for TargetGroupBinding), cluster-admin access entries for the
- * operators the stage names, and the retention of the cluster's log groups.
+ * operators the stage names, and the log groups EKS and the add-on write to, created first.
  */
 import { Annotations, type CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -33,6 +33,12 @@ import { acknowledge, finding } from '../nag.ts';
 
 export interface InferenceClusterProps {
   readonly vpc: ec2.IVpc;
+  /**
+   * The EKS cluster's name. Fixed rather than generated, so the log groups EKS writes to
+   * (`/aws/eks/<name>/cluster`) can be created, with their retention, before the cluster.
+   * Changing it replaces the cluster.
+   */
+  readonly clusterName: string;
   /** Kubernetes minor version, e.g. '1.35'; needs a row in EKS_ADDON_VERSIONS. */
   readonly version: string;
   /** Instance types of the managed system node group (x86). */
@@ -58,7 +64,11 @@ export interface InferenceClusterProps {
   readonly controlPlaneLogRetentionDays?: number;
   /** Retention of the Container Insights log groups (pod, node and performance logs). @default 30 */
   readonly containerLogRetentionDays?: number;
+  /** What deleting the stack does to those log groups and their logs. @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }
+
+const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
 
 const MANAGED_POLICY_REASONS: Record<string, string> = {
   AmazonEKSClusterPolicy:
@@ -103,6 +113,18 @@ export class InferenceCluster extends Construct {
       );
     }
 
+    if (!CLUSTER_NAME.test(props.clusterName)) {
+      throw new Error(
+        `InferenceCluster clusterName must be 1-100 letters, digits, - or _ starting with a letter or digit, got ${JSON.stringify(props.clusterName)}`,
+      );
+    }
+    const logGroups = this.logGroups(
+      props.clusterName,
+      props.controlPlaneLogRetentionDays ?? 90,
+      props.containerLogRetentionDays ?? 30,
+      props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    );
+
     const secretsKey = new kms.Key(this, 'SecretsKey', {
       description: 'EKS envelope encryption of Kubernetes secrets',
       enableKeyRotation: true,
@@ -110,6 +132,7 @@ export class InferenceCluster extends Construct {
     });
 
     this.cluster = new eks.Cluster(this, 'Cluster', {
+      clusterName: props.clusterName,
       version: eks.KubernetesVersion.of(props.version),
       vpc: props.vpc,
       vpcSubnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
@@ -130,6 +153,9 @@ export class InferenceCluster extends Construct {
       kubectlProviderOptions: { kubectlLayer: kubectlLayer(this, 'KubectlLayer', props.version) },
       albController: { version: ALB_CONTROLLER_VERSION },
     });
+    // EKS creates /aws/eks/<name>/cluster itself, with no retention, if it is missing when the
+    // control plane first logs; the stack's group must exist by then.
+    for (const group of logGroups) this.cluster.node.addDependency(group);
     this.podConnections = new ec2.Connections({
       securityGroups: [this.cluster.clusterSecurityGroup],
     });
@@ -167,10 +193,6 @@ export class InferenceCluster extends Construct {
     this.cluster.albController?.node.addDependency(this.systemNodes);
 
     this.addons = this.managedAddons(addonVersions);
-    this.logRetention(
-      props.controlPlaneLogRetentionDays ?? 90,
-      props.containerLogRetentionDays ?? 30,
-    );
 
     // Karpenter's GPU nodes carry the NodePool template labels; the plugin selects on them.
     this.cluster.addHelmChart('NvidiaDevicePlugin', {
@@ -285,12 +307,17 @@ export class InferenceCluster extends Construct {
   }
 
   /**
-   * Retention of the log groups EKS and the observability add-on write to. The cluster's name is
-   * chosen by CloudFormation, so its log groups cannot be created before it; a LogRetention
-   * creates each one (or finds it) right after the cluster and sets its retention, before much
-   * more than the first minutes of logs exist. Deleting the stack keeps the groups and their logs.
+   * The log groups EKS (control plane) and the observability add-on (Container Insights) write
+   * to, created by the stack before the cluster, so each has the stage's retention and removal
+   * policy from its first log line. Neither writer needs to create them: EKS and Fluent Bit use a
+   * group that exists.
    */
-  private logRetention(controlPlaneDays: number, containerDays: number): void {
+  private logGroups(
+    clusterName: string,
+    controlPlaneDays: number,
+    containerDays: number,
+    removalPolicy: RemovalPolicy,
+  ): logs.LogGroup[] {
     for (const days of [controlPlaneDays, containerDays]) {
       if (!Object.values(logs.RetentionDays).includes(days)) {
         throw new Error(
@@ -298,37 +325,24 @@ export class InferenceCluster extends Construct {
         );
       }
     }
-    const name = this.cluster.clusterName;
-    new logs.LogRetention(this, 'ControlPlaneLogRetention', {
-      logGroupName: `/aws/eks/${name}/cluster`,
-      retention: controlPlaneDays as logs.RetentionDays,
-    });
-    const ids = {
-      application: 'ApplicationLogRetention',
-      dataplane: 'DataplaneLogRetention',
-      host: 'HostLogRetention',
-      performance: 'PerformanceLogRetention',
-    } as const;
-    for (const kind of CONTAINER_INSIGHTS_LOG_KINDS) {
-      new logs.LogRetention(this, ids[kind], {
-        logGroupName: `/aws/containerinsights/${name}/${kind}`,
-        retention: containerDays as logs.RetentionDays,
+    const group = (id: string, logGroupName: string, days: number) =>
+      new logs.LogGroup(this, id, {
+        logGroupName,
+        retention: days as logs.RetentionDays,
+        removalPolicy,
       });
-    }
-    // aws-cdk-lib runs every LogRetention through one singleton function at the stack's root.
-    const provider = Stack.of(this).node.tryFindChild(LOG_RETENTION_PROVIDER);
-    if (!provider) return;
-    const owner = 'aws-cdk-lib creates this LogRetention function (one per stack)';
-    acknowledge(
-      provider,
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      `${owner}; AWSLambdaBasicExecutionRole lets it write only its own CloudWatch Logs.`,
-    );
-    acknowledge(
-      provider,
-      'AwsSolutions-IAM5[Resource::*]',
-      `${owner}; aws-cdk-lib grants logs:PutRetentionPolicy and logs:DeleteRetentionPolicy on any log group because the group names (here derived from the cluster name) are not known when its policy is written.`,
-    );
+    const ids = {
+      application: 'ApplicationLogs',
+      dataplane: 'DataplaneLogs',
+      host: 'HostLogs',
+      performance: 'PerformanceLogs',
+    } as const;
+    return [
+      group('ControlPlaneLogs', `/aws/eks/${clusterName}/cluster`, controlPlaneDays),
+      ...CONTAINER_INSIGHTS_LOG_KINDS.map((kind) =>
+        group(ids[kind], `/aws/containerinsights/${clusterName}/${kind}`, containerDays),
+      ),
+    ];
   }
 
   /** The kubectl handler and its provider framework are Lambdas aws-cdk-lib defines for us. */
@@ -391,9 +405,6 @@ export class InferenceCluster extends Construct {
     }
   }
 }
-
-/** The id aws-cdk-lib gives the singleton function behind every LogRetention of a stack. */
-const LOG_RETENTION_PROVIDER = 'LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a';
 
 /** Resources of the AWS Load Balancer Controller policy (shipped with aws-cdk-lib) that nag flags. */
 const ALB_CONTROLLER_WILDCARDS = [

@@ -501,7 +501,7 @@ describe('stage config validation', () => {
     [
       'a misspelt observability field',
       { observability: { logRetentionDays: 30 } },
-      /observability\.logRetentionDays is not a known field; use one of: controlPlaneLogRetentionDays, containerLogRetentionDays/,
+      /observability\.logRetentionDays is not a known field; use one of: controlPlaneLogRetentionDays, containerLogRetentionDays, logGroupsOnDelete/,
     ],
     [
       'a runtime failure mode that does not exist',
@@ -725,6 +725,7 @@ describe('stage config defaults', () => {
     ['a Triton pending alarm after 20 minutes', c.alarms.tritonPendingMinutes, 20],
     ['control-plane logs kept 90 days', c.observability.controlPlaneLogRetentionDays, 90],
     ['container logs kept 30 days', c.observability.containerLogRetentionDays, 30],
+    ['log groups kept when the stack is deleted', c.observability.logGroupsOnDelete, 'retain'],
     ['fail open', c.runtime.rateLimiter.failureMode, 'open'],
   ])('defaults to %s', (_what, actual, expected) => {
     expect(actual).toEqual(expected);

@@ -19,6 +19,7 @@ function setup() {
   const { stack, vpc } = bare;
   const eks = new InferenceCluster(stack, 'Eks', {
     vpc,
+    clusterName: 'axon-test',
     version: '1.35',
     systemInstanceTypes: ['m7i.large'],
   });

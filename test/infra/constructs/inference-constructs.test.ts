@@ -2,7 +2,7 @@
  * The inference plane's constructs on a bare Stack: each validation throws naming the bad value
  * and the fix, and each documented default is what a minimal props object gets.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -42,6 +42,7 @@ function withCluster(extra: Partial<InferenceClusterProps> = {}) {
   const { stack, vpc } = base();
   const eks = new InferenceCluster(stack, 'Eks', {
     vpc,
+    clusterName: 'axon-test',
     version: '1.35',
     systemInstanceTypes: ['m7i.large'],
     ...extra,
@@ -82,25 +83,50 @@ describe('InferenceCluster', () => {
       () =>
         new InferenceCluster(stack, 'Eks', {
           vpc,
+          clusterName: 'axon-test',
           version: '1.34',
           systemInstanceTypes: ['m7i.large'],
         }),
     ).toThrow(/no add-on versions for Kubernetes 1\.34; add a row to EKS_ADDON_VERSIONS/);
   });
 
-  it('keeps control-plane logs 90 days and Container Insights logs 30 days by default', () => {
+  it('creates the log groups EKS and Container Insights write to, kept 90 and 30 days and retained', () => {
     const { stack } = withCluster();
-    const byGroup = resources(Template.fromStack(stack), 'Custom::LogRetention').map(([, p]) => [
-      JSON.stringify(p.LogGroupName).replace(/.*\/(aws\/[a-z]+)\/.*\/([a-z]+)"\]\]\}$/, '$1 $2'),
-      p.RetentionInDays,
+    const template = Template.fromStack(stack);
+    const groups = resources(template, 'AWS::Logs::LogGroup');
+    expect(groups.map(([, p]) => [p.LogGroupName, p.RetentionInDays])).toEqual([
+      ['/aws/eks/axon-test/cluster', 90],
+      ['/aws/containerinsights/axon-test/application', 30],
+      ['/aws/containerinsights/axon-test/dataplane', 30],
+      ['/aws/containerinsights/axon-test/host', 30],
+      ['/aws/containerinsights/axon-test/performance', 30],
     ]);
-    expect(byGroup).toEqual([
-      ['aws/eks cluster', 90],
-      ['aws/containerinsights application', 30],
-      ['aws/containerinsights dataplane', 30],
-      ['aws/containerinsights host', 30],
-      ['aws/containerinsights performance', 30],
-    ]);
+    const raw = template.toJSON().Resources as Record<string, { DeletionPolicy?: string }>;
+    expect(groups.map(([id]) => raw[id]?.DeletionPolicy)).toEqual(Array(5).fill('Retain'));
+    expect(resources(template, 'Custom::LogRetention')).toEqual([]);
+  });
+
+  it('creates the control-plane log group before the cluster', () => {
+    const { stack } = withCluster();
+    const template = Template.fromStack(stack);
+    const [[groupId]] = resources(template, 'AWS::Logs::LogGroup') as [[string]];
+    const [[, cluster]] = Object.entries(template.findResources('AWS::EKS::Cluster')) as [
+      [string, { DependsOn?: string[]; Properties: { Name?: string } }],
+    ];
+    expect(cluster.Properties.Name).toBe('axon-test');
+    expect(cluster.DependsOn).toContain(groupId);
+  });
+
+  it('deletes the log groups with the stack when asked to', () => {
+    const { stack } = withCluster({ logRemovalPolicy: RemovalPolicy.DESTROY });
+    const raw = Template.fromStack(stack).findResources('AWS::Logs::LogGroup');
+    expect(Object.values(raw).map((r) => r.DeletionPolicy)).toEqual(Array(5).fill('Delete'));
+  });
+
+  it('rejects a cluster name EKS does not accept', () => {
+    expect(() => withCluster({ clusterName: 'axon dev' })).toThrow(
+      /clusterName must be 1-100 letters, digits, - or _ .*, got "axon dev"/,
+    );
   });
 
   it('rejects a log retention CloudWatch Logs does not offer', () => {
