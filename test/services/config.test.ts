@@ -127,6 +127,35 @@ describe('server environment', () => {
   });
 });
 
+describe('waking a Triton scaled to zero', () => {
+  const models = '{"models":{"m":{"template":"chatml"}}}';
+
+  it('does not wait for Triton unless TRITON_WAKE_WAIT_MS is set', () => {
+    expect(loadServerConfig(base).app.wake).toBeUndefined();
+  });
+
+  it('reads the wait and the Retry-After, 30 s by default', () => {
+    const env = { ...base, MODELS_CONFIG: models, TRITON_WAKE_WAIT_MS: '20000' };
+    expect(loadServerConfig(env).app.wake).toEqual({ waitMs: 20_000, retryAfterSeconds: 30 });
+    expect(loadServerConfig({ ...env, TRITON_WAKE_RETRY_AFTER_SECONDS: '90' }).app.wake).toEqual({
+      waitMs: 20_000,
+      retryAfterSeconds: 90,
+    });
+  });
+
+  it('needs the served models named, since Triton cannot list them while asleep', () => {
+    expect(() => loadServerConfig({ ...base, TRITON_WAKE_WAIT_MS: '20000' })).toThrow(
+      /TRITON_WAKE_WAIT_MS needs MODELS_CONFIG to name the served models/,
+    );
+  });
+
+  it('stops on a wait out of range', () => {
+    expect(() =>
+      loadServerConfig({ ...base, MODELS_CONFIG: models, TRITON_WAKE_WAIT_MS: '-1' }),
+    ).toThrow(/TRITON_WAKE_WAIT_MS must be a whole number from 0 to 600000, got '-1'/);
+  });
+});
+
 describe('session quotas from the environment', () => {
   it('reads AXON_SESSION_QUOTAS, and none set means every plan gets the defaults', () => {
     expect(loadServerConfig(base).app.sessionQuotas).toEqual({});

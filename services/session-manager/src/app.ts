@@ -29,6 +29,7 @@ import { type QuotasByPlan, quotasFor, type SessionQuotas } from './core/session
 import { type SessionRepository, SessionStore } from './core/session-store.ts';
 import { warmUpTokenizer } from './core/tokens.ts';
 import { TritonClient } from './core/triton-client.ts';
+import { type InferenceClient, type WakeOptions, WakingTriton } from './core/waking.ts';
 import errorHandler from './plugins/error-handler.ts';
 import metrics from './plugins/metrics.ts';
 import healthRoutes from './routes/health.ts';
@@ -77,6 +78,12 @@ export interface AppOptions {
   models?: ModelsConfig;
   /** How long Triton's model index is reused. @default 5000 */
   modelsCacheMs?: number;
+  /**
+   * Triton may be scaled to zero: wait this long for it to wake before answering 503
+   * `model_starting` (core/waking.ts). Needs `models` to name the served models.
+   * @default - Triton always runs: an unreachable Triton is 503 `inference_unavailable` at once
+   */
+  wake?: WakeOptions;
   /** JSON logs to stdout, or to `stream` (`true` is level info). @default false */
   logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /** Extra Fastify server options (server.ts sets HTTP timeouts here). */
@@ -84,7 +91,7 @@ export interface AppOptions {
 }
 
 export interface Services {
-  triton: TritonClient;
+  triton: InferenceClient;
   catalog: ModelCatalog;
   sessions: SessionRepository;
   /** The session quotas of a plan (the `x-axon-plan` the gateway sent). */
@@ -154,10 +161,15 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
   warmUpTokenizer();
 
   const log = fastify.log;
-  const triton = new TritonClient({
+  const client = new TritonClient({
     url: opts.tritonUrl,
     timeoutMs: opts.inferenceTimeoutMs ?? 60_000,
   });
+  const triton = opts.wake ? new WakingTriton(client, opts.wake) : client;
+  const { demand } = fastify.metrics;
+  // Each served model's demand series starts at 0, so Prometheus sees the first request as an
+  // increase (a series first seen at 1 shows no increase, and would not wake Triton).
+  for (const model of Object.keys(opts.models?.models ?? {})) demand.inc({ model }, 0);
   const ttlSeconds = opts.sessionTtlSeconds ?? 86_400;
   const redis = await openRedis(opts, log);
   if (!redis) {
@@ -167,7 +179,13 @@ export default async function serviceApp(fastify: FastifyInstance, opts: AppOpti
   }
   const services: Services = {
     triton,
-    catalog: new ModelCatalog(triton, opts.models ?? {}, opts.modelsCacheMs ?? 5_000),
+    catalog: new ModelCatalog(
+      triton,
+      opts.models ?? {},
+      opts.modelsCacheMs ?? 5_000,
+      Date.now,
+      (model) => demand.inc({ model }),
+    ),
     sessions: redis
       ? new SessionStore(redis.client, {
           ttlSeconds,

@@ -118,6 +118,12 @@ export function loadServerConfig(env: Env): ServerConfig {
     throw new ConfigError((error as Error).message);
   }
 
+  const wakeWaitMs = set(env, 'TRITON_WAKE_WAIT_MS');
+  if (wakeWaitMs !== undefined && Object.keys(models?.models ?? {}).length === 0) {
+    throw new ConfigError(
+      'TRITON_WAKE_WAIT_MS needs MODELS_CONFIG to name the served models: they are listed and resolved from it while Triton is scaled to zero',
+    );
+  }
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: set(env, 'HOST') ?? '0.0.0.0',
@@ -140,6 +146,12 @@ export function loadServerConfig(env: Env): ServerConfig {
       inferenceTimeoutMs: integer(env, 'INFERENCE_TIMEOUT_MS', 60_000, 1, 3_600_000),
       models,
       sessionQuotas,
+      ...(wakeWaitMs !== undefined && {
+        wake: {
+          waitMs: integer(env, 'TRITON_WAKE_WAIT_MS', 0, 0, 600_000),
+          retryAfterSeconds: integer(env, 'TRITON_WAKE_RETRY_AFTER_SECONDS', 30, 1, 3_600),
+        },
+      }),
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Which models exist (Triton's repository index, cached briefly) and how to talk to each one
  * (chat template, context window, default max_tokens from MODELS_CONFIG). An unknown model is
- * the caller's mistake (400); a known model that is not READY is Triton's problem (503).
+ * the caller's mistake (400); a known model that is not READY is Triton's problem (503). While
+ * Triton sleeps (scaled to zero, see waking.ts) the models MODELS_CONFIG names stand in for the
+ * index, uncached, so they are listed and a request for one goes on to wake Triton.
  */
 
 import { InferenceUnavailableError, InvalidRequestError } from '@axon/runtime/errors';
@@ -9,6 +11,7 @@ import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { type ChatTemplate, TEMPLATE_NAMES, TEMPLATES } from './chat-template.ts';
 import type { RepositoryModel } from './triton-client.ts';
+import { ModelStartingError } from './waking.ts';
 
 const ModelSettingsSchema = Type.Object(
   {
@@ -93,10 +96,24 @@ export class ModelCatalog {
     private readonly config: ModelsConfig,
     private readonly cacheMs = 5_000,
     private readonly now: () => number = Date.now,
+    /** Called for every request for a known model: the demand that wakes a sleeping Triton. */
+    private readonly onDemand?: (model: string) => void,
   ) {}
 
   async all(): Promise<RepositoryModel[]> {
-    if (this.cached && this.now() - this.cached.at < this.cacheMs) return this.cached.models;
+    try {
+      return await this.index();
+    } catch (error) {
+      const configured = Object.keys(this.config.models ?? {});
+      if (!(error instanceof ModelStartingError) || configured.length === 0) throw error;
+      return configured.map((name) => ({ name, state: 'READY' }));
+    }
+  }
+
+  private index(): Promise<RepositoryModel[]> {
+    if (this.cached && this.now() - this.cached.at < this.cacheMs) {
+      return Promise.resolve(this.cached.models);
+    }
     this.inflight ??= this.source
       .repositoryIndex()
       .then((models) => {
@@ -123,6 +140,8 @@ export class ModelCatalog {
         `${field}: the model '${model}' does not exist; GET /v1/models lists the available models.`,
       );
     }
+    // Counted once the model is known, so a made-up name neither wakes Triton nor adds a series.
+    this.onDemand?.(model);
     if (entry.state !== 'READY') throw new InferenceUnavailableError();
     return modelSettings(this.config, model);
   }

@@ -12,6 +12,11 @@ export interface Metrics {
   requests: Histogram<'method' | 'route' | 'status_code'>;
   inference: Histogram<'model' | 'stream' | 'outcome'>;
   errors: Counter<'code' | 'status'>;
+  /**
+   * Requests for a known model, counted before Triton is called: KEDA's activation signal that
+   * wakes a Triton scaled to zero (lib/k8s/triton.ts). Counted even when Triton is down.
+   */
+  demand: Counter<'model'>;
 }
 
 declare module 'fastify' {
@@ -45,6 +50,12 @@ export function createMetrics(): Metrics {
       name: 'axon_sm_errors_total',
       help: 'Error responses and stream error events, by error code',
       labelNames: ['code', 'status'],
+      registers: [registry],
+    }),
+    demand: new Counter({
+      name: 'axon_sm_model_demand_total',
+      help: 'Requests for a known model, counted before Triton is called (wakes a scaled-to-zero Triton)',
+      labelNames: ['model'],
       registers: [registry],
     }),
   };
