@@ -109,11 +109,12 @@ describe('InferenceCluster', () => {
   it('creates the control-plane log group before the cluster', () => {
     const { stack } = withCluster();
     const template = Template.fromStack(stack);
-    const [[groupId]] = resources(template, 'AWS::Logs::LogGroup') as [[string]];
+    const groupId = resources(template, 'AWS::Logs::LogGroup')[0]?.[0];
     const [[, cluster]] = Object.entries(template.findResources('AWS::EKS::Cluster')) as [
       [string, { DependsOn?: string[]; Properties: { Name?: string } }],
     ];
     expect(cluster.Properties.Name).toBe('axon-test');
+    expect(groupId).toBeDefined();
     expect(cluster.DependsOn).toContain(groupId);
   });
 
