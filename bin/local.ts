@@ -5,7 +5,9 @@
  * AXON_STATE_DIR (default .axon), AXON_SESSION_MANAGER_PORT, AXON_INFERENCE_PORT,
  * AXON_DYNAMODB_PORT (default: free ports), AXON_EDGE (`lambda` or `container`, default the dev
  * stage's `gateway.edge`, else `lambda`), AXON_STUB_TOKEN_DELAY_MS (the Triton stand-in's delay
- * between streamed tokens, default 0).
+ * between streamed tokens, default 0), AXON_STUB_IDLE_MS, AXON_STUB_COLD_START_MS and
+ * AXON_WAKE_WAIT_MS (dev at idle: the stand-in runs only while models are asked for; see
+ * local/edge-choice.ts).
  *
  * npm start runs this file with `node --import tsx`, one process, rather than the `tsx` command:
  * `tsx` runs the script in a child and relays Ctrl-C to it, and when the child has not confirmed
@@ -53,8 +55,10 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 try {
   // Loaded only now, after the handlers: reading the stack's modules takes a second or more.
   const { startLocalStack } = await import('#local/stack');
-  const { edgeFromEnv, stubTokenDelayFromEnv } = await import('#local/edge-choice');
+  const { edgeFromEnv, idleFromEnv, stubTokenDelayFromEnv } = await import('#local/edge-choice');
+  const idle = idleFromEnv(process.env);
   stack = await startLocalStack({
+    ...(idle && { idle }),
     edge: edgeFromEnv(process.env, process.cwd()),
     stubTokenDelayMs: stubTokenDelayFromEnv(process.env),
     port: port('PORT', 8080),

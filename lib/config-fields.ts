@@ -99,15 +99,16 @@ export class Fields {
   }
 
   /**
-   * A workload's `minReplicas` (1 to 100) and `maxReplicas` (1 to `maxCeiling`, by default the
-   * larger of `minReplicas` and `defaults.max`), refused when max is below min: every scaled
-   * workload of a stage states its range this way, with the same messages.
+   * A workload's `minReplicas` (`lowest`, by default 1, to 100) and `maxReplicas` (1 to
+   * `maxCeiling`, by default the larger of `minReplicas` and `defaults.max`), refused when max is
+   * below min: every scaled workload of a stage states its range this way, with the same messages.
    */
   replicas(
     defaults: { readonly min: number; readonly max: number },
     maxCeiling: number,
+    lowest = 1,
   ): { minReplicas: number; maxReplicas: number } {
-    const minReplicas = this.integer('minReplicas', 1, 100, defaults.min);
+    const minReplicas = this.integer('minReplicas', lowest, 100, defaults.min);
     const maxReplicas = this.integer(
       'maxReplicas',
       1,

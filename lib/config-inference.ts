@@ -65,6 +65,10 @@ export interface TritonConfig {
   readonly targetTimeToFirstTokenMs: number;
   /** KEDA also adds a replica for every this many requests pending in Triton's own queue. */
   readonly targetPendingRequests: number;
+  /** With minReplicas 0: minutes without a request before Triton (and then its node) goes. */
+  readonly idleMinutes: number;
+  /** With minReplicas 0: how long a request waits for Triton to wake before a 503. */
+  readonly wakeWaitSeconds: number;
 }
 
 export interface ModelConfig {
@@ -254,6 +258,8 @@ export function parseTriton(f: Fields, pool: GpuPoolConfig): TritonConfig {
     'shmSizeMiB',
     'targetTimeToFirstTokenMs',
     'targetPendingRequests',
+    'idleMinutes',
+    'wakeWaitSeconds',
   ]);
   const image = f.matching(
     'image',
@@ -266,7 +272,18 @@ export function parseTriton(f: Fields, pool: GpuPoolConfig): TritonConfig {
       'uses the "latest" tag; pin a release tag such as ":25.10-vllm-python-py3" so deploys are repeatable',
     );
   }
-  const { minReplicas, maxReplicas } = f.replicas({ min: 1, max: 2 }, 100);
+  // 0 lets Triton, and so the GPU node, go while nobody calls a model (docs/operations.md).
+  const { minReplicas, maxReplicas } = f.replicas({ min: 1, max: 2 }, 100, 0);
+  for (const field of ['idleMinutes', 'wakeWaitSeconds']) {
+    if (minReplicas > 0 && f.has(field)) {
+      f.fail(
+        field,
+        `only applies when minReplicas is 0 (Triton scales to zero), and it is ${minReplicas}`,
+      );
+    }
+  }
+  const idleMinutes = f.integer('idleMinutes', 1, 1440, 15);
+  const wakeWaitSeconds = f.integer('wakeWaitSeconds', 0, 300, 20);
   const gpusPerReplica = f.integer('gpusPerReplica', 1, 8, 1);
 
   // What one replica may use on each type: its share of the node's GPUs, minus the DaemonSets.
@@ -330,6 +347,8 @@ export function parseTriton(f: Fields, pool: GpuPoolConfig): TritonConfig {
     shmSizeMiB,
     targetTimeToFirstTokenMs: f.integer('targetTimeToFirstTokenMs', 50, 600_000, 2000),
     targetPendingRequests: f.integer('targetPendingRequests', 1, 1000, 4),
+    idleMinutes,
+    wakeWaitSeconds,
   };
 }
 

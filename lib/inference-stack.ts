@@ -103,6 +103,7 @@ export class InferenceStack extends AxonStack {
       gpusPerReplica: triton.gpusPerReplica,
       minReplicas: triton.minReplicas,
       maxReplicas: triton.maxReplicas,
+      idleMinutes: triton.idleMinutes,
       cpuMillicores: triton.cpuMillicores,
       memoryMiB: triton.memoryMiB,
       shmSizeMiB: triton.shmSizeMiB,
@@ -131,6 +132,9 @@ export class InferenceStack extends AxonStack {
       inferenceTimeoutMs: sessionManager.inferenceTimeoutMs,
       targetCpuPercent: sessionManager.targetCpuPercent,
       upstreamTimeoutMs: config.gateway.upstreamTimeoutMs,
+      ...(triton.minReplicas === 0 && {
+        tritonWake: { waitSeconds: triton.wakeWaitSeconds },
+      }),
       accessLogs: accessLogs.bucket,
       imageDirectory: props.sessionManagerImageDirectory,
     });

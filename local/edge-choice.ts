@@ -34,14 +34,35 @@ export function edgeFromEnv(env: NodeJS.ProcessEnv, rootDir: string): Edge {
   return chosen;
 }
 
-export function stubTokenDelayFromEnv(env: NodeJS.ProcessEnv): number {
-  const raw = env.AXON_STUB_TOKEN_DELAY_MS?.trim();
-  if (raw === undefined || raw === '') return 0;
+function millis(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 0 || value > 60_000) {
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
     throw new Error(
-      `AXON_STUB_TOKEN_DELAY_MS must be whole milliseconds from 0 to 60000, got ${JSON.stringify(raw)}`,
+      `${name} must be whole milliseconds from 0 to ${max}, got ${JSON.stringify(raw)}`,
     );
   }
   return value;
+}
+
+export function stubTokenDelayFromEnv(env: NodeJS.ProcessEnv): number {
+  return millis(env, 'AXON_STUB_TOKEN_DELAY_MS', 0, 60_000);
+}
+
+/**
+ * Dev at idle, locally (local/idle-scaler.ts): `AXON_STUB_IDLE_MS` turns it on and is the idle
+ * period after which the Triton stand-in stops; `AXON_STUB_COLD_START_MS` (default 5000) is how
+ * long it takes to start on demand; `AXON_WAKE_WAIT_MS` (default 20000) is how long the session
+ * manager lets a request wait for it before answering 503 with Retry-After.
+ */
+export function idleFromEnv(
+  env: NodeJS.ProcessEnv,
+): { idleMs: number; coldStartMs: number; wakeWaitMs: number } | undefined {
+  if (!env.AXON_STUB_IDLE_MS?.trim()) return undefined;
+  return {
+    idleMs: millis(env, 'AXON_STUB_IDLE_MS', 0, 3_600_000),
+    coldStartMs: millis(env, 'AXON_STUB_COLD_START_MS', 5_000, 600_000),
+    wakeWaitMs: millis(env, 'AXON_WAKE_WAIT_MS', 20_000, 600_000),
+  };
 }

@@ -25,13 +25,15 @@ import { type AxonConfig, loadConfigFile, sessionQuotasEnv } from '#shared/confi
 import { REPO_ROOT } from '../lib/paths.ts';
 import { edgeConfigFromEnv } from '../services/gateway-edge/src/config.ts';
 import { createEdge } from '../services/gateway-edge/src/edge.ts';
-import { startInferenceStub } from '../services/inference-stub/src/index.ts';
+import { DEFAULT_STUB_MODELS, startInferenceStub } from '../services/inference-stub/src/index.ts';
 import { buildApp } from '../services/session-manager/src/app.ts';
 import { parseSessionQuotas } from '../services/session-manager/src/core/session-quotas.ts';
+import { DEFAULT_WAKE_RETRY_AFTER_SECONDS } from '../services/session-manager/src/core/waking.ts';
 import { type AlbHandler, startAlbEmulator } from './alb-emulator.ts';
 import { bundleLambda } from './bundle.ts';
 import { startDynalite } from './dynalite.ts';
-import { RedisServer } from './redis-server.ts';
+import { IdleScaler } from './idle-scaler.ts';
+import { freePort, RedisServer } from './redis-server.ts';
 import { removeLocalState, writeLocalState } from './state.ts';
 
 /** dynalite ignores regions; this one matches what the key store's clients default to. */
@@ -68,6 +70,15 @@ export interface LocalStackOptions {
   readonly dynamodbPort?: number;
   /** The session manager's per-call inference timeout. @default 60000 */
   readonly inferenceTimeoutMs?: number;
+  /**
+   * Dev at idle: the Triton stand-in runs only while models are asked for (local/idle-scaler.ts).
+   * @default - the stand-in runs all the time
+   */
+  readonly idle?: {
+    readonly idleMs: number;
+    readonly coldStartMs: number;
+    readonly wakeWaitMs: number;
+  };
   /** Where progress and warnings go. @default console.error */
   readonly say?: (line: string) => void;
 }
@@ -140,19 +151,45 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (err.name !== 'ResourceInUseException') throw err; // kept from an earlier run
     });
 
-    const stub = await startInferenceStub({
-      ...(options.inferencePort !== undefined && { port: options.inferencePort }),
-      ...(options.stubTokenDelayMs !== undefined && { tokenDelayMs: options.stubTokenDelayMs }),
-      log: say,
-    });
-    stops.push(() => stub.close());
+    const startStub = (port = options.inferencePort) =>
+      startInferenceStub({
+        ...(port !== undefined && { port }),
+        ...(options.stubTokenDelayMs !== undefined && { tokenDelayMs: options.stubTokenDelayMs }),
+        log: say,
+      });
+    let tritonUrl: string;
+    let inferencePort = options.inferencePort;
+    if (options.idle) {
+      // Asleep: nothing listens on the Triton port until the idle scaler starts the stand-in.
+      inferencePort ??= await freePort();
+      tritonUrl = `http://127.0.0.1:${inferencePort}`;
+    } else {
+      const stub = await startStub();
+      stops.push(() => stub.close());
+      tritonUrl = stub.url;
+    }
 
     const gatewaySecret = randomBytes(24).toString('base64url');
     const sessionManager = await buildApp({
       ...(sessionRedisUrl && { redisUrl: sessionRedisUrl }),
       // Through the same JSON as the deployed service's AXON_SESSION_QUOTAS.
       sessionQuotas: parseSessionQuotas(sessionQuotasEnv(config)),
-      tritonUrl: stub.url,
+      tritonUrl,
+      ...(options.idle && {
+        // What the dev stage's Deployment sets: the served models, and the wait for a wake.
+        models: {
+          models: Object.fromEntries(
+            DEFAULT_STUB_MODELS.map((m) => [
+              m,
+              { template: m.endsWith('llama3') ? 'llama3' : 'chatml' },
+            ]),
+          ),
+        },
+        wake: {
+          waitMs: options.idle.wakeWaitMs,
+          retryAfterSeconds: DEFAULT_WAKE_RETRY_AFTER_SECONDS,
+        },
+      }),
       gatewaySecret,
       ...(options.inferenceTimeoutMs !== undefined && {
         inferenceTimeoutMs: options.inferenceTimeoutMs,
@@ -164,6 +201,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       host: '127.0.0.1',
       port: options.sessionManagerPort ?? 0,
     });
+    if (options.idle) {
+      const scaler = new IdleScaler({
+        metricsUrl: `${sessionManagerUrl}/metrics`,
+        start: () => startStub(inferencePort),
+        coldStartMs: options.idle.coldStartMs,
+        idleMs: options.idle.idleMs,
+        say,
+      });
+      stops.push(() => scaler.close());
+      say(
+        `idle scaler (stand-in for KEDA and Karpenter): the Triton stand-in starts ${options.idle.coldStartMs} ms after the first request and stops after ${options.idle.idleMs} ms without one`,
+      );
+    }
 
     // The gateway reads its environment once, when its bundle is imported: exactly as in AWS.
     Object.assign(process.env, {

@@ -58,6 +58,17 @@ export interface SessionManagerServiceProps {
   readonly targetCpuPercent?: number;
   /** Longest request the gateway makes; the ALB idle timeout must outlast it. */
   readonly upstreamTimeoutMs: number;
+  /**
+   * Triton may be scaled to zero: a request waits this long for it to wake, then answers 503
+   * `model_starting` with Retry-After. Must leave the gateway's upstreamTimeoutMs room for the
+   * answer itself.
+   * @default - Triton always runs; an unreachable Triton is 503 at once
+   */
+  readonly tritonWake?: {
+    readonly waitSeconds: number;
+    /** @default - the session manager's, 30 s (the openai SDKs retry after up to 60 s) */
+    readonly retryAfterSeconds?: number;
+  };
   readonly accessLogs: s3.IBucket;
   /** Build context of the image, holding services/session-manager/Dockerfile. @default the repository root */
   readonly imageDirectory?: string;
@@ -83,6 +94,12 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
     }
     if (props.models.length === 0) {
       throw new Error('SessionManagerService needs the served models (names, templates, windows)');
+    }
+    const wake = props.tritonWake;
+    if (wake && wake.waitSeconds * 1000 * 2 > props.upstreamTimeoutMs) {
+      throw new Error(
+        `SessionManagerService tritonWake.waitSeconds ${wake.waitSeconds} must be at most half the gateway's upstream timeout (${props.upstreamTimeoutMs} ms), so a woken request still has time to answer before the gateway gives up`,
+      );
     }
 
     // Context: the repository root, narrowed by its .dockerignore to what the image takes.
@@ -181,6 +198,12 @@ export class SessionManagerService extends Construct implements ec2.IConnectable
       INFERENCE_TIMEOUT_MS: String(props.inferenceTimeoutMs ?? 60_000),
       MODELS_CONFIG: JSON.stringify(modelsConfig(props.models)),
       AXON_SESSION_QUOTAS: sessionQuotasEnv(props.runtimeConfig),
+      ...(props.tritonWake && {
+        TRITON_WAKE_WAIT_MS: String(props.tritonWake.waitSeconds * 1000),
+        ...(props.tritonWake.retryAfterSeconds !== undefined && {
+          TRITON_WAKE_RETRY_AFTER_SECONDS: String(props.tritonWake.retryAfterSeconds),
+        }),
+      }),
     };
   }
 }

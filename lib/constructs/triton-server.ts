@@ -42,10 +42,20 @@ export interface TritonServerProps {
   readonly accessLogs: s3.IBucket;
   /** @default 1 */
   readonly gpusPerReplica?: number;
-  /** @default 1 */
+  /**
+   * 0 lets Triton scale to zero while nobody calls a model: KEDA wakes it on the session
+   * manager's demand counter (the GPU node goes with it, see docs/operations.md).
+   * @default 1
+   */
   readonly minReplicas?: number;
   /** @default - the larger of 2 and minReplicas */
   readonly maxReplicas?: number;
+  /**
+   * With minReplicas 0: minutes without a request before Triton scales to zero (KEDA's
+   * cooldownPeriod, counted once the demand query's 2-minute window has emptied).
+   * @default 15
+   */
+  readonly idleMinutes?: number;
   readonly cpuMillicores: number;
   readonly memoryMiB: number;
   /** @default 2048 */
@@ -80,10 +90,14 @@ export class TritonServer extends Construct {
     if (props.models.length === 0) {
       throw new Error('TritonServer needs at least one model; Triton on an empty repository exits');
     }
-    if (maxReplicas < minReplicas || minReplicas < 1) {
+    if (maxReplicas < minReplicas || minReplicas < 0 || maxReplicas < 1) {
       throw new Error(
-        `TritonServer needs 1 <= minReplicas <= maxReplicas, got ${minReplicas} and ${maxReplicas}`,
+        `TritonServer needs 0 <= minReplicas <= maxReplicas and maxReplicas >= 1, got ${minReplicas} and ${maxReplicas}`,
       );
+    }
+    const idleMinutes = props.idleMinutes ?? 15;
+    if (!Number.isInteger(idleMinutes) || idleMinutes < 1) {
+      throw new Error(`TritonServer idleMinutes must be a whole number >= 1, got ${idleMinutes}`);
     }
     if (shmSizeMiB > props.memoryMiB / 2) {
       throw new Error(
@@ -189,6 +203,7 @@ export class TritonServer extends Construct {
       manifest: tritonScaling({
         minReplicas,
         maxReplicas,
+        idleMinutes,
         prometheusUrl: props.prometheusUrl,
         region: props.cluster.stack.region,
         targetTimeToFirstTokenMs: props.targetTimeToFirstTokenMs ?? 2000,

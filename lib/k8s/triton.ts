@@ -12,6 +12,7 @@ import {
   HF_CACHE_HOST_PATH,
   NAMESPACE,
   POOL_LABEL,
+  SESSION_MANAGER,
   TRITON,
 } from './versions.ts';
 
@@ -230,8 +231,11 @@ export function tritonManifests(p: TritonManifestProps): Manifest[] {
 }
 
 export interface TritonScalingProps {
+  /** 0: Triton scales to zero after idleMinutes and wakes on demand. */
   readonly minReplicas: number;
   readonly maxReplicas: number;
+  /** Minutes without demand before scaling to zero (KEDA cooldownPeriod); used when min is 0. */
+  readonly idleMinutes: number;
   /** `https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>` */
   readonly prometheusUrl: string;
   readonly region: string;
@@ -242,10 +246,27 @@ export interface TritonScalingProps {
 const TRIGGER_AUTH = 'amazon-managed-prometheus';
 
 /**
+ * The session manager's counter of requests for a known model (services/session-manager
+ * plugins/metrics.ts), scraped by the job of the same name (lib/k8s/metrics.ts).
+ */
+export const DEMAND_METRIC = 'axon_sm_model_demand_total';
+
+/**
+ * Window of the demand query: at least four 30 s scrapes, so one request shows as an increase
+ * however the scrapes fall. Triton stays up this long after the last request, plus idleMinutes.
+ */
+export const DEMAND_WINDOW_MINUTES = 2;
+
+/**
  * KEDA sizes Triton from its serving signals in Amazon Managed Prometheus, queried with SigV4 by
  * the KEDA operator's own IAM role (TriggerAuthentication `podIdentity: aws`). Two triggers, the
  * larger answer wins: the mean time to first token (rises as vLLM queues requests inside the
  * engine), and requests pending in Triton's scheduler per replica.
+ *
+ * With minReplicas 0 a third trigger wakes Triton: 1 while the session manager counted any
+ * request in the last DEMAND_WINDOW_MINUTES, else 0. Above 0 KEDA activates the workload (0 to 1
+ * replica); once every trigger has read 0 for cooldownPeriod (idleMinutes) it scales back to 0.
+ * Its value never asks for more than one replica; the other two size Triton beyond that.
  */
 export function tritonScaling(p: TritonScalingProps): Manifest[] {
   const job = `job="${TRITON.name}"`;
@@ -266,8 +287,9 @@ export function tritonScaling(p: TritonScalingProps): Manifest[] {
         minReplicaCount: p.minReplicas,
         maxReplicaCount: p.maxReplicas,
         pollingInterval: 30,
-        // A new replica costs a GPU node and a model load: scale down slowly.
-        cooldownPeriod: 600,
+        // Only used to go from 1 replica to 0 (minReplicaCount 0); the HPA behavior below
+        // governs every other scale-down.
+        cooldownPeriod: p.idleMinutes * 60,
         advanced: {
           horizontalPodAutoscalerConfig: {
             behavior: {
@@ -303,10 +325,28 @@ export function tritonScaling(p: TritonScalingProps): Manifest[] {
               ignoreNullValues: 'true',
             },
           },
+          ...(p.minReplicas === 0 ? [demandTrigger(common)] : []),
         ],
       },
     },
   ];
+}
+
+function demandTrigger(common: { serverAddress: string; awsRegion: string }) {
+  return {
+    type: 'prometheus',
+    name: 'demand',
+    metricType: 'AverageValue',
+    authenticationRef: { name: TRIGGER_AUTH },
+    metadata: {
+      ...common,
+      query: `clamp_max(sum(increase(${DEMAND_METRIC}{job="${SESSION_MANAGER.name}"}[${DEMAND_WINDOW_MINUTES}m])), 1)`,
+      threshold: '1',
+      activationThreshold: '0',
+      // No series yet (no session manager scraped): no demand.
+      ignoreNullValues: 'true',
+    },
+  };
 }
 
 /** In-cluster URL of Triton's HTTP endpoint, for the session manager. */

@@ -9,6 +9,7 @@ import { type SecretProvider, secretsManagerSecret, staticSecret } from '@axon/r
 import type { AppOptions } from './app.ts';
 import { parseModelsConfig } from './core/models.ts';
 import { parseSessionQuotas } from './core/session-quotas.ts';
+import { DEFAULT_WAKE_RETRY_AFTER_SECONDS } from './core/waking.ts';
 
 export interface ServerConfig {
   port: number;
@@ -149,7 +150,13 @@ export function loadServerConfig(env: Env): ServerConfig {
       ...(wakeWaitMs !== undefined && {
         wake: {
           waitMs: integer(env, 'TRITON_WAKE_WAIT_MS', 0, 0, 600_000),
-          retryAfterSeconds: integer(env, 'TRITON_WAKE_RETRY_AFTER_SECONDS', 30, 1, 3_600),
+          retryAfterSeconds: integer(
+            env,
+            'TRITON_WAKE_RETRY_AFTER_SECONDS',
+            DEFAULT_WAKE_RETRY_AFTER_SECONDS,
+            1,
+            3_600,
+          ),
         },
       }),
     },

@@ -67,10 +67,18 @@ export interface Pool {
   readonly unknownInstanceTypes?: readonly string[];
 }
 
+/** What the managed Prometheus scraper collects (`AWS::APS::Scraper`): KEDA's signals. */
+export interface ScrapeModel {
+  readonly intervalSeconds: number;
+  readonly jobs: readonly string[];
+}
+
 export interface ClusterModel {
   readonly objects: readonly Applied[];
   readonly charts: readonly ChartRelease[];
   readonly pools: readonly Pool[];
+  /** Absent when no template has a scraper. */
+  readonly scrape?: ScrapeModel;
 }
 
 const EFFECTS: Record<string, Taint['effect']> = {
@@ -268,6 +276,7 @@ export function clusterFromTemplates(templates: readonly Template[]): ClusterMod
   const objects: Applied[] = [];
   const charts: ChartRelease[] = [];
   const nodegroups: [string, K8sObject][] = [];
+  let scrape: ScrapeModel | undefined;
   for (const template of templates) {
     const resources = template.toJSON().Resources ?? {};
     for (const [id, resource] of Object.entries<K8sObject>(resources)) {
@@ -288,6 +297,8 @@ export function clusterFromTemplates(templates: readonly Template[]): ClusterMod
         });
       } else if (resource.Type === 'AWS::EKS::Nodegroup') {
         nodegroups.push([id, p]);
+      } else if (resource.Type === 'AWS::APS::Scraper') {
+        scrape = scrapeModel(p.ScrapeConfiguration?.ConfigurationBlob?.['Fn::Base64']);
       }
     }
   }
@@ -296,5 +307,20 @@ export function clusterFromTemplates(templates: readonly Template[]): ClusterMod
     ...nodegroups.map(([id, p]) => nodegroupPool(id, p, autoscaled)),
     ...objects.filter((a) => isNodePool(a.object)).map(karpenterPool),
   ];
-  return { objects, charts, pools };
+  return { objects, charts, pools, ...(scrape && { scrape }) };
+}
+
+/** The scrape interval and job names of a Prometheus configuration (JSON, as the stack writes it). */
+function scrapeModel(blob: unknown): ScrapeModel {
+  if (typeof blob !== 'string')
+    throw new Error('AWS::APS::Scraper without a literal configuration');
+  const config = JSON.parse(blob) as {
+    global?: { scrape_interval?: string };
+    scrape_configs?: { job_name: string }[];
+  };
+  const interval = /^(\d+)s$/.exec(config.global?.scrape_interval ?? '60s');
+  return {
+    intervalSeconds: Number(interval?.[1] ?? 60),
+    jobs: (config.scrape_configs ?? []).map((job) => job.job_name),
+  };
 }

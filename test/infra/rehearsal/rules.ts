@@ -5,6 +5,7 @@
  * The rules live in rules-*.ts by theme; this module lists them.
  */
 import type { ClusterModel } from './cluster.ts';
+import { idleWorkloadsWakeAndSleep } from './rules-idle.ts';
 import { referencesResolve } from './rules-references.ts';
 import {
   autoscaledWorkloadsLeaveReplicasAlone,
@@ -54,6 +55,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'disruption budgets let node drains finish': disruptionBudgetsLetDrainsFinish,
   'references point at objects and declared ports': referencesResolve,
   'startup environment is set': startupEnvironmentIsSet,
+  'workloads at zero replicas wake on demand and sleep when idle': idleWorkloadsWakeAndSleep,
 };
 
 export {

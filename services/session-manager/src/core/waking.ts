@@ -30,6 +30,9 @@ export class ModelStartingError extends AxonError {
   }
 }
 
+/** `Retry-After` when nothing else is set: the openai SDKs retry after it by themselves (up to 60 s). */
+export const DEFAULT_WAKE_RETRY_AFTER_SECONDS = 30;
+
 export interface WakeOptions {
   /** Longest a request waits for Triton to become ready; 0 answers 503 at once. */
   readonly waitMs: number;
