@@ -1,6 +1,7 @@
 /**
- * `npm run preflight -- --stage <stage>`: checks the AWS account before a deploy. Entry point
- * only; the checks are in lib/preflight/.
+ * `npm run preflight -- --stage <stage>`: checks the AWS account, and that the versions the stack
+ * pins (EKS add-ons, GPU AMI release, Triton image tag) exist, before a deploy. Entry point only;
+ * the checks are in lib/preflight/.
  */
 import { main } from '../lib/preflight/run.ts';
 

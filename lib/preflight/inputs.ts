@@ -24,6 +24,10 @@ export interface PreflightInputs {
   readonly hostedZoneId?: string;
   readonly domainName?: string;
   readonly allowPlainHttp: boolean;
+  /** The cluster's Kubernetes minor version (`eks.version`), e.g. "1.35". */
+  readonly kubernetesVersion: string;
+  /** The Triton image the GPU pods pull (`triton.image`), with its pinned tag or digest. */
+  readonly tritonImage: string;
 }
 
 /**
@@ -33,7 +37,7 @@ export interface PreflightInputs {
  * (`gateway.reservedConcurrency`); unset, the Lambda check only compares the quota with the default.
  */
 export function preflightInputs(config: StageConfig): PreflightInputs {
-  const { gateway, eks } = config;
+  const { gateway, eks, triton } = config;
   return {
     stage: config.stage,
     region: config.env.region,
@@ -47,6 +51,8 @@ export function preflightInputs(config: StageConfig): PreflightInputs {
     ...(gateway.hostedZoneId !== undefined && { hostedZoneId: gateway.hostedZoneId }),
     ...(gateway.domainName !== undefined && { domainName: gateway.domainName }),
     allowPlainHttp: gateway.allowPlainHttp,
+    kubernetesVersion: eks.version,
+    tritonImage: triton.image,
     ...(gateway.reservedConcurrency !== undefined && {
       reservedConcurrency: gateway.reservedConcurrency,
     }),

@@ -7,16 +7,21 @@
 import { parseArgs } from 'node:util';
 import { ACMClient } from '@aws-sdk/client-acm';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EKSClient } from '@aws-sdk/client-eks';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { loadStageConfig, StageConfigError } from '../config.ts';
+import { EKS_ADDON_VERSIONS, GPU_AMI_ALIAS } from '../k8s/versions.ts';
 import { REPO_ROOT } from '../paths.ts';
 import { checkBootstrap, checkIdentity } from './account.ts';
+import { type AddonPins, checkAddonVersions } from './addons.ts';
+import { checkGpuAmi } from './ami.ts';
 import type { BootstrapRequirement } from './bootstrap-version.ts';
 import { checkCertificate, checkHostedZone, checkHttps } from './endpoint.ts';
+import { checkTritonImage, type RegistryOptions } from './image.ts';
 import { type PreflightInputs, preflightInputs } from './inputs.ts';
 import { checkGpuQuotas, checkLambdaConcurrency } from './quotas.ts';
 import { fail, formatTable, type Row } from './report.ts';
@@ -31,6 +36,7 @@ export interface PreflightClients {
   readonly acm: Pick<ACMClient, 'send' | 'destroy'>;
   readonly route53: Pick<Route53Client, 'send' | 'destroy'>;
   readonly ec2: Pick<EC2Client, 'send' | 'destroy'>;
+  readonly eks: Pick<EKSClient, 'send' | 'destroy'>;
 }
 
 /**
@@ -52,19 +58,34 @@ export function createClients(region: string): PreflightClients {
     // Route 53 is a global service; the SDK signs it for us-east-1 whatever region it is given.
     route53: new Route53Client(common),
     ec2: new EC2Client(common),
+    eks: new EKSClient(common),
   };
 }
+
+/** The pinned facts of lib/k8s/versions.ts the deploy depends on; tests pass others. */
+export interface Pins {
+  readonly addons: AddonPins;
+  readonly gpuAmiAlias: string;
+}
+
+export const REPO_PINS: Pins = { addons: EKS_ADDON_VERSIONS, gpuAmiAlias: GPU_AMI_ALIAS };
 
 export interface RunOptions {
   /** Asked for only once the credentials work: deriving it synthesizes a probe stack. */
   readonly bootstrapRequirement: () => Promise<BootstrapRequirement>;
   readonly now?: Date;
+  /** @default REPO_PINS */
+  readonly pins?: Pins;
+  /** How the image check reaches the registry (tests: a local server). @default the registry */
+  readonly registry?: RegistryOptions;
 }
 
 /**
  * Every check, in table order. STS GetCallerIdentity needs no permission, so when it fails the
  * credentials or the network are broken and every other call would fail the same way: the table
- * then holds the account row (and the config-only HTTPS row), not seven copies of one error.
+ * then holds the account row (and the config-only HTTPS row), not copies of one error. The
+ * pinned-version checks (add-ons, GPU AMI, Triton image) come last; the image check needs no AWS
+ * credentials but waits for them too, so a run without credentials never reaches the internet.
  */
 export async function runPreflight(
   inputs: PreflightInputs,
@@ -77,15 +98,20 @@ export async function runPreflight(
     return [identity.row, ...(https ? [https] : [])];
   }
   const now = options.now ?? new Date();
-  const [bootstrap, quotas, lambda, certificate, zone, azs, offerings] = await Promise.all([
-    bootstrapRow(clients, inputs, options, identity.account),
-    checkGpuQuotas(clients.quotas, inputs),
-    checkLambdaConcurrency(clients.lambda, inputs),
-    checkCertificate(clients.acm, inputs, now),
-    checkHostedZone(clients.route53, inputs),
-    checkAvailabilityZones(clients.ec2, inputs),
-    checkInstanceOfferings(clients.ec2, inputs),
-  ]);
+  const pins = options.pins ?? REPO_PINS;
+  const [bootstrap, quotas, lambda, certificate, zone, azs, offerings, addons, ami, image] =
+    await Promise.all([
+      bootstrapRow(clients, inputs, options, identity.account),
+      checkGpuQuotas(clients.quotas, inputs),
+      checkLambdaConcurrency(clients.lambda, inputs),
+      checkCertificate(clients.acm, inputs, now),
+      checkHostedZone(clients.route53, inputs),
+      checkAvailabilityZones(clients.ec2, inputs),
+      checkInstanceOfferings(clients.ec2, inputs),
+      checkAddonVersions(clients.eks, inputs, pins.addons),
+      checkGpuAmi(clients.ssm, inputs, pins.gpuAmiAlias),
+      checkTritonImage(inputs, options.registry),
+    ]);
   const rows: (Row | undefined)[] = [
     identity.row,
     bootstrap,
@@ -96,6 +122,9 @@ export async function runPreflight(
     https,
     azs,
     ...offerings,
+    ...addons,
+    ami,
+    image,
   ];
   return rows.filter((r): r is Row => r !== undefined);
 }
@@ -123,8 +152,12 @@ const USAGE = `Usage: npm run preflight -- --stage <stage> [--json]
 
 Checks, before any deploy, that the AWS account of your credentials can take the stage
 (config/stages/<stage>.json): account and region, CDK bootstrap version, GPU vCPU quotas,
-Lambda concurrency, certificate and hosted zone, availability zones and instance offerings.
-Reads only. Exit code: 0 when no check fails (warnings allowed), 1 on any FAIL, 2 on usage errors.
+Lambda concurrency, certificate and hosted zone, availability zones and instance offerings;
+and that the versions the stack pins exist: each EKS add-on version in lib/k8s/versions.ts is
+offered for eks.version (EKS DescribeAddonVersions), the GPU AMI alias is a published AL2023
+NVIDIA release for it (SSM public parameter), and the triton.image tag is in its registry
+(registry API, anonymous). Reads only.
+Exit code: 0 when no check fails (warnings allowed), 1 on any FAIL, 2 on usage errors.
 
 Options:
   --stage <name>  the stage to check (default dev)
@@ -139,6 +172,8 @@ export interface MainDeps {
   readonly stdout?: (text: string) => void;
   readonly stderr?: (text: string) => void;
   readonly now?: Date;
+  readonly pins?: Pins;
+  readonly registry?: RegistryOptions;
 }
 
 /** The CLI, callable in-process so tests can pass stand-in clients and read the exit code. */
@@ -183,6 +218,8 @@ export async function main(argv: readonly string[], deps: MainDeps = {}): Promis
     rows = await runPreflight(inputs, clients, {
       bootstrapRequirement,
       ...(deps.now && { now: deps.now }),
+      ...(deps.pins && { pins: deps.pins }),
+      ...(deps.registry && { registry: deps.registry }),
     });
   } finally {
     // Idle keep-alive sockets would otherwise hold the process open after the table is printed.

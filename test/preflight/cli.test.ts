@@ -1,21 +1,44 @@
 /**
  * The CLI end to end: `main` in-process with the AWS control plane stand-ins of support.ts
- * (aws-sdk-client-mock), and `bin/preflight.ts` as a child process where no AWS call can
- * succeed, which is real: no credentials, or an endpoint that refuses connections.
+ * (aws-sdk-client-mock) and nvcr.io as recorded on a local HTTP server, and `bin/preflight.ts`
+ * as a child process where no AWS call can succeed, which is real: no credentials, or an
+ * endpoint that refuses connections.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetAccountSettingsCommand } from '@aws-sdk/client-lambda';
 import { GetServiceQuotaCommand } from '@aws-sdk/client-service-quotas';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Row } from '../../lib/preflight/report.ts';
-import { main } from '../../lib/preflight/run.ts';
-import { ACCOUNT, awsError, healthyAccount, mockedClients, REQUIREMENT } from './support.ts';
+import { main, type Pins, REPO_PINS } from '../../lib/preflight/run.ts';
+import {
+  ACCOUNT,
+  awsError,
+  healthyAccount,
+  type LocalRegistry,
+  mockedClients,
+  REQUIREMENT,
+  startRegistry,
+} from './support.ts';
 
-async function run(argv: string[], setup: (m: ReturnType<typeof mockedClients>['mocks']) => void) {
+let registry: LocalRegistry;
+beforeAll(async () => {
+  registry = await startRegistry();
+});
+afterAll(async () => {
+  await registry.close();
+});
+
+async function run(
+  argv: string[],
+  setup: (m: ReturnType<typeof mockedClients>['mocks']) => void,
+  extra: { pins?: Pins; rootDir?: string } = {},
+) {
   const { clients, mocks } = mockedClients();
   setup(mocks);
   let stdout = '';
@@ -34,6 +57,8 @@ async function run(argv: string[], setup: (m: ReturnType<typeof mockedClients>['
       stderr += t;
     },
     now: new Date('2026-11-30T08:00:00Z'),
+    registry: { baseUrl: () => registry.url },
+    ...extra,
   });
   return { code, stdout, stderr, mocks, requirementAsked };
 }
@@ -45,7 +70,12 @@ describe('preflight CLI (in-process, AWS stand-ins)', () => {
     expect(stdout).toContain('Preflight of stage dev in us-east-1');
     expect(stdout).toMatch(/^https\s+WARN\s+/m);
     expect(stdout).not.toMatch(/\sFAIL\s/);
-    expect(stdout).toContain('0 FAIL, 1 WARN, 7 PASS: the account is ready for npm run deploy');
+    expect(stdout).toMatch(
+      /^add-on amazon-cloudwatch-observability\s+PASS\s+v5\.4\.0-eksbuild\.1 /m,
+    );
+    expect(stdout).toMatch(/^GPU AMI\s+PASS\s+al2023@v20260818: /m);
+    expect(stdout).toMatch(/^triton image\s+PASS\s+nvcr\.io\/nvidia\/tritonserver:25\.10-vllm/m);
+    expect(stdout).toContain('0 FAIL, 1 WARN, 15 PASS: the account is ready for npm run deploy');
   });
 
   it('exits 1 when one check fails, and prints its fix', async () => {
@@ -53,7 +83,7 @@ describe('preflight CLI (in-process, AWS stand-ins)', () => {
     expect(code).toBe(1);
     expect(stdout).toMatch(/^GPU quota \(G and VT, on-demand\)\s+FAIL\s+/m);
     expect(stdout).toContain('--quota-code L-DB2E81BA --desired-value 8');
-    expect(stdout).toContain('1 FAIL, 1 WARN, 6 PASS: fix every FAIL row before npm run deploy');
+    expect(stdout).toContain('1 FAIL, 1 WARN, 14 PASS: fix every FAIL row before npm run deploy');
   });
 
   it('prints the rows as JSON with --json, the exit code unchanged', async () => {
@@ -71,6 +101,14 @@ describe('preflight CLI (in-process, AWS stand-ins)', () => {
       'availability zones',
       'offering m7i.large',
       'offering g6.xlarge',
+      'add-on vpc-cni',
+      'add-on coredns',
+      'add-on kube-proxy',
+      'add-on eks-pod-identity-agent',
+      'add-on metrics-server',
+      'add-on amazon-cloudwatch-observability',
+      'GPU AMI',
+      'triton image',
     ]);
     expect(rows.find((r) => r.status === 'FAIL')?.fix).toContain('L-DB2E81BA');
   });
@@ -113,6 +151,63 @@ describe('preflight CLI (in-process, AWS stand-ins)', () => {
     )?.[1];
     expect(code).toBe(1);
     expect(sample).toBe(stdout);
+  });
+
+  it('fails each wrong pin with its fix: an add-on version, the AMI release and the image tag', async () => {
+    // A copy of the repo's config with the dev stage's Triton tag changed to one nvcr.io lacks.
+    const root = mkdtempSync(join(tmpdir(), 'preflight-'));
+    try {
+      mkdirSync(join(root, 'config', 'stages'), { recursive: true });
+      copyFileSync('config/axon.json', join(root, 'config', 'axon.json'));
+      const dev = readFileSync('config/stages/dev.json', 'utf8');
+      writeFileSync(
+        join(root, 'config', 'stages', 'dev.json'),
+        dev.replace('tritonserver:25.10-vllm-python-py3', 'tritonserver:25.13-vllm-python-py3'),
+      );
+      const pins: Pins = {
+        addons: {
+          '1.35': {
+            ...(REPO_PINS.addons['1.35'] ?? ({} as never)),
+            'amazon-cloudwatch-observability': 'v4.5.0-eksbuild.1',
+          },
+        },
+        gpuAmiAlias: 'al2023@v20260899',
+      };
+      const { code, stdout } = await run(['--stage', 'dev', '--json'], (m) => healthyAccount(m), {
+        pins,
+        rootDir: root,
+      });
+      expect(code).toBe(1);
+      const failed = (JSON.parse(stdout) as Row[]).filter((r) => r.status === 'FAIL');
+      expect(failed.map((r) => r.check)).toEqual([
+        'add-on amazon-cloudwatch-observability',
+        'GPU AMI',
+        'triton image',
+      ]);
+      const [addon, ami, image] = failed;
+      expect(addon?.detail).toContain('v4.5.0-eksbuild.1 is not offered for Kubernetes 1.35');
+      expect(addon?.fix).toContain(
+        "set EKS_ADDON_VERSIONS['1.35']['amazon-cloudwatch-observability'] in lib/k8s/versions.ts to v5.4.0-eksbuild.1",
+      );
+      expect(ami?.detail).toContain(
+        'al2023@v20260899 has no EKS-optimized AL2023 NVIDIA x86_64 AMI',
+      );
+      expect(ami?.fix).toContain("set GPU_AMI_ALIAS in lib/k8s/versions.ts to 'al2023@v20260714'");
+      expect(image?.detail).toContain('tag 25.13-vllm-python-py3 does not exist');
+      expect(image?.fix).toContain(
+        'set triton.image in config/stages/dev.json to nvcr.io/nvidia/tritonserver:26.05-vllm-python-py3',
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('lists the pinned-version checks in --help', async () => {
+    const { code, stdout } = await run(['--help'], () => {});
+    expect(code).toBe(0);
+    expect(stdout).toContain('EKS add-on version in lib/k8s/versions.ts');
+    expect(stdout).toContain('GPU AMI alias');
+    expect(stdout).toContain('triton.image tag');
   });
 
   it('exits 2 with the usage on an unknown option', async () => {

@@ -6,7 +6,7 @@ import { preflightInputs, vcpusOf } from '../../lib/preflight/inputs.ts';
 import { parseDev } from '../infra/support.ts';
 
 describe('preflight inputs', () => {
-  it('takes the account, GPU ceiling, TLS settings and AZs from the prod stage', () => {
+  it('takes the account, GPU ceiling, TLS settings, AZs, Kubernetes version and Triton image from the prod stage', () => {
     expect(preflightInputs(loadStageConfig('prod', REPO_ROOT))).toEqual({
       stage: 'prod',
       region: 'us-east-1',
@@ -19,6 +19,8 @@ describe('preflight inputs', () => {
       hostedZoneId: 'Z0000000EXAMPLE',
       domainName: 'api.example.com',
       allowPlainHttp: false,
+      kubernetesVersion: '1.35',
+      tritonImage: 'nvcr.io/nvidia/tritonserver:25.10-vllm-python-py3',
     });
   });
 
