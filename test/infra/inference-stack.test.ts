@@ -285,11 +285,14 @@ describe('InferenceStack: Triton', () => {
     const scaled = ofKind(scaling, 'ScaledObject');
     expect(scaled.spec).toMatchObject({
       scaleTargetRef: { kind: 'Deployment', name: 'triton' },
-      minReplicaCount: 1,
+      // Dev: no replica, and so no GPU node, while nobody calls a model.
+      minReplicaCount: 0,
       maxReplicaCount: 2,
+      cooldownPeriod: 15 * 60,
     });
     const triggers = scaled.spec.triggers as { type: string; metadata: Record<string, string> }[];
-    expect(triggers.map((tr) => tr.type)).toEqual(['prometheus', 'prometheus']);
+    expect(triggers.map((tr) => tr.type)).toEqual(['prometheus', 'prometheus', 'prometheus']);
+    expect(triggers[2]?.metadata.query).toContain('axon_sm_model_demand_total');
     expect(triggers[0]?.metadata.query).toContain('vllm:time_to_first_token_seconds');
     expect(triggers[0]?.metadata.threshold).toBe('2000');
     expect(triggers[1]?.metadata.query).toContain('nv_inference_pending_request_count');
@@ -469,10 +472,13 @@ describe('InferenceStack: session manager', () => {
         'REDIS_USERNAME',
         'SESSION_TTL_SECONDS',
         'TRITON_URL',
+        'TRITON_WAKE_WAIT_MS',
       ].sort(),
     );
     expect(env).toMatchObject({
       PORT: '8080',
+      // Dev's Triton scales to zero: a request waits 20 s for it to wake.
+      TRITON_WAKE_WAIT_MS: '20000',
       REDIS_URL: `rediss://${TOKEN}:${TOKEN}`,
       REDIS_USERNAME: 'axon-session-manager',
       TRITON_URL: 'http://triton.axon.svc.cluster.local:8000',
@@ -493,6 +499,8 @@ describe('InferenceStack: session manager', () => {
       manifests(prod.templates.inference, 'SessionManagerWorkload'),
       'Deployment',
     ).spec.template.spec.containers[0].env as { name: string; value: string }[];
+    // Prod keeps its Triton minimum: nothing to wait for.
+    expect(prodEnv.map((e) => e.name)).not.toContain('TRITON_WAKE_WAIT_MS');
     const models = JSON.parse(prodEnv.find((e) => e.name === 'MODELS_CONFIG')?.value ?? '{}');
     expect(models).toEqual({
       models: {
@@ -905,7 +913,7 @@ describe('InferenceStack: observability', () => {
   it('installs the pinned CloudWatch observability add-on with GPU metrics and pod logs', () => {
     t.hasResourceProperties('AWS::EKS::Addon', {
       AddonName: 'amazon-cloudwatch-observability',
-      AddonVersion: 'v4.5.0-eksbuild.1',
+      AddonVersion: 'v5.4.0-eksbuild.1',
       ResolveConflicts: 'OVERWRITE',
       ConfigurationValues: Match.serializedJson(
         Match.objectLike({
@@ -946,28 +954,38 @@ describe('InferenceStack: observability', () => {
   });
 
   it.each([
-    ['/cluster', 'control-plane', 90, dev],
-    ['/application', 'pod', 30, dev],
-    ['/performance', 'Container Insights performance', 30, dev],
-  ])('keeps the %s (%s) log group for the configured %d days', (suffix, _what, days, stage) => {
-    const retention = Object.values(
-      stage.templates.inference.findResources('Custom::LogRetention'),
-    ).find((r) => JSON.stringify(r.Properties.LogGroupName).includes(`${suffix}"`));
-    expect(retention?.Properties.RetentionInDays).toBe(days);
+    ['/aws/eks/axon-dev/cluster', 'control-plane', 90],
+    ['/aws/containerinsights/axon-dev/application', 'pod', 30],
+    ['/aws/containerinsights/axon-dev/performance', 'Container Insights performance', 30],
+  ])('creates %s (%s logs) kept %d days, deleted with the dev stack', (name, _what, days) => {
+    const group = Object.values(dev.templates.inference.findResources('AWS::Logs::LogGroup')).find(
+      (r) => r.Properties.LogGroupName === name,
+    );
+    expect(group?.Properties.RetentionInDays).toBe(days);
+    expect(group?.DeletionPolicy).toBe('Delete');
   });
 
-  it('takes the retention from the stage config', () => {
+  it('takes the retention and what deletion does from the stage config', () => {
     const custom = synth(
       parseDev({
-        observability: { controlPlaneLogRetentionDays: 365, containerLogRetentionDays: 7 },
+        observability: {
+          controlPlaneLogRetentionDays: 365,
+          containerLogRetentionDays: 7,
+          logGroupsOnDelete: 'retain',
+        },
       }),
     ).templates.inference;
-    const days = Object.values(custom.findResources('Custom::LogRetention')).map((r) => [
-      JSON.stringify(r.Properties.LogGroupName).includes('/aws/eks/'),
+    const groups = Object.values(custom.findResources('AWS::Logs::LogGroup')).filter((r) =>
+      /^\/aws\/(eks|containerinsights)\//.test(String(r.Properties.LogGroupName)),
+    );
+    const days = groups.map((r) => [
+      String(r.Properties.LogGroupName).startsWith('/aws/eks/'),
       r.Properties.RetentionInDays,
     ]);
     expect(days).toContainEqual([true, 365]);
     expect(days.filter(([eks]) => !eks).map(([, d]) => d)).toEqual([7, 7, 7, 7]);
+    expect(groups.map((r) => r.DeletionPolicy)).toEqual(Array(5).fill('Retain'));
+    expect(custom.findResources('Custom::LogRetention')).toEqual({});
   });
 });
 

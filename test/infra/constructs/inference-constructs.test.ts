@@ -257,7 +257,36 @@ describe('TritonServer', () => {
 
   it('rejects min replicas above max', () => {
     expect(() => triton({ minReplicas: 3, maxReplicas: 2 })).toThrow(
-      /1 <= minReplicas <= maxReplicas, got 3 and 2/,
+      /0 <= minReplicas <= maxReplicas and maxReplicas >= 1, got 3 and 2/,
+    );
+  });
+
+  it('wakes on demand and sleeps after idleMinutes when it may scale to zero', () => {
+    const { template } = triton({ minReplicas: 0, idleMinutes: 30 });
+    const scaled = ofKind(manifests(template, 'TritonScaling'), 'ScaledObject');
+    expect(scaled.spec.minReplicaCount).toBe(0);
+    expect(scaled.spec.cooldownPeriod).toBe(1800);
+    const demand = scaled.spec.triggers.find((t: { name: string }) => t.name === 'demand');
+    expect(demand.metadata).toMatchObject({
+      query: 'clamp_max(sum(increase(axon_sm_model_demand_total{job="session-manager"}[2m])), 1)',
+      activationThreshold: '0',
+      threshold: '1',
+      ignoreNullValues: 'true',
+    });
+  });
+
+  it('has no demand trigger when it keeps a minimum', () => {
+    const { template } = triton({ minReplicas: 1 });
+    const scaled = ofKind(manifests(template, 'TritonScaling'), 'ScaledObject');
+    expect(scaled.spec.triggers.map((t: { name: string }) => t.name)).toEqual([
+      'time-to-first-token',
+      'pending-requests',
+    ]);
+  });
+
+  it('rejects an idle period under a minute', () => {
+    expect(() => triton({ minReplicas: 0, idleMinutes: 0 })).toThrow(
+      /idleMinutes must be a whole number >= 1, got 0/,
     );
   });
 
