@@ -1,16 +1,12 @@
 /**
  * Schema validation of every object the app applies, the way the API server would check it:
- * built-in kinds against the Kubernetes OpenAPI schemas (kubernetes-models), Karpenter and KEDA
- * custom resources against their published CRD schemas (@kubernetes-models/karpenter, /keda), and
- * TargetGroupBinding against a schema derived from its CRD (no package publishes it).
- * An apiVersion/kind without a schema here is a failure, not a skip: add its package, or list it
- * in {@link UNVALIDATED_KINDS} with the reason.
+ * built-in kinds against the Kubernetes OpenAPI schemas (kubernetes-models), custom resources
+ * against the CRDs the pinned charts install, stored in crds/ as published: structural schema,
+ * strict fields, defaults and every `x-kubernetes-validations` CEL rule (admission.ts).
+ * An apiVersion/kind without a schema here is a failure, not a skip: store its CRD in crds/, add
+ * its model package, or list it in {@link UNVALIDATED_KINDS} with the reason.
  */
 
-import * as karpenterAws from '@kubernetes-models/karpenter/karpenter.k8s.aws/v1';
-import * as karpenter from '@kubernetes-models/karpenter/karpenter.sh/v1';
-import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
-import { Ajv } from 'ajv';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as autoscaling from 'kubernetes-models/autoscaling/v2';
 import * as batch from 'kubernetes-models/batch/v1';
@@ -20,7 +16,9 @@ import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import * as scheduling from 'kubernetes-models/scheduling.k8s.io/v1';
 import * as storage from 'kubernetes-models/storage.k8s.io/v1';
 import * as core from 'kubernetes-models/v1';
+import { admit } from './admission.ts';
 import type { K8sObject } from './cluster.ts';
+import { CRD_GROUPS } from './crds/index.ts';
 
 type ModelModule = Record<string, unknown>;
 
@@ -34,9 +32,6 @@ const MODULES: Record<string, ModelModule> = {
   'rbac.authorization.k8s.io/v1': rbac,
   'scheduling.k8s.io/v1': scheduling,
   'storage.k8s.io/v1': storage,
-  'karpenter.sh/v1': karpenter,
-  'karpenter.k8s.aws/v1': karpenterAws,
-  'keda.sh/v1alpha1': keda,
 };
 
 /**
@@ -44,59 +39,6 @@ const MODULES: Record<string, ModelModule> = {
  * applies has a schema.
  */
 export const UNVALIDATED_KINDS: Readonly<Record<string, string>> = {};
-
-/**
- * TargetGroupBinding `elbv2.k8s.aws/v1beta1`, derived from the CRD of the AWS Load Balancer
- * Controller v2.17.1 (config/crd/bases/elbv2.k8s.aws_targetgroupbindings.yaml), the version
- * lib/k8s/versions.ts pins. It covers the spec fields the app may use; `networking` and
- * `nodeSelector` are kept as objects. Unknown spec fields are refused: kubectl validates
- * strictly against the CRD's structural schema.
- */
-export const TARGET_GROUP_BINDING_SCHEMA = {
-  type: 'object',
-  required: ['apiVersion', 'kind', 'metadata', 'spec'],
-  properties: {
-    apiVersion: { const: 'elbv2.k8s.aws/v1beta1' },
-    kind: { const: 'TargetGroupBinding' },
-    metadata: {
-      type: 'object',
-      required: ['name'],
-      properties: { name: { type: 'string', minLength: 1 }, namespace: { type: 'string' } },
-    },
-    spec: {
-      type: 'object',
-      required: ['serviceRef'],
-      additionalProperties: false,
-      properties: {
-        assumeRoleExternalId: { type: 'string' },
-        iamRoleArnToAssume: { type: 'string' },
-        ipAddressType: { enum: ['ipv4', 'ipv6'] },
-        multiClusterTargetGroup: { type: 'boolean' },
-        networking: { type: 'object' },
-        nodeSelector: { type: 'object' },
-        serviceRef: {
-          type: 'object',
-          required: ['name', 'port'],
-          additionalProperties: false,
-          properties: {
-            name: { type: 'string' },
-            port: { anyOf: [{ type: 'integer' }, { type: 'string' }] },
-          },
-        },
-        targetGroupARN: { type: 'string' },
-        targetGroupName: { type: 'string' },
-        targetGroupProtocol: {
-          enum: ['HTTP', 'HTTPS', 'TCP', 'TLS', 'UDP', 'TCP_UDP', 'QUIC', 'TCP_QUIC'],
-        },
-        targetType: { enum: ['instance', 'ip'] },
-        vpcID: { type: 'string' },
-      },
-    },
-  },
-} as const;
-
-const ajv = new Ajv({ allErrors: true });
-const validateTargetGroupBinding = ajv.compile(TARGET_GROUP_BINDING_SCHEMA);
 
 interface Validatable {
   validate(): void;
@@ -113,15 +55,21 @@ function modelClass(apiVersion: string, kind: string): ModelClass | undefined {
 export function schemaProblems(object: K8sObject): string[] {
   const { apiVersion, kind } = object;
   const what = `${apiVersion}/${kind} ${object.metadata?.name ?? '(no name)'}`;
-  if (apiVersion === 'elbv2.k8s.aws/v1beta1' && kind === 'TargetGroupBinding') {
-    if (validateTargetGroupBinding(object)) return [];
-    return [`${what}: ${ajv.errorsText(validateTargetGroupBinding.errors, { dataVar: '' })}`];
+  const group = String(apiVersion).split('/')[0] ?? '';
+  if (CRD_GROUPS.has(group)) {
+    const admission = admit(object);
+    if (!admission) {
+      return [
+        `${what}: no stored CRD serves this apiVersion/kind (add the CRD of the pinned chart to test/infra/rehearsal/crds/ and sources.json)`,
+      ];
+    }
+    return admission.problems.map((p) => `${what}: ${p}`);
   }
   const Model = modelClass(apiVersion, kind);
   if (!Model) {
     if (`${apiVersion}/${kind}` in UNVALIDATED_KINDS) return [];
     return [
-      `${what}: no schema for this apiVersion/kind (add its model package to test/infra/rehearsal/schemas.ts, or list it in UNVALIDATED_KINDS with a reason)`,
+      `${what}: no schema for this apiVersion/kind (store its CRD in test/infra/rehearsal/crds/, add its model package to test/infra/rehearsal/schemas.ts, or list it in UNVALIDATED_KINDS with a reason)`,
     ];
   }
   try {
