@@ -170,7 +170,8 @@ export class GpuNodePool extends Construct {
         subnetIds: props.subnets.map((s) => s.subnetId),
         securityGroupIds: [cluster.clusterSecurityGroupId],
         diskSizeGiB,
-        tags: { 'axon.ai/pool': 'gpu', 'eks:eks-cluster-name': cluster.clusterName },
+        // No eks:eks-cluster-name: Karpenter adds it itself, and its CRD refuses it as restricted.
+        tags: { 'axon.ai/pool': 'gpu' },
       }),
       gpuNodePool({
         instanceTypes: props.instanceTypes,
