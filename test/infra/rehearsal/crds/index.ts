@@ -2,7 +2,8 @@
  * The CustomResourceDefinitions stored beside this file, as the pinned charts publish them
  * (sources.json says where each comes from). The admission rehearsal looks up the CRD of a custom
  * resource here, so it checks the schema and the CEL rules a cluster would hold, not a copy
- * someone wrote by hand.
+ * someone wrote by hand. The biome.json beside them keeps Biome from parsing or reformatting the
+ * YAML: the files must stay byte for byte as published (admission.test.ts checks their blobs).
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
