@@ -7,6 +7,7 @@
 import type { Fields } from './config-fields.ts';
 import { allocatable, INSTANCE_TYPES, instanceFacts } from './k8s/instance-types.ts';
 import { gpuMemoryNeed, KNOWN_MODELS, type ModelArchitecture } from './k8s/model-facts.ts';
+import { gpuNodeDaemonSets } from './k8s/node-daemons.ts';
 
 export type CapacityType = 'ON_DEMAND' | 'SPOT';
 
@@ -93,11 +94,30 @@ const GRAVITON = /^[a-z]+\d+g[a-z]*\./;
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 
+/** What the DaemonSets on one GPU node request together, and which they are. */
+export interface DaemonSetReserve {
+  readonly cpuMillicores: number;
+  readonly memoryMiB: number;
+  /** `name cpu/memory` of each DaemonSet that requests something, for messages. */
+  readonly daemonSets: readonly string[];
+}
+
 /**
- * CPU and memory the GPU nodes' DaemonSets request (aws-node with its network policy agent,
- * kube-proxy, the Pod Identity agent, the NVIDIA device plugin), kept free next to Triton.
+ * CPU and memory the DaemonSets on a GPU node of `type` request, kept free next to Triton: every
+ * DaemonSet in lib/k8s/node-daemons.ts (EKS add-ons and the NVIDIA device plugin, at their pinned
+ * versions) whose tolerations and node selection land it on that node. The templates define no
+ * DaemonSet of their own; the deploy rehearsal counts any they gain.
  */
-export const GPU_NODE_DAEMONSET_RESERVE = { cpuMillicores: 500, memoryMiB: 512 } as const;
+export function gpuNodeDaemonSetReserve(type: string): DaemonSetReserve {
+  const daemonSets = gpuNodeDaemonSets(type);
+  return {
+    cpuMillicores: daemonSets.reduce((sum, d) => sum + d.cpuMillicores, 0),
+    memoryMiB: daemonSets.reduce((sum, d) => sum + d.memoryMiB, 0),
+    daemonSets: daemonSets
+      .filter((d) => d.cpuMillicores > 0 || d.memoryMiB > 0)
+      .map((d) => `${d.name} ${d.cpuMillicores}m/${d.memoryMiB} MiB`),
+  };
+}
 
 /** Engine arguments the stack derives, so a stage cannot set them twice. */
 const DERIVED_ENGINE_ARGS: Record<string, string> = {
@@ -289,12 +309,14 @@ export function parseTriton(f: Fields, pool: GpuPoolConfig): TritonConfig {
   // What one replica may use on each type: its share of the node's GPUs, minus the DaemonSets.
   const room = pool.instanceTypes.map((type) => {
     const node = allocatable(type);
+    const reserve = gpuNodeDaemonSetReserve(type);
     const share = gpusPerReplica / Math.max(node.gpus, 1);
     return {
       type,
       gpus: node.gpus,
-      cpu: Math.floor((node.cpuMillicores - GPU_NODE_DAEMONSET_RESERVE.cpuMillicores) * share),
-      memory: Math.floor((node.memoryMiB - GPU_NODE_DAEMONSET_RESERVE.memoryMiB) * share),
+      reserve,
+      cpu: Math.floor((node.cpuMillicores - reserve.cpuMillicores) * share),
+      memory: Math.floor((node.memoryMiB - reserve.memoryMiB) * share),
     };
   });
   for (const r of room) {
@@ -315,13 +337,13 @@ export function parseTriton(f: Fields, pool: GpuPoolConfig): TritonConfig {
     if (memoryMiB > r.memory) {
       f.fail(
         'memoryMiB',
-        `is ${memoryMiB} MiB, but a ${r.type} node has ${r.memory} MiB allocatable for it (after ${GPU_NODE_DAEMONSET_RESERVE.memoryMiB} MiB for the node's DaemonSets), so the pod would stay Pending; set triton.memoryMiB to at most ${r.memory} (or leave it out to derive it), or remove ${r.type} from eks.gpuNodes.instanceTypes`,
+        `is ${memoryMiB} MiB, but a ${r.type} node has ${r.memory} MiB allocatable for it (after ${r.reserve.memoryMiB} MiB for the DaemonSets that run on it: ${r.reserve.daemonSets.join(', ')}), so the pod would stay Pending; set triton.memoryMiB to at most ${r.memory} (or leave it out to derive it), or remove ${r.type} from eks.gpuNodes.instanceTypes`,
       );
     }
     if (cpuMillicores > r.cpu) {
       f.fail(
         'cpuMillicores',
-        `is ${cpuMillicores}m, but a ${r.type} node has ${r.cpu}m allocatable for it (after ${GPU_NODE_DAEMONSET_RESERVE.cpuMillicores}m for the node's DaemonSets), so the pod would stay Pending; set triton.cpuMillicores to at most ${r.cpu} (or leave it out to derive it), or remove ${r.type} from eks.gpuNodes.instanceTypes`,
+        `is ${cpuMillicores}m, but a ${r.type} node has ${r.cpu}m allocatable for it (after ${r.reserve.cpuMillicores}m for the DaemonSets that run on it: ${r.reserve.daemonSets.join(', ')}), so the pod would stay Pending; set triton.cpuMillicores to at most ${r.cpu} (or leave it out to derive it), or remove ${r.type} from eks.gpuNodes.instanceTypes`,
       );
     }
   }

@@ -254,12 +254,25 @@ describe('stage config validation', () => {
     [
       'Triton memory above what a g6.xlarge node can allocate',
       { triton: { memoryMiB: 16384 } },
-      /triton\.memoryMiB is 16384 MiB, but a g6\.xlarge node has 13650 MiB allocatable for it .* set triton\.memoryMiB to at most 13650/,
+      /triton\.memoryMiB is 16384 MiB, but a g6\.xlarge node has 13881 MiB allocatable for it \(after 281 MiB for the DaemonSets that run on it: aws-node 50m\/0 MiB, kube-proxy 100m\/0 MiB, cloudwatch-agent 250m\/128 MiB, fluent-bit 50m\/25 MiB, dcgm-exporter 250m\/128 MiB\), so the pod would stay Pending; set triton\.memoryMiB to at most 13881/,
     ],
     [
       'Triton CPU above what a g6.xlarge node can allocate',
       { triton: { cpuMillicores: 4000 } },
-      /triton\.cpuMillicores is 4000m, but a g6\.xlarge node has 3420m allocatable for it/,
+      /triton\.cpuMillicores is 4000m, but a g6\.xlarge node has 3220m allocatable for it \(after 700m for the DaemonSets that run on it: aws-node 50m\/0 MiB, kube-proxy 100m\/0 MiB, cloudwatch-agent 250m\/128 MiB, fluent-bit 50m\/25 MiB, dcgm-exporter 250m\/128 MiB\), so the pod would stay Pending; set triton\.cpuMillicores to at most 3220/,
+    ],
+    [
+      'Triton CPU sized without the CloudWatch DaemonSets (the 3400m once derived for a g6.xlarge)',
+      { triton: { cpuMillicores: 3400 } },
+      /triton\.cpuMillicores is 3400m, but a g6\.xlarge node has 3220m allocatable for it/,
+    ],
+    [
+      'Triton CPU beyond the smallest of several GPU types',
+      {
+        eks: { gpuNodes: { instanceTypes: ['g6.2xlarge', 'g6.xlarge'] } },
+        triton: { cpuMillicores: 4000 },
+      },
+      /triton\.cpuMillicores is 4000m, but a g6\.xlarge node has 3220m allocatable for it/,
     ],
     [
       'more GPUs per replica than the instance type has',
@@ -665,9 +678,9 @@ describe('stage config defaults', () => {
     ['empty GPU nodes removed after 15 minutes', c.eks.gpuNodes.consolidateAfterMinutes, 15],
     ['GPU nodes replaced after 30 days', c.eks.gpuNodes.expireAfterHours, 720],
     [
-      'Triton requests derived from a g6.xlarge',
+      'Triton requests derived from a g6.xlarge, less its DaemonSets (700m, 281 MiB)',
       [c.triton.cpuMillicores, c.triton.memoryMiB],
-      [3400, 13568],
+      [3200, 13824],
     ],
     ['a 2 s time-to-first-token target', c.triton.targetTimeToFirstTokenMs, 2000],
     ['4 pending requests per Triton replica', c.triton.targetPendingRequests, 4],

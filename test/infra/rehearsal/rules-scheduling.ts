@@ -3,6 +3,11 @@
  * and each pool holds its pods at their autoscalers' maximum.
  */
 import { INSTANCE_TYPES } from '../../../lib/k8s/instance-types.ts';
+import {
+  chartDaemonSets,
+  nodeDaemonFactsProblem,
+  pinnedAddonProblems,
+} from '../../../lib/k8s/node-daemons.ts';
 import type { ChartRelease, K8sObject, Pool } from './cluster.ts';
 import type { Rule } from './rules.ts';
 import {
@@ -10,6 +15,7 @@ import {
   freeOnNode,
   GPU_RESOURCE,
   maxNodesOfType,
+  nodeBudget,
   placeableTypes,
   placementProblem,
   podRequests,
@@ -17,74 +23,26 @@ import {
   workloads,
 } from './workloads.ts';
 
-/**
- * Pod placement a chart applies when its values leave it out, read from the chart's values.yaml
- * at the version named: charts are not rendered here, so their defaults are kept by hand.
- */
-export const CHART_PLACEMENT_DEFAULTS: Readonly<
-  Record<string, { version: string; placement: K8sObject }>
-> = {
-  // NVIDIA/k8s-device-plugin deployments/helm/nvidia-device-plugin/values.yaml at v0.18.2.
-  'nvidia-device-plugin': {
-    version: '0.18.2',
-    placement: {
-      affinity: {
-        nodeAffinity: {
-          requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [
-              {
-                matchExpressions: [
-                  {
-                    key: 'feature.node.kubernetes.io/pci-10de.present',
-                    operator: 'In',
-                    values: ['true'],
-                  },
-                ],
-              },
-              {
-                matchExpressions: [
-                  {
-                    key: 'feature.node.kubernetes.io/cpu-model.vendor_id',
-                    operator: 'In',
-                    values: ['NVIDIA'],
-                  },
-                ],
-              },
-              {
-                matchExpressions: [
-                  { key: 'nvidia.com/gpu.present', operator: 'In', values: ['true'] },
-                ],
-              },
-            ],
-          },
-        },
-      },
-      tolerations: [
-        { key: 'CriticalAddonsOnly', operator: 'Exists' },
-        { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
-      ],
-    },
-  },
-};
-
 /** Charts whose DaemonSet makes a node advertise `nvidia.com/gpu`. */
 const DEVICE_PLUGIN_CHARTS = new Set(['nvidia-device-plugin', 'gpu-operator']);
 
-/** Where a chart's pods may go: its values, else the chart's defaults. */
+/**
+ * Where a chart's pods may go: for a chart whose DaemonSets lib/k8s/node-daemons.ts records, its
+ * main DaemonSet's placement (the release's values over the chart's defaults there); for others,
+ * the placement values the release sets. With a problem when the rows were read at another version
+ * than the release's, or the chart has no row.
+ */
 function chartPlacement(chart: ChartRelease): { spec: K8sObject; problem?: string } {
-  const defaults = CHART_PLACEMENT_DEFAULTS[chart.chart];
+  const main = chartDaemonSets(chart.chart, chart.version, chart.values).find(
+    (ds) => ds.runsOnlyOn === undefined,
+  );
   const spec: K8sObject = {};
+  const placement: K8sObject = main?.placement ?? chart.values;
   for (const key of ['nodeSelector', 'tolerations', 'affinity']) {
-    const value = chart.values[key] ?? defaults?.placement[key];
-    if (value !== undefined) spec[key] = value;
+    if (placement[key] !== undefined) spec[key] = placement[key];
   }
-  if (defaults && chart.version !== defaults.version) {
-    return {
-      spec,
-      problem: `${chart.source}: chart ${chart.chart} is at ${chart.version}, but CHART_PLACEMENT_DEFAULTS in test/infra/rehearsal/rules-scheduling.ts was read from ${defaults.version}: read its values.yaml again`,
-    };
-  }
-  return { spec };
+  const problem = nodeDaemonFactsProblem('helm-chart', chart.chart, chart.version);
+  return problem ? { spec, problem: `${chart.source}: ${problem}` } : { spec };
 }
 
 function placementReport(spec: K8sObject, pools: readonly Pool[]): string {
@@ -95,9 +53,11 @@ function placementReport(spec: K8sObject, pools: readonly Pool[]): string {
 
 /**
  * Every pod fits one node of a pool it may be scheduled on: selectors, affinity, taints, and its
- * requests against the node's allocatable less the DaemonSets that run there. DaemonSets
- * themselves are not packed. Chart pods are checked for placement only (their requests come from
- * the chart's defaults, which are not rendered here).
+ * requests against the node's allocatable less the DaemonSets that run there (the templates',
+ * the EKS add-ons' and the charts', see nodeDaemons). DaemonSets themselves are not packed. Chart
+ * pods are checked for placement only (their requests come from the chart's defaults, which are
+ * not rendered here). The add-on and chart versions must be those lib/k8s/node-daemons.ts was read
+ * at, or the DaemonSets counted are guesses.
  */
 export const podsFitANode: Rule = (cluster) => {
   const problems: string[] = [];
@@ -112,6 +72,7 @@ export const podsFitANode: Rule = (cluster) => {
     }
   }
   if (problems.length > 0) return problems;
+  problems.push(...pinnedAddonProblems());
 
   for (const w of workloads(cluster)) {
     if (w.kind === 'DaemonSet') continue;
@@ -130,10 +91,9 @@ export const podsFitANode: Rule = (cluster) => {
       for (const type of placeableTypes(w.podSpec, pool)) {
         const short = shortfall(requests, freeOnNode(cluster, pool, type));
         if (short === undefined && maxNodesOfType(pool, type) >= 1) fits = true;
-        else
-          misses.push(
-            `${type} in ${pool.name}: ${short ?? `no such node can exist (${pool.size})`}`,
-          );
+        else if (short !== undefined)
+          misses.push(`${type} in ${pool.name}: ${short} (${nodeBudget(cluster, pool, type)})`);
+        else misses.push(`${type} in ${pool.name}: no such node can exist (${pool.size})`);
       }
     }
     if (!fits) {

@@ -4,6 +4,7 @@
  * tolerations), following the kube-scheduler's rules.
  */
 import { allocatable, instanceFacts } from '../../../lib/k8s/instance-types.ts';
+import { addonDaemonSets, chartDaemonSets } from '../../../lib/k8s/node-daemons.ts';
 import {
   type Applied,
   type ClusterModel,
@@ -197,33 +198,72 @@ export function placeableTypes(spec: K8sObject, pool: Pool): string[] {
   });
 }
 
-/** DaemonSet pods that would run on every node of `type` in `pool`: they use its allocatable. */
-export function daemonSetOverhead(cluster: ClusterModel, pool: Pool, type: string): Resources {
-  return workloads(cluster)
-    .filter((w) => w.kind === 'DaemonSet')
-    .filter((w) => placementProblem(w.podSpec, pool) === undefined)
-    .filter((w) => placeableTypes(w.podSpec, pool).includes(type))
-    .map((w) => podRequests(w.podSpec))
-    .reduce(add, NONE);
+/** A DaemonSet pod on every node of a type in a pool, with what it reserves there. */
+export interface NodeDaemon {
+  /** `namespace/name`. */
+  readonly name: string;
+  /** The template resource that applies it, or the add-on or chart (and version) that runs it. */
+  readonly source: string;
+  readonly requests: Resources;
 }
 
 /**
- * What EKS itself runs on every node outside the templates: the VPC CNI's aws-node DaemonSet
- * requests 25m CPU (aws/amazon-vpc-cni-k8s charts/aws-vpc-cni/values.yaml, v1.23.1). Other
- * default daemons (kube-proxy, the Pod Identity agent) are not counted: their requests were not
- * verified here, so a pod sized to the last millicore may still not fit.
+ * The DaemonSet pods that would run on every node of `type` in `pool`, each where its own
+ * placement (tolerations against the pool's taints, node selector and required affinity against
+ * the node's labels) lands it: the templates' DaemonSets, the pinned EKS add-ons' and those of the
+ * chart releases in the templates, the last two as lib/k8s/node-daemons.ts records them (chart
+ * placement from the release's values over the chart's defaults).
  */
-export const EKS_NODE_DAEMONS: Resources = { cpuMillicores: 25, memoryMiB: 0, gpus: 0 };
+export function nodeDaemons(cluster: ClusterModel, pool: Pool, type: string): NodeDaemon[] {
+  const lands = (spec: K8sObject) =>
+    placementProblem(spec, pool) === undefined && placeableTypes(spec, pool).includes(type);
+  const own = workloads(cluster)
+    .filter((w) => w.kind === 'DaemonSet' && lands(w.podSpec))
+    .map((w) => ({
+      name: `${w.namespace}/${w.name}`,
+      source: w.applied.source,
+      requests: podRequests(w.podSpec),
+    }));
+  const outside = [
+    ...addonDaemonSets(),
+    ...cluster.charts.flatMap((c) => chartDaemonSets(c.chart, c.version, c.values)),
+  ]
+    .filter((ds) => lands(ds.placement))
+    .map((ds) => ({
+      name: `${ds.namespace}/${ds.name}`,
+      source: ds.source,
+      requests: { cpuMillicores: ds.cpuMillicores, memoryMiB: ds.memoryMiB, gpus: 0 },
+    }));
+  return [...own, ...outside];
+}
+
+/** What the DaemonSets on every node of `type` in `pool` request together. */
+export function daemonSetOverhead(cluster: ClusterModel, pool: Pool, type: string): Resources {
+  return nodeDaemons(cluster, pool, type)
+    .map((d) => d.requests)
+    .reduce(add, NONE);
+}
 
 /** Allocatable of one node of `type` in `pool`, less what its DaemonSets request. */
 export function freeOnNode(cluster: ClusterModel, pool: Pool, type: string): Resources {
   const node = allocatable(type);
-  const daemons = add(daemonSetOverhead(cluster, pool, type), EKS_NODE_DAEMONS);
+  const daemons = daemonSetOverhead(cluster, pool, type);
   return {
     cpuMillicores: node.cpuMillicores - daemons.cpuMillicores,
     memoryMiB: node.memoryMiB - daemons.memoryMiB,
     gpus: node.gpus - daemons.gpus,
   };
+}
+
+/** `allocatable less DaemonSets (each)` of a node, for messages. */
+export function nodeBudget(cluster: ClusterModel, pool: Pool, type: string): string {
+  const node = allocatable(type);
+  const daemons = nodeDaemons(cluster, pool, type);
+  const total = daemons.map((d) => d.requests).reduce(add, NONE);
+  const each = daemons
+    .filter((d) => d.requests.cpuMillicores > 0 || d.requests.memoryMiB > 0)
+    .map((d) => `${d.name} ${d.requests.cpuMillicores}m/${d.requests.memoryMiB}Mi`);
+  return `allocatable ${node.cpuMillicores}m/${node.memoryMiB}Mi less DaemonSets ${total.cpuMillicores}m/${total.memoryMiB}Mi: ${each.join(', ') || 'none'}`;
 }
 
 /** Why a pod with `requests` does not fit `free`, or undefined when it does. */
