@@ -15,13 +15,7 @@
  */
 import { instanceFacts } from './instance-types.ts';
 import { GPU_NODE_LABELS, GPU_POOL } from './karpenter.ts';
-import {
-  EKS_ADDON_VERSIONS,
-  type EksAddonName,
-  GPU_TAINT,
-  NVIDIA_DEVICE_PLUGIN,
-  POOL_LABEL,
-} from './versions.ts';
+import { EKS_ADDON_VERSIONS, GPU_TAINT, NVIDIA_DEVICE_PLUGIN, POOL_LABEL } from './versions.ts';
 
 /** A node selector requirement (`matchExpressions` entry), as Kubernetes spells it. */
 export interface NodeRequirement {
@@ -619,7 +613,7 @@ export function addonDaemonSets(): PlacedDaemonSet[] {
   }
   return [...pinned].flatMap((key) => {
     const [name = '', version = ''] = key.split('@');
-    const facts = factsOrNewest('eks-addon', name as EksAddonName, version);
+    const facts = factsOrNewest('eks-addon', name, version);
     return (facts?.daemonSets ?? []).map((ds) => ({
       source: `${name} ${version}`,
       name: ds.name,
