@@ -251,9 +251,10 @@ describe('InferenceStack: Triton', () => {
     expect(container.env).toContainEqual({ name: 'HF_HOME', value: '/hf-cache' });
   });
 
-  it('requests what a g6.xlarge can hold (derived from its allocatable resources)', () => {
-    expect(container.resources.requests).toMatchObject({ cpu: '3400m', memory: '13568Mi' });
-    expect(container.resources.limits.memory).toBe('13568Mi');
+  it('requests what a g6.xlarge can hold beside its DaemonSets (derived, not hand-set)', () => {
+    // 3920m / 14162Mi allocatable, less 700m / 281Mi of DaemonSets, rounded down.
+    expect(container.resources.requests).toMatchObject({ cpu: '3200m', memory: '13824Mi' });
+    expect(container.resources.limits.memory).toBe('13824Mi');
   });
 
   it('leaves replicas to the autoscaler and rolls out one pod at a time without a spare GPU', () => {
