@@ -4,12 +4,12 @@
  * hangs, never answers 500 and never sends a generation twice. The Triton stand-in is stopped
  * and started on the same port, as the Service's endpoints come and go.
  */
-import { createServer } from 'node:net';
 import { InferenceUnavailableError } from '@axon/runtime/errors';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { type InferenceStub, startInferenceStub } from '../../services/inference-stub/src/index.ts';
 import { TritonClient } from '../../services/session-manager/src/core/triton-client.ts';
 import { WakingTriton } from '../../services/session-manager/src/core/waking.ts';
+import { freePort } from '../support/redis.ts';
 import {
   call,
   envelope,
@@ -27,14 +27,6 @@ const chat = (extra: object = {}) => ({
   messages: [{ role: 'user' as const, content: 'wake up' }],
   ...extra,
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The session manager against a Triton port where nothing listens yet. */
 async function asleep(waitMs: number) {
@@ -132,7 +124,7 @@ describe('Triton scaled to zero', () => {
       headers,
       body: chat({ model: 'no-such-model' }),
     });
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(404);
     expect(envelope(res.body).code).toBe('model_not_found');
     expect(await demandOf(stack.url)).toBe(0);
   });
