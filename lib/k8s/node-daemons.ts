@@ -478,21 +478,21 @@ export const NODE_DAEMON_FACTS: readonly NodeDaemonFacts[] = [
 ];
 
 /**
- * Add-ons and charts the app installs that run no DaemonSet (Deployments only), so a new add-on
- * or chart without a row in either table is noticed.
+ * Add-ons and charts the app installs that run no DaemonSet (Deployments only, which
+ * lib/k8s/system-workloads.ts records), so a new add-on or chart without a row in either table is
+ * noticed.
  */
 export const WITHOUT_DAEMONSETS: Readonly<
   Record<'eks-addon' | 'helm-chart', Readonly<Record<string, string>>>
 > = {
   'eks-addon': {
-    coredns: 'a Deployment',
-    'metrics-server': 'a Deployment',
+    coredns: 'a Deployment (lib/k8s/system-workloads.ts)',
+    'metrics-server': 'a Deployment (lib/k8s/system-workloads.ts)',
   },
   'helm-chart': {
-    karpenter: 'the controller Deployment (aws/karpenter-provider-aws charts/karpenter/templates)',
-    keda: 'the operator, metrics server and webhooks Deployments (kedacore/charts keda/templates)',
-    'aws-load-balancer-controller':
-      'the controller Deployment (aws/eks-charts stable/aws-load-balancer-controller/templates)',
+    karpenter: 'the controller Deployment (lib/k8s/system-workloads.ts)',
+    keda: 'the operator, metrics server and webhooks Deployments (lib/k8s/system-workloads.ts)',
+    'aws-load-balancer-controller': 'the controller Deployment (lib/k8s/system-workloads.ts)',
   },
 };
 
@@ -676,7 +676,7 @@ export function chartDaemonSets(
 }
 
 /** Kubernetes CPU quantity in millicores ('250m', '1', '0.5'). */
-function cpuQuantity(quantity: unknown): number {
+export function cpuQuantity(quantity: unknown): number {
   const text = String(quantity);
   return text.endsWith('m') ? Number(text.slice(0, -1)) : Math.round(Number(text) * 1000);
 }
@@ -692,7 +692,7 @@ const MEMORY_UNITS: Record<string, number> = {
 };
 
 /** Kubernetes memory quantity in MiB ('128Mi', '1Gi', '500M'). */
-function memoryQuantity(quantity: unknown): number {
+export function memoryQuantity(quantity: unknown): number {
   const match = /^([0-9.]+)([A-Za-z]*)$/.exec(String(quantity));
   const unit = MEMORY_UNITS[match?.[2] ?? 'x'];
   return match && unit !== undefined ? Number(match[1]) * unit : Number.NaN;

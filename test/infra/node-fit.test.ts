@@ -1,13 +1,17 @@
 /**
- * Node fit: the DaemonSets outside the templates (lib/k8s/node-daemons.ts) are read at the pinned
- * versions and placed where their tolerations and node selection put them; Triton's requests fit a
- * node of every GPU type of every stage beside them (synth's numbers and the rehearsal's agree);
- * and the "Node fit" section of docs/operations.md is what the code computes.
+ * Node fit: the DaemonSets and Deployments outside the templates (lib/k8s/node-daemons.ts,
+ * lib/k8s/system-workloads.ts) are read at the pinned versions and placed where their tolerations,
+ * node selection and anti-affinity put them; Triton's requests fit a node of every GPU type of
+ * every stage beside them (synth's numbers and the rehearsal's agree); every stage's system nodes
+ * hold a rollout at every pod's maximum; and the "Node fit" section of docs/operations.md is what
+ * the code computes.
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpuNodeDaemonSetReserve } from '../../lib/config-inference.ts';
 import { allocatable } from '../../lib/k8s/instance-types.ts';
+import { karpenterValues } from '../../lib/k8s/karpenter.ts';
+import { kedaValues } from '../../lib/k8s/metrics.ts';
 import {
   gpuNode,
   gpuNodeDaemonSets,
@@ -22,20 +26,52 @@ import {
   podReservation,
 } from '../../lib/k8s/node-daemons.ts';
 import {
+  addonDeployments,
+  chartDeployments,
+  helmMerge,
+  PINNED_CHARTS,
+  type PlacedDeployment,
+  pinnedDeploymentProblems,
+  requiresDistinctNodes,
+  requiresZoneSpread,
+  SYSTEM_WORKLOAD_FACTS,
+  systemWorkloadFacts,
+  systemWorkloadFactsProblem,
+  valueAt,
+} from '../../lib/k8s/system-workloads.ts';
+import {
+  ALB_CONTROLLER_VERSION,
   EKS_ADDON_VERSIONS,
   GPU_TAINT,
+  KARPENTER,
+  KEDA,
   NVIDIA_DEVICE_PLUGIN,
   POOL_LABEL,
 } from '../../lib/k8s/versions.ts';
-import { DOC, nodeFitSection, sectionOf, stages } from '../../scripts/node-fit.ts';
+import {
+  DOC,
+  nodeFitSection,
+  poolFit,
+  rolloutSurge,
+  sectionOf,
+  stages,
+} from '../../scripts/node-fit.ts';
 import { type ClusterModel, clusterFromTemplates, type K8sObject } from './rehearsal/cluster.ts';
 import { daemonSetOverhead, freeOnNode, podRequests, workloads } from './rehearsal/workloads.ts';
 import { type Synthesized, stageConfig, synth } from './support.ts';
 
 const STAGES = stages();
 
-/** Values keys that would change a DaemonSet's requests or where it lands. */
-const PLACEMENT_KEYS = ['resources', 'tolerations', 'nodeSelector', 'affinity'];
+/** Values keys that would change a DaemonSet's or a Deployment's requests, count or placement. */
+const PLACEMENT_KEYS = [
+  'resources',
+  'tolerations',
+  'nodeSelector',
+  'affinity',
+  'replicaCount',
+  'replicas',
+  'topologySpreadConstraints',
+];
 
 /** Every leaf of a JSON value as a dotted path. */
 function paths(value: unknown, at = ''): string[] {
@@ -210,6 +246,246 @@ describe('where each DaemonSet lands (lib/k8s/node-daemons.ts landsOn)', () => {
   });
 });
 
+/** The chart releases' values as the templates give them (cluster endpoint etc. stand-ins). */
+const RELEASE_VALUES: Record<string, Record<string, unknown>> = {
+  karpenter: karpenterValues({
+    clusterName: 'axon',
+    clusterEndpoint: 'https://example.eks.amazonaws.com',
+    interruptionQueueName: 'axon-interruptions',
+  }),
+  keda: kedaValues(),
+  'aws-load-balancer-controller': { clusterName: 'axon', region: 'us-east-1' },
+};
+const NAMESPACES: Record<string, string> = {
+  karpenter: KARPENTER.namespace,
+  keda: KEDA.namespace,
+  'aws-load-balancer-controller': 'kube-system',
+};
+
+/** Every add-on and chart Deployment at the pinned versions, with the app's values. */
+function pinnedDeployments(): PlacedDeployment[] {
+  return [
+    ...addonDeployments(),
+    ...PINNED_CHARTS.flatMap(({ chart, version }) =>
+      chartDeployments(chart, version, RELEASE_VALUES[chart] ?? {}, NAMESPACES[chart] ?? ''),
+    ),
+  ];
+}
+
+const byName = (name: string): PlacedDeployment => {
+  const d = pinnedDeployments().find((x) => x.name === name);
+  if (!d) throw new Error(`no Deployment ${name}`);
+  return d;
+};
+
+describe('the Deployment facts (lib/k8s/system-workloads.ts)', () => {
+  it('hold a row for every pinned add-on and chart version', () => {
+    expect(pinnedDeploymentProblems()).toEqual([]);
+    expect(PINNED_CHARTS).toEqual([
+      { chart: 'aws-load-balancer-controller', version: ALB_CONTROLLER_VERSION.helmChartVersion },
+      { chart: 'karpenter', version: KARPENTER.version },
+      { chart: 'keda', version: KEDA.version },
+    ]);
+  });
+
+  it('fail an add-on or chart pinned at a version they were not read at', () => {
+    expect(systemWorkloadFactsProblem('helm-chart', 'karpenter', '1.15.0')).toBe(
+      'chart karpenter is pinned at 1.15.0, but lib/k8s/system-workloads.ts holds its Deployments as read for 1.14.1: read its chart or manifest at 1.15.0 again (replicas, requests, tolerations, node selector, affinity, topology spread) and update the row',
+    );
+    expect(systemWorkloadFactsProblem('helm-chart', 'keda', '2.21.0')).toMatch(
+      /chart keda is pinned at 2\.21\.0, but .* read for 2\.20\.2/,
+    );
+    expect(
+      systemWorkloadFactsProblem('helm-chart', 'aws-load-balancer-controller', '1.18.0'),
+    ).toMatch(/pinned at 1\.18\.0, but .* read for 1\.17\.1/);
+    expect(systemWorkloadFactsProblem('eks-addon', 'coredns', 'v1.14.2-eksbuild.4')).toMatch(
+      /EKS add-on coredns is pinned at v1\.14\.2-eksbuild\.4, but .* read for v1\.13\.2-eksbuild\.\*/,
+    );
+    expect(systemWorkloadFactsProblem('eks-addon', 'metrics-server', 'v0.9.0-eksbuild.5')).toMatch(
+      /metrics-server is pinned at v0\.9\.0-eksbuild\.5, but .* read for v0\.8\.1-eksbuild\.\*/,
+    );
+    expect(systemWorkloadFactsProblem('helm-chart', 'cluster-autoscaler', '9.0.0')).toBe(
+      'chart cluster-autoscaler 9.0.0 has no row in lib/k8s/system-workloads.ts: read which Deployments it runs (or list it in WITHOUT_DEPLOYMENTS)',
+    );
+    // DaemonSet-only sources need no Deployment row.
+    for (const name of ['vpc-cni', 'kube-proxy', 'eks-pod-identity-agent']) {
+      expect(systemWorkloadFactsProblem('eks-addon', name, 'v9.9.9-eksbuild.1')).toBeUndefined();
+    }
+    expect(
+      systemWorkloadFactsProblem('helm-chart', 'nvidia-device-plugin', '0.19.0'),
+    ).toBeUndefined();
+  });
+
+  it('take any EKS build of an upstream version read, and only that version', () => {
+    expect(systemWorkloadFacts('eks-addon', 'coredns', 'v1.13.2-eksbuild.11')).toBeDefined();
+    expect(systemWorkloadFacts('eks-addon', 'coredns', 'v1.13.3-eksbuild.1')).toBeUndefined();
+    expect(systemWorkloadFacts('helm-chart', 'karpenter', '1.14.1')?.readFrom[0]?.ref).toBe(
+      'v1.14.1',
+    );
+  });
+
+  it('name a repository, path and 40-hex commit for every row', () => {
+    for (const facts of SYSTEM_WORKLOAD_FACTS) {
+      expect(facts.readFrom.length).toBeGreaterThan(0);
+      for (const source of facts.readFrom) {
+        expect([facts.name, source.commit]).toEqual([
+          facts.name,
+          expect.stringMatching(/^[0-9a-f]{40}$/),
+        ]);
+        expect(source.repo).toMatch(/^[\w.-]+\/[\w.-]+$/);
+      }
+    }
+  });
+
+  it('count each Deployment at its replicas and the requests the app values give it', () => {
+    expect(
+      pinnedDeployments().map((d) => [
+        `${d.namespace}/${d.name}`,
+        d.replicas,
+        d.cpuMillicores,
+        d.memoryMiB,
+        d.distinctNodes,
+      ]),
+    ).toEqual([
+      ['kube-system/coredns', 2, 100, 70, false],
+      ['kube-system/metrics-server', 2, 100, 200, false],
+      ['amazon-cloudwatch/amazon-cloudwatch-observability-controller-manager', 1, 100, 64, false],
+      ['kube-system/aws-load-balancer-controller', 2, 0, 0, false],
+      ['kube-system/karpenter', 2, 250, 512, true],
+      ['keda/keda-operator', 1, 100, 128, false],
+      ['keda/keda-operator-metrics-apiserver', 1, 100, 128, false],
+      ['keda/keda-admission-webhooks', 1, 50, 64, false],
+    ]);
+  });
+
+  it('count the chart defaults when the release sets no values', () => {
+    const karpenter = chartDeployments('karpenter', '1.14.1', {}, 'kube-system')[0];
+    expect([karpenter?.replicas, karpenter?.cpuMillicores, karpenter?.memoryMiB]).toEqual([
+      2, 0, 0,
+    ]);
+    expect(
+      chartDeployments('keda', '2.20.2', {}, 'keda').map((d) => [d.cpuMillicores, d.memoryMiB]),
+    ).toEqual([
+      [100, 100],
+      [100, 100],
+      [100, 100],
+    ]);
+  });
+
+  it('merge release values over chart defaults as Helm does: maps by key, lists replaced, null removes', () => {
+    expect(
+      helmMerge(
+        { nodeSelector: { 'kubernetes.io/os': 'linux' }, tolerations: [{ key: 'a' }], n: 2 },
+        { nodeSelector: { [POOL_LABEL]: 'system' }, tolerations: [], n: null },
+      ),
+    ).toEqual({
+      nodeSelector: { 'kubernetes.io/os': 'linux', [POOL_LABEL]: 'system' },
+      tolerations: [],
+    });
+    // KEDA's `.Values.operator.nodeSelector | default .Values.nodeSelector`.
+    const values = { operator: { nodeSelector: {} }, nodeSelector: { a: 'b' } };
+    expect(valueAt(values, ['operator.nodeSelector', 'nodeSelector'])).toEqual({ a: 'b' });
+    expect(
+      valueAt({ operator: { nodeSelector: { c: 'd' } } }, [
+        'operator.nodeSelector',
+        'nodeSelector',
+      ]),
+    ).toEqual({ c: 'd' });
+  });
+
+  it("places Karpenter's controllers on the system nodes, each on its own node, with the app's node selector merged into the chart's", () => {
+    const karpenter = byName('karpenter');
+    expect(karpenter.placement.nodeSelector).toEqual({
+      'kubernetes.io/os': 'linux',
+      [POOL_LABEL]: 'system',
+    });
+    expect(karpenter.distinctNodes).toBe(true);
+    expect(karpenter.zoneSpreadRequired).toBe(true);
+    expect(landsOn(karpenter.placement, systemNode('m7i.large'))).toBe(true);
+    // Its required node affinity keeps it off nodes Karpenter launched, tolerated or not.
+    const { taints: _, ...untainted } = gpuNode('g6.xlarge');
+    expect(landsOn(karpenter.placement, { ...untainted, taints: [] })).toBe(false);
+  });
+
+  it('requires distinct nodes only for a required anti-affinity on the node name', () => {
+    const term = { topologyKey: 'kubernetes.io/hostname' };
+    expect(
+      requiresDistinctNodes({
+        podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] },
+      }),
+    ).toBe(true);
+    expect(
+      requiresDistinctNodes({
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }],
+        },
+      }),
+    ).toBe(false);
+    expect(
+      requiresDistinctNodes({
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { topologyKey: 'topology.kubernetes.io/zone' },
+          ],
+        },
+      }),
+    ).toBe(false);
+    // A release may drop the chart's anti-affinity (null removes a default in Helm).
+    const relaxed = chartDeployments(
+      'karpenter',
+      '1.14.1',
+      { affinity: { podAntiAffinity: null } },
+      'kube-system',
+    )[0];
+    expect(relaxed?.distinctNodes).toBe(false);
+    expect(
+      requiresZoneSpread([
+        { topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway' },
+      ]),
+    ).toBe(false);
+    // CoreDNS and the load balancer controller only prefer other nodes.
+    expect(byName('coredns').distinctNodes).toBe(false);
+    expect(byName('aws-load-balancer-controller').distinctNodes).toBe(false);
+  });
+
+  it('keeps every add-on and chart Deployment off the tainted GPU nodes and on the system nodes', () => {
+    for (const d of pinnedDeployments()) {
+      expect([d.name, landsOn(d.placement, gpuNode('g6.xlarge'))]).toEqual([d.name, false]);
+      expect([d.name, landsOn(d.placement, systemNode('m7i.large'))]).toEqual([d.name, true]);
+    }
+    // CoreDNS tolerates CriticalAddonsOnly, not the GPU taint.
+    expect(byName('coredns').placement.tolerations).toEqual([
+      { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' },
+      { key: 'CriticalAddonsOnly', operator: 'Exists' },
+    ]);
+    // The CloudWatch operator's empty manager.tolerations wins over the chart's tolerate-all.
+    expect(
+      byName('amazon-cloudwatch-observability-controller-manager').placement.tolerations,
+    ).toBeUndefined();
+    // A release that tolerates the GPU taint would reach the GPU nodes.
+    const tolerant = chartDeployments(
+      'aws-load-balancer-controller',
+      '1.17.1',
+      { tolerations: [{ key: GPU_TAINT.key, operator: 'Exists' }] },
+      'kube-system',
+    )[0];
+    expect(tolerant && landsOn(tolerant.placement, gpuNode('g6.xlarge'))).toBe(true);
+  });
+
+  it('resolve a rollout surge as the deployment controller does', () => {
+    const deployment = (rollingUpdate?: object, type?: string) => ({
+      kind: 'Deployment',
+      spec: { strategy: { ...(type && { type }), ...(rollingUpdate && { rollingUpdate }) } },
+    });
+    expect(rolloutSurge(deployment({ maxSurge: 1 }), 4)).toBe(1);
+    expect(rolloutSurge(deployment(), 4)).toBe(1);
+    expect(rolloutSurge(deployment({ maxSurge: '50%' }), 3)).toBe(2);
+    expect(rolloutSurge(deployment({ maxSurge: 0 }), 4)).toBe(0);
+    expect(rolloutSurge(deployment(undefined, 'Recreate'), 4)).toBe(0);
+    expect(rolloutSurge({ kind: 'StatefulSet' }, 4)).toBe(0);
+  });
+});
+
 describe.each(STAGES)('stage %s', (stage) => {
   let synthesized: Synthesized;
   let cluster: ClusterModel;
@@ -271,6 +547,51 @@ describe.each(STAGES)('stage %s', (stage) => {
       }
     }
     expect(seen).toEqual(pins);
+  });
+
+  it('keeps room on its node groups for a rollout with every pod at its maximum', () => {
+    for (const pool of cluster.pools.filter((p) => p.kind === 'nodegroup')) {
+      for (const type of pool.instanceTypes) {
+        const fit = poolFit(cluster, pool, type);
+        expect(fit.outside.map((d) => d.name)).toContain('kube-system/karpenter');
+        expect([
+          pool.name,
+          type,
+          fit.duringRollout.cpuMillicores >= 0,
+          fit.duringRollout.memoryMiB >= 0,
+        ]).toEqual([pool.name, type, true, true]);
+      }
+    }
+  });
+
+  it('passes the chart releases the values system-workloads.ts is counted with here', () => {
+    for (const { chart, version } of PINNED_CHARTS) {
+      const release = cluster.charts.find((c) => c.chart === chart);
+      expect([chart, release?.version]).toEqual([chart, version]);
+      const counted = chartDeployments(
+        chart,
+        version,
+        RELEASE_VALUES[chart] ?? {},
+        NAMESPACES[chart] ?? '',
+      );
+      const deployed = chartDeployments(
+        chart,
+        version,
+        release?.values ?? {},
+        release?.namespace ?? '',
+      );
+      const shape = (ds: PlacedDeployment[]) =>
+        ds.map((d) => [
+          d.namespace,
+          d.name,
+          d.replicas,
+          d.cpuMillicores,
+          d.memoryMiB,
+          d.placement,
+          d.distinctNodes,
+        ]);
+      expect(shape(deployed)).toEqual(shape(counted));
+    }
   });
 
   it('gives the NVIDIA device plugin the placement values node-daemons.ts counts it with', () => {

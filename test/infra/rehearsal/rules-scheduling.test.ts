@@ -15,7 +15,7 @@ import {
   tritonPod,
 } from './fixtures.ts';
 import { podsFitANode, poolsHoldTheirPodsAtMaximum } from './rules.ts';
-import { freeOnNode, nodeDaemons } from './workloads.ts';
+import { freeOnNode, nodeDaemons, onlyOn, outsideDeployments } from './workloads.ts';
 
 describe('every pod fits a node of a pool it may run on', () => {
   it('fails Triton asking 16Gi of a g6.xlarge, naming both numbers', () => {
@@ -154,16 +154,72 @@ describe('every pod fits a node of a pool it may run on', () => {
   });
 });
 
+/** The add-on Deployments every cluster here runs on the system pool (1 x 500m beside the app). */
+const ADDON_DEPLOYMENTS =
+  'kube-system/coredns 2 x 100m/70Mi (coredns v1.13.2-eksbuild.1), kube-system/metrics-server 2 x 100m/200Mi (metrics-server v0.8.1-eksbuild.1), amazon-cloudwatch/amazon-cloudwatch-observability-controller-manager 1 x 100m/64Mi (amazon-cloudwatch-observability v5.4.0-eksbuild.1)';
+
+/** Karpenter's chart as the app installs it (lib/k8s/karpenter.ts karpenterValues). */
+const karpenterChart = (values: K8sObject = {}) => ({
+  chart: 'karpenter',
+  version: '1.14.1',
+  release: 'karpenter',
+  namespace: 'kube-system',
+  values: {
+    nodeSelector: { 'axon.ai/pool': 'system' },
+    controller: { resources: { requests: { cpu: '250m', memory: '512Mi' } } },
+    ...values,
+  },
+});
+
 describe('pools hold their pods at the autoscalers maximum', () => {
-  it('fails an HPA maximum the system node group cannot hold even perfectly packed', () => {
+  it('fails an HPA maximum the system node group cannot hold even perfectly packed, counting the add-ons Deployments', () => {
     const model = cluster({
-      'HorizontalPodAutoscaler/session-manager': hpa('session-manager', 2, 8),
+      'HorizontalPodAutoscaler/session-manager': hpa('session-manager', 2, 7),
     });
     expect(poolsHoldTheirPodsAtMaximum(model)).toEqual([
+      `pool System: at their autoscalers' maximum its pods request 4000m CPU, 4188Mi and 0 GPU(s) (session-manager 7 x 500m/512Mi, ${ADDON_DEPLOYMENTS}), but its nodes allocate at most 2960m, 13500Mi and 0 GPU(s) (m7i.large; node group desiredSize 2; no node autoscaler grows it toward maxSize 3): the last replicas would stay Pending`,
+    ]);
+  });
+
+  it('fails a maximum that fits the app pods alone but not beside the add-ons and charts Deployments', () => {
+    // 4 x 500m and the add-ons' 500m make 2500m of 2960m; Karpenter (2 x 250m) and KEDA at its
+    // chart defaults (3 x 100m) make 3300m.
+    const keda = {
+      chart: 'keda',
+      version: '2.20.2',
+      release: 'keda',
+      namespace: 'keda',
+      values: { nodeSelector: { 'axon.ai/pool': 'system' } },
+    };
+    const model = cluster({}, { charts: [devicePlugin(), karpenterChart(), keda] });
+    expect(poolsHoldTheirPodsAtMaximum(cluster({}))).toEqual([]);
+    expect(poolsHoldTheirPodsAtMaximum(model)).toEqual([
       expect.stringContaining(
-        "pool System: at their autoscalers' maximum its pods request 4000m CPU, 4096Mi and 0 GPU(s) (session-manager 8 x 500m/512Mi), but its nodes allocate at most 2960m, 13500Mi and 0 GPU(s) (m7i.large; node group desiredSize 2",
+        "pool System: at their autoscalers' maximum its pods request 3300m CPU, 3976Mi and 0 GPU(s) (session-manager 4 x 500m/512Mi, kube-system/coredns 2 x 100m/70Mi (coredns v1.13.2-eksbuild.1)",
       ),
     ]);
+    expect(poolsHoldTheirPodsAtMaximum(model)[0]).toContain(
+      'kube-system/karpenter 2 x 250m/512Mi (karpenter chart 1.14.1), keda/keda-operator 1 x 100m/100Mi (keda chart 2.20.2), keda/keda-operator-metrics-apiserver 1 x 100m/100Mi (keda chart 2.20.2), keda/keda-admission-webhooks 1 x 100m/100Mi (keda chart 2.20.2)), but its nodes allocate at most 2960m',
+    );
+  });
+
+  it("fails Karpenter's two controllers on a node group of one node (required anti-affinity on the node name)", () => {
+    const oneBigNode = {
+      InstanceTypes: ['m7i.xlarge'],
+      ScalingConfig: { MinSize: 1, DesiredSize: 1, MaxSize: 3 },
+    };
+    const model = cluster({}, { system: oneBigNode, charts: [devicePlugin(), karpenterChart()] });
+    expect(poolsHoldTheirPodsAtMaximum(model)).toEqual([
+      'pool System: karpenter chart 1.14.1: Deployment kube-system/karpenter runs 2 replicas that must each have a node of their own (required podAntiAffinity on kubernetes.io/hostname), but the pool has at most 1 node(s) that can hold one (m7i.xlarge; node group desiredSize 1; no node autoscaler grows it toward maxSize 3): the last replicas would stay Pending',
+    ]);
+    // One replica, or no required anti-affinity, needs one node.
+    for (const values of [{ replicas: 1 }, { affinity: { podAntiAffinity: null } }]) {
+      const relaxed = cluster(
+        {},
+        { system: oneBigNode, charts: [devicePlugin(), karpenterChart(values)] },
+      );
+      expect(poolsHoldTheirPodsAtMaximum(relaxed)).toEqual([]);
+    }
   });
 
   it('passes the same maximum once a cluster-autoscaler may grow the node group', () => {
@@ -175,7 +231,7 @@ describe('pools hold their pods at the autoscalers maximum', () => {
       values: {},
     };
     const model = cluster(
-      { 'HorizontalPodAutoscaler/session-manager': hpa('session-manager', 2, 8) },
+      { 'HorizontalPodAutoscaler/session-manager': hpa('session-manager', 2, 7) },
       { charts: [devicePlugin(), autoscaler] },
     );
     expect(poolsHoldTheirPodsAtMaximum(model)).toEqual([]);
@@ -290,6 +346,56 @@ describe('DaemonSets outside the templates (lib/k8s/node-daemons.ts)', () => {
     };
     expect(podsFitANode(cluster({}, { charts: [devicePlugin(), logging] }))).toEqual([
       'chart1: chart fluentd 0.5.2 has no row in lib/k8s/node-daemons.ts: read which DaemonSets it runs (or list it in WITHOUT_DAEMONSETS)',
+      'chart1: chart fluentd 0.5.2 has no row in lib/k8s/system-workloads.ts: read which Deployments it runs (or list it in WITHOUT_DEPLOYMENTS)',
     ]);
+  });
+});
+
+describe('Deployments outside the templates (lib/k8s/system-workloads.ts)', () => {
+  const system = (model: ClusterModel) => model.pools.find((p) => p.name === 'System') as Pool;
+
+  it('fails a chart release at a version its Deployments were not read for', () => {
+    const model = cluster(
+      {},
+      { charts: [devicePlugin(), { ...karpenterChart(), version: '1.15.0' }] },
+    );
+    expect(podsFitANode(model)).toEqual([
+      'chart1: chart karpenter is pinned at 1.15.0, but lib/k8s/system-workloads.ts holds its Deployments as read for 1.14.1: read its chart or manifest at 1.15.0 again (replicas, requests, tolerations, node selector, affinity, topology spread) and update the row',
+    ]);
+  });
+
+  it("fails a chart Deployment whose release requests more than a node's free share, naming the node's budget", () => {
+    const big = karpenterChart({
+      controller: { resources: { requests: { cpu: '2', memory: '1Gi' } } },
+    });
+    expect(podsFitANode(cluster({}, { charts: [devicePlugin(), big] }))).toEqual([
+      expect.stringContaining(
+        'karpenter chart 1.14.1: Deployment kube-system/karpenter requests more than any node it may run on can allocate: m7i.large in System: cpu 2000m > 1480m (allocatable 1930m/6903Mi less DaemonSets 450m/153Mi',
+      ),
+    ]);
+  });
+
+  it("fails a chart Deployment the release's values send to a pool whose taint it does not tolerate", () => {
+    const gpu = karpenterChart({ nodeSelector: { 'axon.ai/pool': 'gpu' } });
+    expect(podsFitANode(cluster({}, { charts: [devicePlugin(), gpu] }))).toEqual([
+      expect.stringMatching(
+        /karpenter chart 1\.14\.1: Deployment kube-system\/karpenter fits no pool: System no node of it matches .*axon\.ai\/pool In gpu.*; Gpu does not tolerate the taint nvidia\.com\/gpu=true:NoSchedule/,
+      ),
+    ]);
+  });
+
+  it('counts the add-ons Deployments on the system pool only, where they land, and none on the GPU pool', () => {
+    const model = cluster({}, { charts: [devicePlugin(), karpenterChart()] });
+    const names = (pool: Pool) =>
+      outsideDeployments(model)
+        .filter((d) => onlyOn(model, d.podSpec, pool))
+        .map((d) => d.name);
+    expect(names(system(model))).toEqual([
+      'kube-system/coredns',
+      'kube-system/metrics-server',
+      'amazon-cloudwatch/amazon-cloudwatch-observability-controller-manager',
+      'kube-system/karpenter',
+    ]);
+    expect(names(model.pools.find((p) => p.name === 'Gpu') as Pool)).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { allocatable, instanceFacts } from '../../../lib/k8s/instance-types.ts';
 import { addonDaemonSets, chartDaemonSets } from '../../../lib/k8s/node-daemons.ts';
+import { addonDeployments, chartDeployments } from '../../../lib/k8s/system-workloads.ts';
 import {
   type Applied,
   type ClusterModel,
@@ -235,6 +236,48 @@ export function nodeDaemons(cluster: ClusterModel, pool: Pool, type: string): No
       requests: { cpuMillicores: ds.cpuMillicores, memoryMiB: ds.memoryMiB, gpus: 0 },
     }));
   return [...own, ...outside];
+}
+
+/** A Deployment outside the templates: an EKS add-on's or a chart release's. */
+export interface OutsideDeployment {
+  /** `namespace/name`. */
+  readonly name: string;
+  /** The add-on or chart (and version) that runs it. */
+  readonly source: string;
+  readonly replicas: number;
+  /** What one pod reserves. */
+  readonly requests: Resources;
+  /** Its pod's placement fields (nodeSelector, tolerations, required node affinity). */
+  readonly podSpec: K8sObject;
+  /** Its replicas need distinct nodes (required podAntiAffinity on kubernetes.io/hostname). */
+  readonly distinctNodes: boolean;
+}
+
+/**
+ * The Deployments the pinned EKS add-ons and the chart releases in the templates run, as
+ * lib/k8s/system-workloads.ts records them (a release's values over the chart's defaults, as for
+ * its DaemonSets).
+ */
+export function outsideDeployments(cluster: ClusterModel): OutsideDeployment[] {
+  return [
+    ...addonDeployments(),
+    ...cluster.charts.flatMap((c) => chartDeployments(c.chart, c.version, c.values, c.namespace)),
+  ].map((d) => ({
+    name: `${d.namespace}/${d.name}`,
+    source: d.source,
+    replicas: d.replicas,
+    requests: { cpuMillicores: d.cpuMillicores, memoryMiB: d.memoryMiB, gpus: 0 },
+    podSpec: d.placement,
+    distinctNodes: d.distinctNodes,
+  }));
+}
+
+/** Whether a pod may land on `pool` and on no other pool of the cluster. */
+export function onlyOn(cluster: ClusterModel, spec: K8sObject, pool: Pool): boolean {
+  return (
+    placementProblem(spec, pool) === undefined &&
+    cluster.pools.every((other) => other === pool || placementProblem(spec, other) !== undefined)
+  );
 }
 
 /** What the DaemonSets on every node of `type` in `pool` request together. */
