@@ -106,7 +106,8 @@ describe('InferenceStack: EKS cluster', () => {
     t.hasResourceProperties(NODEGROUP, {
       AmiType: 'AL2023_x86_64_STANDARD',
       InstanceTypes: ['m7i.large'],
-      ScalingConfig: { MinSize: 2, DesiredSize: 2, MaxSize: 3 },
+      // Three: the add-on and chart Deployments beside the session manager at its maximum.
+      ScalingConfig: { MinSize: 2, DesiredSize: 3, MaxSize: 3 },
       Labels: { 'axon.ai/pool': 'system' },
       Taints: Match.absent(),
     });
