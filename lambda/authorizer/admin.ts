@@ -4,7 +4,7 @@
  * stack can call the same code to mint its demo key.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type AxonConfig, ConfigError, planLimits } from '#shared/config';
+import { type AxonConfig, ConfigError, parseModelList, planLimits } from '#shared/config';
 import {
   displayPrefix,
   generateKey,
@@ -34,6 +34,8 @@ export interface KeyView {
   readonly expiresAt?: string;
   readonly revokedAt?: string;
   readonly limits?: Readonly<Record<string, unknown>>;
+  /** The key's own list of models, replacing its plan's; absent: the plan's (or every model). */
+  readonly models?: readonly string[];
 }
 
 export interface CreatedKey extends KeyView {
@@ -97,7 +99,21 @@ export function toView(record: KeyRecord, now: Date = new Date()): KeyView {
     ...(record.expiresAt !== undefined && { expiresAt: record.expiresAt }),
     ...(record.revokedAt !== undefined && { revokedAt: record.revokedAt }),
     ...(record.limits !== undefined && { limits: record.limits }),
+    ...(record.models !== undefined && { models: record.models }),
   };
+}
+
+/**
+ * A key's own list of models (`--models a,b`), checked with the config's rules; the names are
+ * not checked against what a stage serves (the CLI cannot know), so a typo simply never matches.
+ */
+export function checkModels(models: readonly string[]): readonly string[] {
+  try {
+    return parseModelList(models, '--models');
+  } catch (err) {
+    if (err instanceof ConfigError) throw new AdminError(err.message);
+    throw err;
+  }
 }
 
 export interface CreateKeyOptions {
@@ -107,6 +123,8 @@ export interface CreateKeyOptions {
   readonly owner?: string;
   /** A duration such as `30d`; absent means the key never expires. */
   readonly expiresIn?: string;
+  /** The models the key may call, replacing its plan's list; absent means the plan's. */
+  readonly models?: readonly string[];
   /** @default new Date() */
   readonly now?: Date;
 }
@@ -123,6 +141,7 @@ export async function createKey(
     throw err;
   }
   const owner = checkOwner(options.owner ?? DEFAULT_OWNER);
+  const models = options.models === undefined ? undefined : checkModels(options.models);
   const now = options.now ?? new Date();
   const expiresAt =
     options.expiresIn === undefined
@@ -138,6 +157,7 @@ export async function createKey(
     status: 'active',
     createdAt: now.toISOString(),
     ...(expiresAt !== undefined && { expiresAt }),
+    ...(models !== undefined && { models }),
   };
   await new KeyStore(client, tableName).put(record);
   return { key, ...toView(record, now) };

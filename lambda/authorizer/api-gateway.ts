@@ -14,12 +14,14 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
-import type { Authorizer } from './authorizer.ts';
+import type { Authorizer, Principal } from './authorizer.ts';
 import { AuthenticationError, TooManyAuthFailuresError } from './errors.ts';
 
 export interface SimpleContext {
   readonly keyId: string;
   readonly plan: string;
+  /** The models the key may call, comma-separated; absent means every model. */
+  readonly models?: string;
 }
 
 export type SimpleResult =
@@ -42,6 +44,10 @@ export function headerValues(
   return undefined;
 }
 
+/** The key's models for the context, comma-separated as `x-axon-models`; none: every model. */
+const models = (principal: Principal) =>
+  principal.models ? { models: principal.models.join(',') } : {};
+
 /** HTTP API, payload format 2.0 (which joins repeated headers with commas). */
 export async function authorizeHttpApi(
   authorizer: Authorizer,
@@ -52,7 +58,10 @@ export async function authorizeHttpApi(
       authorization: headerValues('authorization', event.headers),
       sourceAddress: event.requestContext?.http?.sourceIp,
     });
-    return { isAuthorized: true, context: { keyId: principal.keyId, plan: principal.plan } };
+    return {
+      isAuthorized: true,
+      context: { keyId: principal.keyId, plan: principal.plan, ...models(principal) },
+    };
   } catch (err) {
     if (err instanceof AuthenticationError || err instanceof TooManyAuthFailuresError) {
       return { isAuthorized: false };
@@ -74,7 +83,12 @@ export async function authorizeRestApi(
     return {
       principalId: principal.keyId,
       policyDocument: policy('Allow', event.methodArn),
-      context: { keyId: principal.keyId, plan: principal.plan, owner: principal.owner },
+      context: {
+        keyId: principal.keyId,
+        plan: principal.plan,
+        owner: principal.owner,
+        ...models(principal),
+      },
     };
   } catch (err) {
     if (err instanceof AuthenticationError) throw new Error('Unauthorized');

@@ -37,7 +37,10 @@ const { byKeyId, byOwner } = API_KEYS_TABLE.indexes;
 
 export type KeyStatus = 'active' | 'revoked';
 
-/** One item of the table, as stored. `limits` overrides the plan's numbers field by field. */
+/**
+ * One item of the table, as stored. `limits` overrides the plan's numbers field by field;
+ * `models`, when present, replaces the plan's list of models the key may call.
+ */
 export interface KeyRecord {
   readonly keyHash: string;
   readonly keyId: string;
@@ -49,6 +52,7 @@ export interface KeyRecord {
   readonly expiresAt?: string;
   readonly revokedAt?: string;
   readonly limits?: Readonly<Record<string, unknown>>;
+  readonly models?: readonly string[];
 }
 
 /** An item that does not have the table's shape (written by hand, or by a future version). */
@@ -90,6 +94,14 @@ export function toKeyRecord(item: Record<string, unknown>): KeyRecord {
   ) {
     throw new KeyRecordError('key record attribute limits must be a map');
   }
+  // The shape only; the list's rules (parseModelList) are checked where the key is resolved.
+  const models = item.models;
+  if (
+    models !== undefined &&
+    (!Array.isArray(models) || !models.every((name) => typeof name === 'string'))
+  ) {
+    throw new KeyRecordError('key record attribute models must be a list of strings');
+  }
   return {
     keyHash: item.keyHash as string,
     keyId: item.keyId as string,
@@ -101,6 +113,7 @@ export function toKeyRecord(item: Record<string, unknown>): KeyRecord {
     ...(item.expiresAt !== undefined && { expiresAt: item.expiresAt as string }),
     ...(item.revokedAt !== undefined && { revokedAt: item.revokedAt as string }),
     ...(limits !== undefined && { limits: limits as Record<string, unknown> }),
+    ...(models !== undefined && { models: models as string[] }),
   };
 }
 

@@ -6,6 +6,7 @@ import {
   type AxonConfig,
   ConfigError,
   type PlanLimits,
+  parseModelList,
   parsePlanLimits,
   planLimits,
 } from '#shared/config';
@@ -18,6 +19,11 @@ export interface Principal {
   readonly owner: string;
   /** The plan's numbers with the key's own overrides applied. */
   readonly limits: PlanLimits;
+  /**
+   * The models the key may call: the record's own list, else its plan's; absent means every
+   * model of the stage. The gateway forwards it as `x-axon-models`.
+   */
+  readonly models?: readonly string[];
 }
 
 /** Why a key did not authenticate. Logged, never told to the caller. */
@@ -52,6 +58,12 @@ export function mergeLimits(
   where: string,
 ): PlanLimits {
   if (!overrides) return plan;
+  if (overrides.models !== undefined) {
+    // One place for a key's models: the record's own attribute, which the CLI writes.
+    throw new ConfigError(
+      `${where}.models is not a limit; put the key's models in the record's models attribute`,
+    );
+  }
   const merged: Record<string, unknown> = { ...plan, ...overrides };
   if (overrides.tokensPerMinute !== undefined && overrides.tokenBurst === undefined) {
     delete merged.tokenBurst;
@@ -70,8 +82,13 @@ export function resolveRecord(record: KeyRecord, config: AxonConfig, nowMs: numb
     if (expiresAtMs <= nowMs) return { ok: false, reason: 'expired' };
   }
   let limits: PlanLimits;
+  let models: readonly string[] | undefined;
   try {
     limits = mergeLimits(planLimits(config, record.plan), record.limits, 'key record limits');
+    models =
+      record.models === undefined
+        ? limits.models
+        : parseModelList(record.models, 'key record models');
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const reason = Object.hasOwn(config.plans, record.plan) ? 'bad_record' : 'unknown_plan';
@@ -82,6 +99,7 @@ export function resolveRecord(record: KeyRecord, config: AxonConfig, nowMs: numb
     plan: record.plan,
     owner: record.owner,
     limits,
+    ...(models !== undefined && { models }),
   };
   return { ok: true, principal, ...(expiresAtMs !== undefined && { expiresAtMs }) };
 }

@@ -47,6 +47,8 @@ const NOT_FORWARDED = new Set([
 ]);
 
 export const GATEWAY_SECRET_HEADER = 'x-axon-gateway-secret';
+/** The principal's models (docs/api.md#model-access), believed only next to the secret. */
+export const MODELS_HEADER = 'x-axon-models';
 
 export interface UpstreamOptions {
   /** Base URL of the session manager, e.g. `http://internal-alb.example:80`. */
@@ -100,6 +102,9 @@ export function forwardedHeaders(
   headers['accept-encoding'] = 'identity';
   headers['x-axon-key-id'] = principal.keyId;
   headers['x-axon-plan'] = principal.plan;
+  // The models the key may call, comma-separated (names never hold a comma: parseModelList);
+  // absent means every model. The client's own x-axon-models was dropped above with the rest.
+  if (principal.models) headers[MODELS_HEADER] = principal.models.join(',');
   headers['x-request-id'] = requestId;
   headers[GATEWAY_SECRET_HEADER] = secret;
   if (request.body.length > 0) headers['content-length'] = String(request.body.length);

@@ -26,6 +26,11 @@ export interface PlanLimits extends Partial<SessionQuotas> {
    * `max_completion_tokens`, `max_output_tokens`). @default DEFAULT_COMPLETION_TOKENS
    */
   readonly defaultCompletionTokens?: number;
+  /**
+   * The models a key of this plan may call (`parseModelList`); absent means every model of the
+   * stage. A key record's own `models` replaces it.
+   */
+  readonly models?: readonly string[];
 }
 
 export type FailureMode = 'open' | 'closed';
@@ -86,6 +91,53 @@ function parseAdmissionLimits(value: Record<string, unknown>, where: string) {
 
 // --- end of admission limits ---
 
+// --- Model access (issue 20): which models a plan's keys may call ---
+
+/** Most models one plan or key may list. */
+export const MAX_MODELS = 64;
+/** Longest model name a list may hold. */
+export const MAX_MODEL_NAME_LENGTH = 128;
+/**
+ * A model name as a list may hold it: a letter or digit first, then letters, digits, `.`, `_`,
+ * `:`, `/` or `-`. Never a comma, a space or a control character, so the gateway can forward a
+ * list as one comma-separated header (`x-axon-models`) that cannot be split another way.
+ */
+const MODEL_NAME = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,${MAX_MODEL_NAME_LENGTH - 1}}$`);
+
+/**
+ * Validates a list of model names (a plan's `models`, a key record's `models`, the key CLI's
+ * `--models`): 1 to MAX_MODELS distinct names. `field` names the list in every message.
+ */
+export function parseModelList(value: unknown, field: string): readonly string[] {
+  const fix = 'or leave it out to allow every model of the stage';
+  if (!Array.isArray(value)) {
+    throw new ConfigError(
+      `${field} must be a list of model names such as ["stub-echo-chatml"], ${fix}; got ${JSON.stringify(value)}`,
+    );
+  }
+  if (value.length === 0) throw new ConfigError(`${field} must name at least one model, ${fix}`);
+  if (value.length > MAX_MODELS) {
+    throw new ConfigError(
+      `${field} names ${value.length} models, more than ${MAX_MODELS}; list at most ${MAX_MODELS}, ${fix}`,
+    );
+  }
+  const seen = new Set<string>();
+  value.forEach((name, i) => {
+    if (typeof name !== 'string' || !MODEL_NAME.test(name)) {
+      throw new ConfigError(
+        `${field}[${i}] must be a model name of 1 to ${MAX_MODEL_NAME_LENGTH} letters, digits, '.', '_', ':', '/' or '-' starting with a letter or digit, got ${JSON.stringify(name)}`,
+      );
+    }
+    if (seen.has(name)) {
+      throw new ConfigError(`${field} names ${JSON.stringify(name)} twice; list each model once`);
+    }
+    seen.add(name);
+  });
+  return [...seen];
+}
+
+// --- end of model access ---
+
 const PLAN_FIELDS = [
   'requestsPerMinute',
   'burst',
@@ -93,6 +145,7 @@ const PLAN_FIELDS = [
   'tokenBurst',
   'requestsPerDay',
   ...ADMISSION_FIELDS,
+  'models',
 ];
 const PLAN_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
@@ -211,6 +264,7 @@ export function parsePlanLimits(value: unknown, where: string): PlanLimits {
     ...(requestsPerDay !== undefined && { requestsPerDay }),
     ...sessions,
     ...parseAdmissionLimits(value, where),
+    ...(value.models !== undefined && { models: parseModelList(value.models, `${where}.models`) }),
   };
 }
 

@@ -93,7 +93,8 @@ export interface Fixture {
   metrics: CountingMetrics;
   upstream: FakeUpstream;
   dynalite: Dynalite;
-  newKey(plan?: string): Promise<{ key: string; keyId: string }>;
+  /** A key of `plan` (default `free`), with its own `models` when given. */
+  newKey(plan?: string, models?: readonly string[]): Promise<{ key: string; keyId: string }>;
   close(): Promise<void>;
 }
 
@@ -147,7 +148,8 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     metrics,
     upstream,
     dynalite,
-    newKey: async (plan = 'free') => createKey(client, tableName, { plan, config }),
+    newKey: async (plan = 'free', models?: readonly string[]) =>
+      createKey(client, tableName, { plan, config, ...(models && { models }) }),
     close: async () => {
       await redis?.close();
       await upstream.stop();

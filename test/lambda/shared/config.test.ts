@@ -109,3 +109,44 @@ describe('config document', () => {
     );
   });
 });
+
+describe('a plan’s models', () => {
+  const plan = (models: unknown) => ({
+    plans: { free: { requestsPerMinute: 60, burst: 10, models } },
+  });
+
+  it('keeps the list a plan names, and none means every model', () => {
+    expect(parseConfig(plan(['stub-echo-chatml', 'org/m:v1.2_x'])).plans.free?.models).toEqual([
+      'stub-echo-chatml',
+      'org/m:v1.2_x',
+    ]);
+    expect(parseConfig(valid).plans.free).not.toHaveProperty('models');
+  });
+
+  it.each([
+    [
+      '"m"',
+      /config\.plans\.free\.models must be a list of model names .*leave it out to allow every model/,
+    ],
+    ['[]', /config\.plans\.free\.models must name at least one model, or leave it out/],
+    [
+      JSON.stringify(Array.from({ length: 65 }, (_, i) => `m${i}`)),
+      /config\.plans\.free\.models names 65 models, more than 64; list at most 64/,
+    ],
+    ['[""]', /config\.plans\.free\.models\[0\] must be a model name of 1 to 128 .*got ""/],
+    ['["a", 1]', /config\.plans\.free\.models\[1\] must be a model name .*got 1/],
+    [JSON.stringify(['a', 'x'.repeat(129)]), /models\[1\] must be a model name of 1 to 128/],
+    ['["a,b"]', /models\[0\] must be a model name .*got "a,b"/],
+    ['["a b"]', /models\[0\] must be a model name/],
+    ['["-a"]', /models\[0\] must be a model name .*starting with a letter or digit/],
+    ['["a", "a"]', /config\.plans\.free\.models names "a" twice; list each model once/],
+  ])('rejects models: %s naming the field and the fix', (models, message) => {
+    expect(() => parseConfig(plan(JSON.parse(models)))).toThrow(ConfigError);
+    expect(() => parseConfig(plan(JSON.parse(models)))).toThrow(message);
+  });
+
+  it('accepts 64 models of 128 characters', () => {
+    const models = Array.from({ length: 64 }, (_, i) => `${i}`.padEnd(128, 'x'));
+    expect(parseConfig(plan(models)).plans.free?.models).toHaveLength(64);
+  });
+});
