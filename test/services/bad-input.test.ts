@@ -196,9 +196,9 @@ const cases: Case[] = [
     name: 'unknown model',
     path: '/chat/completions',
     body: { model: 'no-such-model', messages: user },
-    status: 400,
+    status: 404,
     code: 'model_not_found',
-    mentions: 'model',
+    mentions: 'The model `no-such-model` does not exist or you do not have access to it.',
   },
   {
     name: 'prompt longer than the context window',
@@ -236,8 +236,8 @@ const cases: Case[] = [
     method: 'GET',
     path: '/models/nope',
     status: 404,
-    type: 'not_found_error',
     code: 'model_not_found',
+    mentions: 'The model `nope` does not exist or you do not have access to it.',
   },
   {
     name: 'session with an unknown field',
@@ -251,9 +251,9 @@ const cases: Case[] = [
     name: 'session with an unknown model',
     path: '/sessions',
     body: { model: 'nope' },
-    status: 400,
+    status: 404,
     code: 'model_not_found',
-    mentions: 'model',
+    mentions: 'The model `nope` does not exist or you do not have access to it.',
   },
   {
     name: 'session metadata value not a string',

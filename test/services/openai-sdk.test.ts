@@ -94,7 +94,7 @@ describe('session manager through the official openai SDK', () => {
     const error = await client.chat.completions
       .create({ model: 'gpt-nonexistent', messages: [{ role: 'user', content: 'hi' }] })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
     expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('model_not_found');
     expect((error as InstanceType<typeof OpenAI.APIError>).type).toBe('invalid_request_error');
   });

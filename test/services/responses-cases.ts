@@ -166,7 +166,7 @@ export const RESPONSE_CASES: Case[] = [
     400,
     'invalid_value',
   ],
-  ['an unknown model', { model: 'no-such-model', input: 'x' }, 400, 'model_not_found'],
+  ['an unknown model', { model: 'no-such-model', input: 'x' }, 404, 'model_not_found'],
   [
     'an input longer than the window',
     { model: MODEL, input: longText },

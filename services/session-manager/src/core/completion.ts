@@ -11,7 +11,7 @@ import {
 } from '@axon/runtime/errors';
 import { renderPrompt } from './chat-template.ts';
 import { type CountedMessage, fitToContext } from './context.ts';
-import type { ModelCatalog, ModelSettings } from './models.ts';
+import type { ModelAccess, ModelCatalog, ModelSettings } from './models.ts';
 import {
   type CompletionMeta,
   chatChunk,
@@ -28,6 +28,8 @@ import type { GenerateRequest, TritonClient } from './triton-client.ts';
 
 export interface CompletionRequest {
   model: string;
+  /** The models the calling key may use (its principal's); `model` outside them is a 404. */
+  access: ModelAccess;
   messages: readonly CountedMessage[];
   maxTokens?: number;
   temperature?: number;
@@ -65,7 +67,7 @@ export async function prepareCompletion(
   catalog: Pick<ModelCatalog, 'resolve'>,
   request: CompletionRequest,
 ): Promise<PreparedCompletion> {
-  const settings = await catalog.resolve(request.model);
+  const settings = await catalog.resolve(request.model, request.access);
   const maxTokens = request.maxTokens ?? settings.defaultMaxTokens;
   if (maxTokens >= settings.contextWindow) {
     throw new InvalidRequestError(

@@ -1,17 +1,22 @@
 /**
- * Which models exist (Triton's repository index, cached briefly) and how to talk to each one
- * (chat template, context window, default max_tokens from MODELS_CONFIG). An unknown model is
- * the caller's mistake (400); a known model that is not READY is Triton's problem (503). While
- * Triton sleeps (scaled to zero, see waking.ts) the models MODELS_CONFIG names stand in for the
- * index, uncached, so they are listed and a request for one goes on to wake Triton.
+ * Which models exist (Triton's repository index, cached briefly), which of them the calling key
+ * may use (the gateway's `x-axon-models`), and how to talk to each one (chat template, context
+ * window, default max_tokens from MODELS_CONFIG). A model that does not exist and a model the key
+ * may not use are the same 404 `model_not_found`, so a key cannot tell them apart; a known model
+ * that is not READY is Triton's problem (503). While Triton sleeps (scaled to zero, see
+ * waking.ts) the models MODELS_CONFIG names stand in for the index, uncached, so they are listed
+ * and a request for one goes on to wake Triton.
  */
 
-import { InferenceUnavailableError, InvalidRequestError } from '@axon/runtime/errors';
+import { InferenceUnavailableError } from '@axon/runtime/errors';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { type ChatTemplate, TEMPLATE_NAMES, TEMPLATES } from './chat-template.ts';
+import { allows, type ModelAccess, ModelNotFoundError } from './model-access.ts';
 import type { RepositoryModel } from './triton-client.ts';
 import { ModelStartingError } from './waking.ts';
+
+export { type ModelAccess, ModelNotFoundError };
 
 const ModelSettingsSchema = Type.Object(
   {
@@ -126,31 +131,38 @@ export class ModelCatalog {
     return this.inflight;
   }
 
-  /** READY models only: what `GET /v1/models` lists and chat requests may use. */
-  async ready(): Promise<RepositoryModel[]> {
-    return (await this.all()).filter((m) => m.state === 'READY');
+  /** READY models the key may use: what `GET /v1/models` lists. */
+  async ready(access: ModelAccess): Promise<RepositoryModel[]> {
+    return (await this.all()).filter((m) => m.state === 'READY' && allows(access, m.name));
   }
 
-  /** The settings for `model`, after checking Triton serves it. */
-  async resolve(model: string, field = 'model'): Promise<ModelSettings> {
+  /**
+   * The settings for `model`, after checking the key may use it and Triton serves it. `access`
+   * is required so that no route can forget the key's models.
+   */
+  async resolve(model: string, access: ModelAccess): Promise<ModelSettings> {
+    // Refused before the index is read or demand is counted: a model the key may not use never
+    // wakes Triton, and a restricted key takes this path for every name outside its list,
+    // whether the model exists or not.
+    if (!allows(access, model)) throw new ModelNotFoundError(model);
     const entry = (await this.all()).find((m) => m.name === model);
-    if (!entry) {
-      throw new InvalidRequestError(
-        'model_not_found',
-        `${field}: the model '${model}' does not exist; GET /v1/models lists the available models.`,
-      );
-    }
+    if (!entry) throw new ModelNotFoundError(model);
     // Counted once the model is known, so a made-up name neither wakes Triton nor adds a series.
     this.onDemand?.(model);
     if (entry.state !== 'READY') throw new InferenceUnavailableError();
     return modelSettings(this.config, model);
   }
 
-  /** The model a session gets when it names none: the first READY model, by name. */
-  async defaultModel(): Promise<string> {
-    const names = (await this.ready()).map((m) => m.name).sort();
-    const first = names[0];
+  /**
+   * The model a session gets when it names none: the first READY model the key may use, by
+   * name. A key none of whose models is READY gets its first model by name, resolved (404 if it
+   * does not exist, 503 while it is not READY), rather than a model outside its list.
+   */
+  async defaultModel(access: ModelAccess): Promise<string> {
+    const names = (await this.ready(access)).map((m) => m.name).sort();
+    const first = names[0] ?? (access === undefined ? undefined : [...access].sort()[0]);
     if (first === undefined) throw new InferenceUnavailableError();
+    if (names[0] === undefined) await this.resolve(first, access);
     return first;
   }
 }

@@ -19,6 +19,7 @@ import {
   InvalidRequestError,
 } from '@axon/runtime/errors';
 import { Pool } from 'undici';
+import { ModelNotFoundError } from './model-access.ts';
 import { readSseData, SseProtocolError } from './sse.ts';
 
 export interface RepositoryModel {
@@ -242,10 +243,8 @@ export class TritonClient {
   private statusError(status: number, upstream: unknown, model: string): AxonError {
     const detail = `${status}: ${typeof upstream === 'string' ? upstream : 'no error message'}`;
     if (status === 404) {
-      return withUpstream(
-        new InvalidRequestError('model_not_found', `model: the model '${model}' is not served.`),
-        detail,
-      );
+      // Gone from Triton since the index was read: the same answer as a model never served.
+      return withUpstream(new ModelNotFoundError(model), detail);
     }
     if (status === 400) {
       return withUpstream(

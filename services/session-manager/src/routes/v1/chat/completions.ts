@@ -42,6 +42,7 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
       const prepared = await prepareCompletion(catalog, {
         model: body.model,
+        access: request.principal.models,
         messages: body.messages.map(toChatMessage),
         ...(maxTokens !== undefined ? { maxTokens } : {}),
         ...(typeof body.temperature === 'number' ? { temperature: body.temperature } : {}),

@@ -18,6 +18,7 @@ import {
 } from '../../../core/responses-input.ts';
 import type { SessionQuotas } from '../../../core/session-quotas.ts';
 import type { Session, SessionMeta, StoredMessage } from '../../../core/session-store.ts';
+import type { Principal } from '../../../plugins/principal.ts';
 import { ItemListQuery } from '../responses/schema.ts';
 import { conversationNotFound, conversationQuotaError } from './errors.ts';
 import {
@@ -66,12 +67,14 @@ const conversationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   /** Stores items (counted under the conversation's model template) within the caps. */
   async function append(
-    keyId: string,
+    principal: Principal,
     session: SessionMeta,
     items: readonly (MessageItem & { role: 'user' | 'assistant' })[],
     limits: SessionQuotas,
   ): Promise<void> {
-    const { template } = await catalog.resolve(session.model);
+    const { keyId } = principal;
+    // Items are counted under the conversation's model, which the key must still be able to use.
+    const { template } = await catalog.resolve(session.model, principal.models);
     const now = Date.now();
     const messages: StoredMessage[] = [];
     for (const item of items) messages.push(await storedOf(template, item, now));
@@ -100,7 +103,7 @@ const conversationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         body.items === undefined || body.items === null ? [] : turnItems(body.items, 'items');
       // A conversation is a session, which needs a model: the default one, until a response
       // names its own (each response's model is its own choice).
-      const model = await catalog.defaultModel();
+      const model = await catalog.defaultModel(request.principal.models);
       const meta = await sessions.create(
         keyId,
         { model, ...(body.metadata ? { metadata: body.metadata } : {}) },
@@ -108,7 +111,7 @@ const conversationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       );
       if (items.length > 0) {
         try {
-          await append(keyId, meta, items, limits);
+          await append(request.principal, meta, items, limits);
         } catch (error) {
           await sessions.delete(keyId, meta.id);
           throw error;
@@ -169,7 +172,7 @@ const conversationRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const { keyId } = request.principal;
       const session = await sessionOf(keyId, request.params.id);
       const items = turnItems(request.body.items, 'items');
-      await append(keyId, session, items, quotas(request.principal.plan));
+      await append(request.principal, session, items, quotas(request.principal.plan));
       return itemPage(items, { order: 'asc', limit: items.length });
     },
   );

@@ -1,10 +1,12 @@
 /**
- * `GET /v1/models`: the READY models of Triton's repository index, in OpenAI's list shape.
- * Triton does not report when a model was loaded, so `created` is 0.
+ * `GET /v1/models`: the READY models of Triton's repository index that the calling key may use,
+ * in OpenAI's list shape. Triton does not report when a model was loaded, so `created` is 0.
+ * A model the key may not use is not listed, and `GET /v1/models/{model}` answers it exactly as
+ * a model that does not exist.
  */
 
-import { NotFoundError } from '@axon/runtime/errors';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ModelNotFoundError } from '../../../core/models.ts';
 import { ModelList, ModelObject, ModelParams } from './schema.ts';
 
 const toModel = (name: string): ModelObject => ({
@@ -15,8 +17,8 @@ const toModel = (name: string): ModelObject => ({
 });
 
 const modelRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get('/models', { schema: { response: { 200: ModelList } } }, async () => {
-    const ready = await fastify.services.catalog.ready();
+  fastify.get('/models', { schema: { response: { 200: ModelList } } }, async (request) => {
+    const ready = await fastify.services.catalog.ready(request.principal.models);
     return { object: 'list' as const, data: ready.map((m) => toModel(m.name)) };
   });
 
@@ -24,14 +26,10 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/models/:model',
     { schema: { params: ModelParams, response: { 200: ModelObject } } },
     async (request) => {
-      const ready = await fastify.services.catalog.ready();
-      if (!ready.some((m) => m.name === request.params.model)) {
-        throw new NotFoundError(
-          'model_not_found',
-          `The model '${request.params.model}' does not exist.`,
-        );
-      }
-      return toModel(request.params.model);
+      const { model } = request.params;
+      const ready = await fastify.services.catalog.ready(request.principal.models);
+      if (!ready.some((m) => m.name === model)) throw new ModelNotFoundError(model);
+      return toModel(model);
     },
   );
 };

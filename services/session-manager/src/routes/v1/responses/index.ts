@@ -122,6 +122,7 @@ const responseRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     };
     const prepared = await prepareCompletion(catalog, {
       model: body.model,
+      access: request.principal.models,
       messages: promptOf({ instructions: req.instructions, system, history, input }),
       ...(req.maxOutputTokens !== null ? { maxTokens: req.maxOutputTokens } : {}),
       ...(req.temperature !== null ? { temperature: req.temperature } : {}),

@@ -68,8 +68,9 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     { schema: { body: CreateSessionBody, response: { 201: SessionObject } } },
     async (request, reply) => {
       const body = request.body;
-      const model = body.model ?? (await catalog.defaultModel());
-      await catalog.resolve(model);
+      const access = request.principal.models;
+      const model = body.model ?? (await catalog.defaultModel(access));
+      await catalog.resolve(model, access);
       const meta = await sessions.create(
         request.principal.keyId,
         {
@@ -161,8 +162,10 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         throw quotaError('storage_quota_exceeded', limits);
       }
 
+      // The key may have lost the session's model since the session was made: 404 then.
       const prepared = await prepareCompletion(catalog, {
         model: session.model,
+        access: request.principal.models,
         messages: turnPrompt(session, body.content),
         ...(body.max_tokens !== undefined ? { maxTokens: body.max_tokens } : {}),
         ...(typeof body.temperature === 'number' ? { temperature: body.temperature } : {}),
