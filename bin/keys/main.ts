@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createKey, listKeys, revokeKey, showKey } from '#authorizer/admin';
+import { checkModels, createKey, listKeys, revokeKey, showKey } from '#authorizer/admin';
 import { type AxonConfig, configFromEnv, loadConfigFile, planLimits } from '#shared/config';
 import { describeError, formatCreated, formatList, formatRevoked, formatShown } from './output.ts';
 import { resolveTarget, type Target } from './target.ts';
@@ -14,8 +14,10 @@ import { resolveTarget, type Target } from './target.ts';
 const USAGE = `Usage: npm run keys -- <command> [options]
 
 Commands:
-  create --plan <plan> [--owner <name>] [--expires-in <30d|12h|90m>]
-                         create a key and print it (the only time it is shown)
+  create --plan <plan> [--owner <name>] [--expires-in <30d|12h|90m>] [--models <m1,m2>]
+                         create a key and print it (the only time it is shown);
+                         --models: the only models it may call (default: its plan's list,
+                         else every model)
   list [--owner <name>]  list keys, newest first
   show <keyId>           show one key
   revoke <keyId>         revoke a key (gateways reject it within the cache TTL)
@@ -36,6 +38,7 @@ const OPTIONS = {
   plan: { type: 'string' },
   owner: { type: 'string' },
   'expires-in': { type: 'string' },
+  models: { type: 'string' },
   local: { type: 'boolean' },
   endpoint: { type: 'string' },
   stage: { type: 'string' },
@@ -86,8 +89,11 @@ function parse(argv: string[]) {
   }
   if (command === 'create' && values.plan === undefined)
     throw new UsageError('create needs --plan <plan>');
-  if (command !== 'create' && (values.plan ?? values['expires-in']) !== undefined) {
-    throw new UsageError('--plan and --expires-in only apply to create');
+  if (
+    command !== 'create' &&
+    (values.plan ?? values['expires-in'] ?? values.models) !== undefined
+  ) {
+    throw new UsageError('--plan, --expires-in and --models only apply to create');
   }
   if (values.local && values.endpoint !== undefined) {
     throw new UsageError('use either --local or --endpoint, not both');
@@ -96,6 +102,11 @@ function parse(argv: string[]) {
 }
 
 type Args = Exclude<ReturnType<typeof parse>, { help: true }>;
+
+/** `--models a,b` as a checked list (spaces around names ignored); absent stays absent. */
+function modelsOption(value: string | undefined): readonly string[] | undefined {
+  return value === undefined ? undefined : checkModels(value.split(',').map((name) => name.trim()));
+}
 
 async function execute(
   args: Args,
@@ -111,6 +122,7 @@ async function execute(
         plan: values.plan ?? '',
         ...(values.owner !== undefined && { owner: values.owner }),
         ...(values['expires-in'] !== undefined && { expiresIn: values['expires-in'] }),
+        ...(values.models !== undefined && { models: modelsOption(values.models) }),
       });
       return { json: created, text: formatCreated(created) };
     }
@@ -147,9 +159,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   let target: Target | undefined;
   try {
-    // A create's plan is checked before any network call, so a typo fails fast and offline.
+    // A create's plan and models are checked before any network call, so a typo fails fast
+    // and offline.
     const config = args.command === 'create' ? loadConfig(args.values.config) : undefined;
     if (config) planLimits(config, args.values.plan ?? '');
+    modelsOption(args.values.models);
     target = await resolveTarget(args.values);
     const { json, text } = await execute(args, target, config);
     process.stdout.write(`${args.values.json ? JSON.stringify(json) : text}\n`);

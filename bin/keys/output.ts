@@ -11,9 +11,15 @@ function expiry(view: KeyView): string {
   return view.expiresAt ? `expires ${view.expiresAt}` : 'never expires';
 }
 
+/** The key's own models, or what it gets without them. */
+function models(view: KeyView): string {
+  return view.models ? view.models.join(', ') : "its plan's (every model if the plan lists none)";
+}
+
 export function formatCreated(created: CreatedKey): string {
   return [
     `Created ${created.keyId} (plan ${created.plan}, owner ${created.owner}, ${expiry(created)}).`,
+    ...(created.models ? [`It may call only: ${created.models.join(', ')}.`] : []),
     '',
     `  ${created.key}`,
     '',
@@ -21,7 +27,16 @@ export function formatCreated(created: CreatedKey): string {
   ].join('\n');
 }
 
-const COLUMNS = ['KEY ID', 'PREFIX', 'OWNER', 'PLAN', 'STATUS', 'CREATED', 'EXPIRES'] as const;
+const COLUMNS = [
+  'KEY ID',
+  'PREFIX',
+  'OWNER',
+  'PLAN',
+  'STATUS',
+  'CREATED',
+  'EXPIRES',
+  'MODELS',
+] as const;
 
 export function formatList(views: readonly KeyView[]): string {
   if (views.length === 0) return 'No keys.';
@@ -33,6 +48,7 @@ export function formatList(views: readonly KeyView[]): string {
     view.status,
     view.createdAt,
     view.expiresAt ?? '-',
+    view.models?.join(',') ?? '-',
   ]);
   const widths = COLUMNS.map((title, i) =>
     Math.max(title.length, ...rows.map((row) => row[i]?.length ?? 0)),
@@ -56,6 +72,7 @@ export function formatShown(view: KeyView): string {
     ['expires', view.expiresAt ?? 'never'],
     ['revoked', view.revokedAt],
     ['limits', view.limits ? JSON.stringify(view.limits) : undefined],
+    ['models', models(view)],
   ];
   return fields
     .filter((field): field is [string, string] => field[1] !== undefined)

@@ -157,7 +157,7 @@ describe('npm run keys', () => {
     const list = await keys(['list', ...at]);
     expect(list.code).toBe(0);
     expect(list.stdout.split('\n')[0]).toMatch(
-      /^KEY ID\s+PREFIX\s+OWNER\s+PLAN\s+STATUS\s+CREATED\s+EXPIRES$/,
+      /^KEY ID\s+PREFIX\s+OWNER\s+PLAN\s+STATUS\s+CREATED\s+EXPIRES\s+MODELS$/,
     );
     expect(list.stdout).toContain(key.slice(0, 12));
     expect(list.stdout).not.toContain(key.slice(12));
@@ -169,6 +169,59 @@ describe('npm run keys', () => {
       stdout: `Revoked ${keyId}. Gateways reject it within 30 s (auth.cacheTtlSeconds), as they cache keys that long.\n`,
       stderr: '',
     });
+  });
+
+  it('creates a key limited to --models, shows its list, and its principal carries it', async () => {
+    const create = await keys([
+      'create',
+      '--plan',
+      'free',
+      '--owner',
+      'models-cli',
+      '--models',
+      'stub-echo-chatml, stub-echo-llama3',
+      ...at,
+    ]);
+    expect(create.code).toBe(0);
+    expect(create.stdout).toContain('It may call only: stub-echo-chatml, stub-echo-llama3.');
+    const key = /axon_[0-9A-Za-z]{36}/.exec(create.stdout)?.[0] ?? '';
+    const keyId = /key_[0-9A-Za-z]{16}/.exec(create.stdout)?.[0] ?? '';
+    expect(await authenticate(key)).toMatchObject({
+      keyId,
+      models: ['stub-echo-chatml', 'stub-echo-llama3'],
+    });
+
+    const show = await keys(['show', keyId, ...at]);
+    expect(show.stdout).toContain('models:  stub-echo-chatml, stub-echo-llama3');
+    const shown = JSON.parse((await keys(['show', keyId, '--json', ...at])).stdout);
+    expect(shown.models).toEqual(['stub-echo-chatml', 'stub-echo-llama3']);
+    const list = await keys(['list', '--owner', 'models-cli', ...at]);
+    expect(list.stdout.split('\n')[1]).toMatch(/\sstub-echo-chatml,stub-echo-llama3$/);
+
+    // Without --models the key follows its plan, and says so.
+    const plain = await keys(['create', '--plan', 'free', '--owner', 'models-cli', ...at]);
+    const plainId = /key_[0-9A-Za-z]{16}/.exec(plain.stdout)?.[0] ?? '';
+    expect(plain.stdout).not.toContain('It may call only');
+    expect((await keys(['show', plainId, ...at])).stdout).toContain(
+      "models:  its plan's (every model if the plan lists none)",
+    );
+  });
+
+  it('refuses a bad --models with exit 1 and one line, before any network call', async () => {
+    const offline = ['--endpoint', 'http://127.0.0.1:1'];
+    const cases: [string, string][] = [
+      ['', '--models[0] must be a model name'],
+      ['a,,b', '--models[1] must be a model name'],
+      ['a,a', '--models names "a" twice; list each model once'],
+      ['a b', '--models[0] must be a model name'],
+    ];
+    for (const [models, message] of cases) {
+      const run = await keys(['create', '--plan', 'free', '--models', models, ...offline]);
+      expect(run.code, models).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr, models).toContain(message);
+      expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+    }
   });
 
   it('fails with exit 1 and one line naming the valid plans for an unknown plan', async () => {
@@ -202,6 +255,7 @@ describe('npm run keys', () => {
       ['list', '--bogus'],
       ['revoke', 'a', 'b'],
       ['list', '--plan', 'free'],
+      ['list', '--models', 'a'],
       ['list', '--local', '--endpoint', 'http://x'],
     ];
     for (const args of cases) {
