@@ -155,7 +155,10 @@ export class InferenceCluster extends Construct {
     });
     // EKS creates /aws/eks/<name>/cluster itself, with no retention, if it is missing when the
     // control plane first logs; the stack's group must exist by then.
-    for (const group of logGroups) this.cluster.node.addDependency(group);
+    const controlPlane = this.cluster.node.defaultChild as CfnResource;
+    for (const group of logGroups) {
+      controlPlane.addDependency(group.node.defaultChild as CfnResource);
+    }
     this.podConnections = new ec2.Connections({
       securityGroups: [this.cluster.clusterSecurityGroup],
     });
