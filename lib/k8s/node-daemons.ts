@@ -721,8 +721,11 @@ export function gpuNode(type: string): NodeShape {
   };
 }
 
-function satisfied(labels: NodeShape['labels'], r: NodeRequirement): boolean {
-  const value = labels[r.key];
+/**
+ * Whether a label value (undefined: the node has no such label) meets one node selector
+ * requirement, as the scheduler and Karpenter read it. The deploy rehearsal uses it too.
+ */
+export function requirementMet(value: string | undefined, r: NodeRequirement): boolean {
   const values = r.values ?? [];
   switch (r.operator) {
     case 'In':
@@ -738,6 +741,10 @@ function satisfied(labels: NodeShape['labels'], r: NodeRequirement): boolean {
     case 'Lt':
       return value !== undefined && Number(value) < Number(values[0]);
   }
+}
+
+function satisfied(labels: NodeShape['labels'], r: NodeRequirement): boolean {
+  return requirementMet(labels[r.key], r);
 }
 
 function tolerated(tolerations: readonly Toleration[], taint: Taint): boolean {

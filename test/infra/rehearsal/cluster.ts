@@ -7,6 +7,7 @@
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 import { INSTANCE_TYPES, instanceFacts } from '../../../lib/k8s/instance-types.ts';
+import { requirementMet } from '../../../lib/k8s/node-daemons.ts';
 import { placeholder } from './intrinsics.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are untyped JSON the rules navigate
@@ -136,21 +137,7 @@ export function instanceTypeLabels(type: string): Record<string, string> {
 
 /** Whether a label set (undefined = label absent) satisfies one requirement. */
 export function satisfies(value: string | undefined, r: Requirement): boolean {
-  const values = r.values ?? [];
-  switch (r.operator) {
-    case 'In':
-      return value !== undefined && values.includes(value);
-    case 'NotIn':
-      return value === undefined || !values.includes(value);
-    case 'Exists':
-      return value !== undefined;
-    case 'DoesNotExist':
-      return value === undefined;
-    case 'Gt':
-      return value !== undefined && Number(value) > Number(values[0]);
-    case 'Lt':
-      return value !== undefined && Number(value) < Number(values[0]);
-  }
+  return requirementMet(value, r);
 }
 
 /** Kubernetes quantity of CPU as millicores ('500m', '2', '0.5'). */
