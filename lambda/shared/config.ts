@@ -18,6 +18,10 @@ export interface PlanLimits extends Partial<SessionQuotas> {
   readonly tokenBurst?: number;
   /** Requests per UTC day; absent means no daily quota. */
   readonly requestsPerDay?: number;
+  /** USD a key may spend per UTC day, at the `prices` of the config (`parseBudgets`). */
+  readonly dailyBudgetUsd?: number;
+  /** USD a key may spend per UTC calendar month. */
+  readonly monthlyBudgetUsd?: number;
   // --- admission limits (reservation and concurrency; see parseAdmissionLimits) ---
   /** Requests of one key in flight at once; absent means no cap. */
   readonly maxConcurrentRequests?: number;
@@ -37,6 +41,8 @@ export type FailureMode = 'open' | 'closed';
 
 export interface AxonConfig {
   readonly plans: Readonly<Record<string, PlanLimits>>;
+  /** What each model costs (`parsePrices`); absent: every request costs 0 and budgets are refused. */
+  readonly prices?: Readonly<Record<string, ModelPrice>>;
   readonly rateLimiter: {
     /** `open`: decide with a per-instance in-memory bucket when Redis fails; `closed`: 503. */
     readonly failureMode: FailureMode;
@@ -232,13 +238,124 @@ export function sessionQuotasEnv(config: AxonConfig): string {
   );
 }
 // ---------------------------------------------------------------------------------------------
+// Prices and budgets (issue 20): what a model's tokens cost, and how much one key may spend per
+// UTC day and month. Money is kept as whole nano-dollars (`nanoUsd`), so sums stay exact in the
+// doubles of the limiter's script and in the usage ledger's integers.
+
+/** One model's price, in USD per million tokens. Cached input tokens are priced as input. */
+export interface ModelPrice {
+  readonly inputPerMillion: number;
+  readonly outputPerMillion: number;
+}
+
+/**
+ * The usage ledger's name for every model the price table does not list: the ledger's fields
+ * come from the table only, so no request can grow a key's ledger hash (docs/limiter.md).
+ */
+export const OTHER_MODEL = 'other';
+
+const BUDGET_FIELDS = ['dailyBudgetUsd', 'monthlyBudgetUsd'] as const;
+/** Most models one price table may list: it bounds every key's usage ledger hash. */
+const MAX_PRICED_MODELS = 64;
+/** A priced model's name: what a request's `model` may be, and a ledger field may hold. */
+const PRICED_MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
+/** Largest budget, in USD: its nano-dollars plus any reservation stay exact in a double. */
+const MAX_BUDGET_USD = 1_000_000;
+/** Largest price, in USD per million tokens. */
+const MAX_PRICE_USD = 10_000;
+
+/** Whole nano-dollars of a USD amount that `usd` has validated (at most 6 decimals). */
+export function nanoUsd(usd: number): number {
+  return Math.round(usd * 1e6) * 1000;
+}
+
+/**
+ * A USD amount with at most `decimals` decimals: a price in USD per million tokens has at most 3
+ * (so a token costs whole nano-dollars), a budget at most 6 (whole micro-dollars).
+ */
+function usd(value: unknown, field: string, decimals: number, min: number, max: number): number {
+  const scaled = typeof value === 'number' ? value * 10 ** decimals : Number.NaN;
+  if (
+    typeof value !== 'number' ||
+    !(value >= min && value <= max) ||
+    Math.abs(scaled - Math.round(scaled)) > 1e-6
+  ) {
+    throw new ConfigError(
+      `${field} must be a number of US dollars from ${min} to ${max} with at most ${decimals} decimals, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** A plan's (or a key record's) budgets; they take effect only with a price table. */
+function parseBudgets(value: Record<string, unknown>, where: string) {
+  const budgets: { dailyBudgetUsd?: number; monthlyBudgetUsd?: number } = {};
+  for (const field of BUDGET_FIELDS) {
+    if (value[field] !== undefined) {
+      // A budget of 0 would refuse every priced request: leave the key without the route instead.
+      budgets[field] = usd(value[field], `${where}.${field}`, 6, 0.000001, MAX_BUDGET_USD);
+    }
+  }
+  return budgets;
+}
+
+/**
+ * The price table: at most MAX_PRICED_MODELS models by name, each with both prices (0 for a free
+ * model). It also bounds the usage ledger: a model it does not name is booked as OTHER_MODEL.
+ */
+function parsePrices(value: unknown, where: string): Record<string, ModelPrice> {
+  const example = '{"stub-echo-chatml": {"inputPerMillion": 0.15, "outputPerMillion": 0.6}}';
+  if (!isObject(value)) throw new ConfigError(`${where} must be an object like ${example}`);
+  const names = Object.keys(value);
+  if (names.length > MAX_PRICED_MODELS) {
+    throw new ConfigError(
+      `${where} prices ${names.length} models, more than ${MAX_PRICED_MODELS}; price at most ${MAX_PRICED_MODELS} (the rest are booked as "${OTHER_MODEL}")`,
+    );
+  }
+  const prices: Record<string, ModelPrice> = {};
+  for (const name of names) {
+    if (!PRICED_MODEL.test(name)) {
+      throw new ConfigError(
+        `${where}: ${JSON.stringify(name)} is not a model name (1 to 128 letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit)`,
+      );
+    }
+    if (name === OTHER_MODEL) {
+      throw new ConfigError(
+        `${where}.${name}: "${OTHER_MODEL}" is the usage ledger's name for unpriced models; rename the model`,
+      );
+    }
+    const price = value[name];
+    if (!isObject(price))
+      throw new ConfigError(`${where}.${name} must be an object like ${example}`);
+    rejectUnknown(price, ['inputPerMillion', 'outputPerMillion'], `${where}.${name}`);
+    prices[name] = {
+      inputPerMillion: usd(
+        price.inputPerMillion,
+        `${where}.${name}.inputPerMillion`,
+        3,
+        0,
+        MAX_PRICE_USD,
+      ),
+      outputPerMillion: usd(
+        price.outputPerMillion,
+        `${where}.${name}.outputPerMillion`,
+        3,
+        0,
+        MAX_PRICE_USD,
+      ),
+    };
+  }
+  return prices;
+}
+
+// --- end of prices and budgets ---
 
 /** Validates one plan's numbers; also used for a key record's overrides. */
 export function parsePlanLimits(value: unknown, where: string): PlanLimits {
   if (!isObject(value)) {
     throw new ConfigError(`${where} must be an object like {"requestsPerMinute": 60, "burst": 10}`);
   }
-  rejectUnknown(value, [...PLAN_FIELDS, ...SESSION_QUOTA_FIELDS], where);
+  rejectUnknown(value, [...PLAN_FIELDS, ...SESSION_QUOTA_FIELDS, ...BUDGET_FIELDS], where);
   const sessions = parsePlanSessionQuotas(value, where);
   const requestsPerMinute = positiveInteger(
     value.requestsPerMinute,
@@ -257,6 +374,7 @@ export function parsePlanLimits(value: unknown, where: string): PlanLimits {
   return {
     requestsPerMinute,
     burst,
+    ...parseBudgets(value, where),
     ...(tokensPerMinute !== undefined && {
       tokensPerMinute,
       tokenBurst: tokenBurst ?? tokensPerMinute,
@@ -270,7 +388,7 @@ export function parsePlanLimits(value: unknown, where: string): PlanLimits {
 
 export function parseConfig(doc: unknown, source = 'config'): AxonConfig {
   if (!isObject(doc)) throw new ConfigError(`${source} must be a JSON object with a "plans" field`);
-  rejectUnknown(doc, ['plans', 'rateLimiter', 'auth'], source);
+  rejectUnknown(doc, ['plans', 'rateLimiter', 'auth', 'prices'], source);
 
   if (!isObject(doc.plans) || Object.keys(doc.plans).length === 0) {
     throw new ConfigError(
@@ -285,6 +403,14 @@ export function parseConfig(doc: unknown, source = 'config'): AxonConfig {
       );
     }
     plans[name] = parsePlanLimits(plan, `${source}.plans.${name}`);
+  }
+  const prices = doc.prices === undefined ? undefined : parsePrices(doc.prices, `${source}.prices`);
+  for (const [name, plan] of Object.entries(plans)) {
+    if ((plan.dailyBudgetUsd || plan.monthlyBudgetUsd) && !prices) {
+      throw new ConfigError(
+        `${source}.plans.${name} has a budget but the config has no prices; add ${source}.prices`,
+      );
+    }
   }
 
   const limiterDoc = doc.rateLimiter ?? {};
@@ -331,6 +457,7 @@ export function parseConfig(doc: unknown, source = 'config'): AxonConfig {
 
   return {
     plans,
+    ...(prices && { prices }),
     rateLimiter: { failureMode, redisTimeoutMs, ...(leaseTtlMs !== undefined && { leaseTtlMs }) },
     auth: { cacheTtlSeconds, failuresPerMinutePerAddress },
   };

@@ -48,14 +48,16 @@ export function rateLimitHeaders(decision: Decision, limits: PlanLimits): Record
   return headers;
 }
 
-const CODES: Record<BucketName, string> = {
+type RateBucket = Exclude<BucketName, 'dayBudget' | 'monthBudget'>;
+
+const CODES: Record<RateBucket, string> = {
   requests: 'rate_limit_exceeded',
   tokens: 'token_rate_limit_exceeded',
   day: 'quota_exceeded',
   concurrency: 'concurrency_limit_exceeded',
 };
 
-function denialMessage(bucket: BucketName, limits: PlanLimits, wait: number): string {
+function denialMessage(bucket: RateBucket, limits: PlanLimits, wait: number): string {
   switch (bucket) {
     case 'requests':
       return `Rate limit reached for requests: ${limits.requestsPerMinute} per minute with bursts of up to ${limits.burst}. Retry after ${wait} s.`;
@@ -71,7 +73,9 @@ function denialMessage(bucket: BucketName, limits: PlanLimits, wait: number): st
 /** The 429 of a denied decision; its headers include the rate-limit headers and Retry-After. */
 export class RateLimitExceededError extends AxonError {
   constructor(decision: Decision, limits: PlanLimits) {
-    const bucket = decision.limitedBy ?? 'requests';
+    const limitedBy = decision.limitedBy ?? 'requests';
+    const bucket =
+      limitedBy === 'dayBudget' || limitedBy === 'monthBudget' ? 'requests' : limitedBy;
     super(
       429,
       'rate_limit_error',
@@ -80,4 +84,33 @@ export class RateLimitExceededError extends AxonError {
       rateLimitHeaders(decision, limits),
     );
   }
+}
+
+/**
+ * The 429 of a decision a budget refused: OpenAI's `insufficient_quota`, apart from the rate
+ * limits, since waiting a few seconds does not help. `x-should-retry: false` tells the official
+ * SDKs not to retry it on their own (they retry every other 429); `Retry-After` says when the
+ * budget resets, though it may admit sooner once requests in flight give back their reservations.
+ */
+export class InsufficientQuotaError extends AxonError {
+  constructor(decision: Decision, limits: PlanLimits) {
+    const monthly = decision.limitedBy === 'monthBudget';
+    const usd = monthly ? limits.monthlyBudgetUsd : limits.dailyBudgetUsd;
+    const resets = monthly ? 'on the first of next month (UTC)' : 'at 00:00 UTC';
+    super(
+      429,
+      'insufficient_quota',
+      'insufficient_quota',
+      `This key's ${monthly ? 'monthly' : 'daily'} budget of ${usd} USD does not cover this request's worst-case cost; it resets ${resets}, in ${retryAfterSeconds(decision.retryAfterMs)} s. Lower max_tokens, or raise the budget.`,
+      { ...rateLimitHeaders(decision, limits), 'x-should-retry': 'false' },
+    );
+  }
+}
+
+/** The error a denied decision becomes: a budget's `insufficient_quota`, or a rate limit's. */
+export function deniedError(decision: Decision, limits: PlanLimits): AxonError {
+  const by = decision.limitedBy;
+  return by === 'dayBudget' || by === 'monthBudget'
+    ? new InsufficientQuotaError(decision, limits)
+    : new RateLimitExceededError(decision, limits);
 }

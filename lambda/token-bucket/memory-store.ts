@@ -3,10 +3,14 @@
  * reply). Used when Redis fails in `open` mode, so one instance degrades to local limits, and
  * by the local stack when no redis-server is available. Never shared across instances: N
  * instances admit up to N times the limit, which is the documented price of failing open.
+ * Budgets are kept as the script keeps them; the usage ledger is not: no exporter reads this
+ * process, so a settlement that falls back here books no usage (docs/limiter.md#usage-ledger).
  */
 import type { PlanLimits } from '#shared/config';
 import {
   InvalidChargeError,
+  moneyOf,
+  msToNextMonth,
   type Outcome,
   type ScriptArgs,
   scriptArgs,
@@ -18,7 +22,7 @@ import {
 import { Op } from './lua.ts';
 import type { DecideInput, Decision, LeaseStore, RenewInput, SettleInput } from './types.ts';
 
-/** The six numbers the script packs into one Redis string, plus when that key would expire. */
+/** The numbers the script packs into one Redis string, with when that key would expire. */
 interface State {
   req: number;
   reqTs: number;
@@ -27,6 +31,10 @@ interface State {
   day: number;
   used: number;
   expiresAt: number;
+  /** Nano-dollars spent on `day` and in `month` (year * 12 + month - 1); -1: none kept. */
+  spentDay: number;
+  month: number;
+  spentMonth: number;
 }
 
 export interface MemoryStoreOptions {
@@ -38,6 +46,12 @@ export interface MemoryStoreOptions {
 
 const MAX_TTL_MS = 1e10;
 const DAY_MS = 86_400_000;
+
+/** The UTC month of `now` as the script numbers it: year * 12 + month - 1. */
+function monthOf(now: number): number {
+  const date = new Date(now);
+  return date.getUTCFullYear() * 12 + date.getUTCMonth();
+}
 
 export class MemoryStore implements LeaseStore {
   private readonly entries = new Map<string, State>();
@@ -58,14 +72,24 @@ export class MemoryStore implements LeaseStore {
   async decide(input: DecideInput): Promise<Decision> {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
-    const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost, 0, charge.lease);
+    const money = charge.costNanoUsd > 0 ? moneyOf(charge.limits, charge.costNanoUsd) : undefined;
+    const args = scriptArgs(
+      op,
+      charge.limits,
+      charge.cost,
+      charge.tokenCost,
+      0,
+      charge.lease,
+      money,
+    );
     return toDecision(this.evaluate(charge.id, args, charge.lease?.id), args, false);
   }
 
   async settle(input: SettleInput): Promise<Decision | undefined> {
     const s = toSettlement(input);
     if (!settlementNeeded(s)) return undefined;
-    const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease);
+    const money = moneyOf(s.limits, s.costNanoUsd, s.reservedNanoUsd, s.usage);
+    const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease, money);
     return toDecision(this.evaluate(s.id, args, s.lease?.id), args, false);
   }
 
@@ -92,6 +116,20 @@ export class MemoryStore implements LeaseStore {
     const now = this.now();
     const day = decision.day;
     const tokens = decision.tokens;
+    const { dayBudget, monthBudget } = decision;
+    // A decision that reports no budget keeps the spend this store already has for the key.
+    const kept = this.entries.get(id);
+    const month = monthOf(now);
+    const spentDay = dayBudget
+      ? dayBudget.limit - dayBudget.remaining
+      : kept && kept.day === Math.floor(now / DAY_MS)
+        ? kept.spentDay
+        : 0;
+    const spentMonth = monthBudget
+      ? monthBudget.limit - monthBudget.remaining
+      : kept && kept.month === month
+        ? kept.spentMonth
+        : 0;
     const resetMs = Math.max(
       decision.requests.resetMs,
       tokens?.resetMs ?? 0,
@@ -105,13 +143,31 @@ export class MemoryStore implements LeaseStore {
       day: Math.floor(now / DAY_MS),
       used: day ? day.limit - day.remaining : 0,
       expiresAt: now + Math.min(resetMs + 1000, MAX_TTL_MS),
+      spentDay,
+      month: spentDay > 0 || spentMonth > 0 ? month : -1,
+      spentMonth,
     });
   }
 
   /** The Lua script, line for line (see lua.ts for the meaning of every argument). */
   private evaluate(id: string, args: ScriptArgs, lease?: string): Outcome {
     const [op, reqCost, tokCost, rpm, reqCap, tpm, tokCap, dayLimit, tokHeld, concMax, leaseTtl] =
-      args;
+      args as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+    // The long form's budgets and costs (the ledger's tokens are not kept here).
+    const [dayBudget = 0, monthBudget = 0, cost = 0, costHeld = 0] = args.slice(11);
+    const budgeted = dayBudget > 0 || monthBudget > 0;
     const reqRate = rpm / 60_000;
     const tokRate = tpm / 60_000;
     const now = this.now();
@@ -126,14 +182,19 @@ export class MemoryStore implements LeaseStore {
     const stored = this.entries.get(id);
     if (stored) this.put(id, stored); // a read is a use: denied identities stay, too
     const current = stored && stored.expiresAt > now ? stored : undefined;
-    let { req, reqTs, tok, tokTs, day, used } = current ?? {
+    let { req, reqTs, tok, tokTs, day, used, spentDay, month, spentMonth } = current ?? {
       req: reqCap,
       reqTs: 0,
       tok: tokCap,
       tokTs: 0,
       day: -1,
       used: 0,
+      spentDay: 0,
+      month: -1,
+      spentMonth: 0,
     };
+    // Spend is kept once a budget has applied (the script's ten-double key).
+    const wide = budgeted || month >= 0;
 
     const refill = (tokens: number, ts: number, cap: number, rate: number) =>
       Math.min(cap, tokens + Math.max(0, now - ts) * rate);
@@ -143,34 +204,72 @@ export class MemoryStore implements LeaseStore {
       tokTs = now;
     }
     const today = Math.floor(now / DAY_MS);
-    if (day !== today) used = 0;
+    if (day !== today) {
+      used = 0;
+      spentDay = 0;
+    }
+    const thisMonth = monthOf(now);
+    if (wide && month !== thisMonth) {
+      month = thisMonth;
+      spentMonth = 0;
+    }
 
     const save = () => {
       let ttl = (reqCap - req) / reqRate;
       if (tokRate > 0) ttl = Math.max(ttl, (tokCap - tok) / tokRate);
       if (used > 0) ttl = Math.max(ttl, (today + 1) * DAY_MS - now + 60_000);
+      // The script keeps a key with spend until 32 days after the month's first; this store
+      // needs it only until the month is over.
+      if (spentMonth > 0) ttl = Math.max(ttl, msToNextMonth(now));
       ttl = Math.min(Math.ceil(ttl) + 1000, MAX_TTL_MS);
-      this.put(id, { req, reqTs: now, tok, tokTs, day: today, used, expiresAt: now + ttl });
+      this.put(id, {
+        req,
+        reqTs: now,
+        tok,
+        tokTs,
+        day: today,
+        used,
+        expiresAt: now + ttl,
+        spentDay,
+        month: wide ? month : -1,
+        spentMonth,
+      });
     };
+    const outcome = (allowed: boolean, inFlight: number): Outcome => ({
+      allowed,
+      req,
+      tok,
+      used,
+      inFlight,
+      now,
+      spentDay,
+      spentMonth,
+    });
 
     let allowed = true;
     let inFlight = 0;
     if (op === Op.settle) {
-      if (tokRate > 0) {
-        tok = Math.min(tokCap, tok + tokHeld - tokCost);
-        save();
+      if (tokRate > 0) tok = Math.min(tokCap, tok + tokHeld - tokCost);
+      if (budgeted) {
+        spentDay = Math.max(0, spentDay - costHeld) + cost;
+        spentMonth = Math.max(0, spentMonth - costHeld) + cost;
       }
+      if (tokRate > 0 || budgeted) save();
       if (leases && lease !== undefined) {
         leases.delete(lease);
         inFlight = live(leases);
         if (leases.size === 0) this.leases.delete(id); // Redis drops an empty sorted set
       }
-      return { allowed, req, tok, used, inFlight, now };
+      return outcome(allowed, inFlight);
     }
 
     if (req < reqCost) allowed = false;
     if (tokRate > 0 && (tokCost > 0 ? tok < tokCost : tok <= 0)) allowed = false;
     if (dayLimit > 0 && used + reqCost > dayLimit) allowed = false;
+    if (budgeted && cost > 0) {
+      if (dayBudget > 0 && spentDay + cost > dayBudget) allowed = false;
+      if (monthBudget > 0 && spentMonth + cost > monthBudget) allowed = false;
+    }
     if (leases) {
       for (const [other, expiry] of leases) if (expiry <= nowMs) leases.delete(other);
       inFlight = leases.size;
@@ -180,6 +279,10 @@ export class MemoryStore implements LeaseStore {
       req -= reqCost;
       if (tokRate > 0) tok -= tokCost;
       if (dayLimit > 0) used += reqCost;
+      if (budgeted) {
+        spentDay += cost;
+        spentMonth += cost;
+      }
       save();
       if (leases && lease !== undefined) {
         leases.set(lease, nowMs + leaseTtl);
@@ -187,7 +290,7 @@ export class MemoryStore implements LeaseStore {
         inFlight += 1;
       }
     }
-    return { allowed, req, tok, used, inFlight, now };
+    return outcome(allowed, inFlight);
   }
 
   /**

@@ -8,6 +8,7 @@ import type { Command } from 'ioredis';
 import {
   checkId,
   InvalidChargeError,
+  moneyOf,
   readReply,
   type ScriptArgs,
   scriptArgs,
@@ -74,7 +75,16 @@ export class RedisStore implements LeaseStore {
   async decide(input: DecideInput): Promise<Decision> {
     const charge = toCharge(input);
     const op = charge.peek ? Op.peek : Op.decide;
-    const args = scriptArgs(op, charge.limits, charge.cost, charge.tokenCost, 0, charge.lease);
+    const money = charge.costNanoUsd > 0 ? moneyOf(charge.limits, charge.costNanoUsd) : undefined;
+    const args = scriptArgs(
+      op,
+      charge.limits,
+      charge.cost,
+      charge.tokenCost,
+      0,
+      charge.lease,
+      money,
+    );
     const reply = await this.run(charge.id, args, charge.lease);
     return toDecision(readReply(reply), args, false);
   }
@@ -82,8 +92,10 @@ export class RedisStore implements LeaseStore {
   async settle(input: SettleInput): Promise<Decision | undefined> {
     const s = toSettlement(input);
     if (!settlementNeeded(s)) return undefined;
-    const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease);
-    return toDecision(readReply(await this.run(s.id, args, s.lease)), args, false);
+    const money = moneyOf(s.limits, s.costNanoUsd, s.reservedNanoUsd, s.usage);
+    const args = scriptArgs(Op.settle, s.limits, 0, s.used, s.reserved, s.lease, money);
+    const reply = await this.run(s.id, args, s.lease, s.usage?.model);
+    return toDecision(readReply(reply), args, false);
   }
 
   async renew(input: RenewInput): Promise<boolean> {
@@ -95,11 +107,17 @@ export class RedisStore implements LeaseStore {
   }
 
   /**
-   * One EVALSHA: the state key, plus the lease set and the lease id when a cap applies. The
-   * fast path is a single await; failures take `recover`.
+   * One EVALSHA: the state key, plus the lease set and the lease id when a cap applies, plus the
+   * ledger's model when the settlement books usage. The fast path is a single await; failures
+   * take `recover`.
    */
-  private async run(checkedId: string, args: ScriptArgs, lease?: Lease): Promise<unknown> {
-    const command = new ScriptCommand(this.keyOf(checkedId), args, lease?.id);
+  private async run(
+    checkedId: string,
+    args: ScriptArgs,
+    lease?: Lease,
+    model?: string,
+  ): Promise<unknown> {
+    const command = new ScriptCommand(this.keyOf(checkedId), args, lease?.id, model);
     try {
       return await (this.redis.sendCommand(command) as Promise<unknown>);
     } catch (err) {

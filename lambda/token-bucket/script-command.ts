@@ -4,8 +4,9 @@
  * argument sends an ordinary ioredis command down its mixed-buffer path (a list of string and
  * Buffer pieces concatenated per call), which cost the gateway about 2 µs of CPU per decision
  * more than a string argument (bench:limiter). Here the constant head (command, SHA, key count)
- * is encoded once per key count, and a call writes its key, its eleven doubles and its lease id
- * straight into a buffer from Node's pool: no separate argument buffer, no concatenation.
+ * is encoded once per shape (key count, arguments after the doubles), and a call writes its key,
+ * its doubles (eleven, or nineteen in the long form), its lease id and its ledger model straight
+ * into a buffer from Node's pool: no separate argument buffer, no concatenation.
  *
  * The command still carries its keys as ordinary arguments, so ioredis computes the cluster
  * slot from the first key exactly as it does for `callBuffer('evalsha', ...)`, and a MOVED or
@@ -16,20 +17,24 @@
 import { Command } from 'ioredis';
 import { DeadlineQueue, type Timed } from './deadline-queue.ts';
 import type { ScriptArgs } from './decision.ts';
-import { ARGS_BYTES, TOKEN_BUCKET_SHA } from './lua.ts';
+import { ARGS_BYTES, LONG_ARGS_BYTES, TOKEN_BUCKET_SHA } from './lua.ts';
 
-/** `*<n>\r\n$7\r\nevalsha\r\n$40\r\n<sha>\r\n$1\r\n<keys>\r\n`, by key count (1 or 2). */
-function head(keys: 1 | 2): Buffer {
-  // Parts: evalsha, sha, numkeys, the keys, the packed argument, and the lease id with 2 keys.
-  const parts = 3 + keys + (keys === 2 ? 2 : 1);
+/**
+ * `*<n>\r\n$7\r\nevalsha\r\n$40\r\n<sha>\r\n$1\r\n<keys>\r\n`, for 1 or 2 keys and 0 to 2
+ * arguments after the packed one (the lease id, the ledger model).
+ */
+function head(keys: 1 | 2, after: number): Buffer {
+  // Parts: evalsha, sha, numkeys, the keys, the packed argument, then the ones after it.
+  const parts = 3 + keys + 1 + after;
   return Buffer.from(
     `*${parts}\r\n$7\r\nevalsha\r\n$${TOKEN_BUCKET_SHA.length}\r\n${TOKEN_BUCKET_SHA}\r\n$1\r\n${keys}\r\n`,
     'latin1',
   );
 }
-const HEAD_ONE_KEY = head(1);
-const HEAD_TWO_KEYS = head(2);
+/** Heads by shape: [no lease, no model], [lease], [model], [lease and model]. */
+const HEADS: readonly Buffer[] = [head(1, 0), head(2, 1), head(1, 1), head(2, 2)];
 const ARG_HEADER = `$${ARGS_BYTES}\r\n`;
+const LONG_ARG_HEADER = `$${LONG_ARGS_BYTES}\r\n`;
 
 /** A bulk string's header and body, `$<bytes>\r\n<value>\r\n`, as UTF-8. */
 function bulk(value: string): string {
@@ -37,15 +42,18 @@ function bulk(value: string): string {
 }
 
 /**
- * One EVALSHA of the token bucket script: KEYS[1] `key`, ARGV[1] the packed `args`, and with a
- * lease KEYS[2] `<key>:leases` and ARGV[2] the lease id. Send it with `sendCommand`; a command is
- * sent once (its promise settles once), so a retry builds a new one or uses `fallbackArgs`.
+ * One EVALSHA of the token bucket script: KEYS[1] `key`, ARGV[1] the packed `args`, with a lease
+ * KEYS[2] `<key>:leases` and ARGV[2] the lease id, and with a ledger model that model as the last
+ * ARGV. Send it with `sendCommand`; a command is sent once (its promise settles once), so a retry
+ * builds a new one or uses `fallbackArgs`.
  */
 export class ScriptCommand extends Command implements Timed {
   private readonly wire: Buffer;
-  /** Where ARGV[1]'s 88 bytes start in `wire`. */
+  /** Where ARGV[1]'s doubles start in `wire`, and how many bytes they take. */
   private readonly argAt: number;
+  private readonly argBytes: number;
   private readonly leaseId: string | undefined;
+  private readonly model: string | undefined;
   private timed = false;
   /** When its `commandTimeout` falls due (`DeadlineQueue`). */
   due = 0;
@@ -56,7 +64,7 @@ export class ScriptCommand extends Command implements Timed {
    */
   failed = false;
 
-  constructor(key: string, args: ScriptArgs, leaseId?: string) {
+  constructor(key: string, args: ScriptArgs, leaseId?: string, model?: string) {
     // The arguments ioredis reads the keys (and so the cluster slot) from; never written as
     // they are, `toWritable` sends `wire`.
     super(
@@ -66,21 +74,26 @@ export class ScriptCommand extends Command implements Timed {
         : [TOKEN_BUCKET_SHA, '2', key, `${key}:leases`],
     );
     this.leaseId = leaseId;
-    const headBytes = leaseId === undefined ? HEAD_ONE_KEY : HEAD_TWO_KEYS;
+    this.model = model;
+    const long = args.length > 11;
+    this.argBytes = long ? LONG_ARGS_BYTES : ARGS_BYTES;
+    const headBytes = HEADS[
+      (leaseId === undefined ? 0 : 1) + (model === undefined ? 0 : 2)
+    ] as Buffer;
     // Everything between the head and the doubles, then everything after them, as text.
+    const argHeader = long ? LONG_ARG_HEADER : ARG_HEADER;
     const before =
-      leaseId === undefined
-        ? bulk(key) + ARG_HEADER
-        : bulk(key) + bulk(`${key}:leases`) + ARG_HEADER;
-    const after = leaseId === undefined ? '\r\n' : `\r\n${bulk(leaseId)}`;
+      leaseId === undefined ? bulk(key) + argHeader : bulk(key) + bulk(`${key}:leases`) + argHeader;
+    let after = leaseId === undefined ? '\r\n' : `\r\n${bulk(leaseId)}`;
+    if (model !== undefined) after += bulk(model);
     const beforeBytes = Buffer.byteLength(before);
     const wire = Buffer.allocUnsafe(
-      headBytes.length + beforeBytes + ARGS_BYTES + Buffer.byteLength(after),
+      headBytes.length + beforeBytes + this.argBytes + Buffer.byteLength(after),
     );
     let at = headBytes.copy(wire, 0);
     at += wire.write(before, at);
     this.argAt = at;
-    for (let i = 0; i < 11; i++) at = wire.writeDoubleLE(args[i] as number, at);
+    for (let i = 0; i < args.length; i++) at = wire.writeDoubleLE(args[i] as number, at);
     wire.write(after, at);
     this.wire = wire;
   }
@@ -106,15 +119,16 @@ export class ScriptCommand extends Command implements Timed {
 
   /**
    * The same call as `callBuffer` arguments after the command name (`[sha, numkeys, ...keys,
-   * argv, leaseId?]`): for the rare paths (NOSCRIPT's EVAL, a retry after re-authentication)
-   * that go through ioredis's ordinary commands.
+   * argv, leaseId?, model?]`): for the rare paths (NOSCRIPT's EVAL, a retry after
+   * re-authentication) that go through ioredis's ordinary commands.
    */
   fallbackArgs(): (string | Buffer)[] {
-    const argv = this.wire.subarray(this.argAt, this.argAt + ARGS_BYTES);
+    const argv = this.wire.subarray(this.argAt, this.argAt + this.argBytes);
     const [sha, keys, ...names] = this.args as string[];
-    return this.leaseId === undefined
-      ? [sha as string, keys as string, ...names, argv]
-      : [sha as string, keys as string, ...names, argv, this.leaseId];
+    const args: (string | Buffer)[] = [sha as string, keys as string, ...names, argv];
+    if (this.leaseId !== undefined) args.push(this.leaseId);
+    if (this.model !== undefined) args.push(this.model);
+    return args;
   }
 }
 

@@ -4,7 +4,13 @@
  */
 import type { PlanLimits } from '#shared/config';
 
-export type BucketName = 'requests' | 'tokens' | 'day' | 'concurrency';
+export type BucketName =
+  | 'requests'
+  | 'tokens'
+  | 'day'
+  | 'concurrency'
+  | 'dayBudget'
+  | 'monthBudget';
 
 export interface BucketState {
   /** Capacity: `burst`, `tokenBurst`, or `requestsPerDay`. */
@@ -35,6 +41,27 @@ export interface Decision {
    * for) a lease: `remaining` is how many more may start now.
    */
   readonly concurrency?: BucketState;
+  /**
+   * Present when the limits include `dailyBudgetUsd` and the call carried a cost, in
+   * nano-dollars: the budget, what is left of it (reservations in flight count as spent), and
+   * the time until the next UTC midnight.
+   */
+  readonly dayBudget?: BucketState;
+  /** The same for `monthlyBudgetUsd`, resetting on the first of the next UTC month. */
+  readonly monthBudget?: BucketState;
+}
+
+/**
+ * One settled request in the usage ledger (docs/limiter.md#usage-ledger): the model it is booked
+ * under (a name from the stage's price table, or `other`, never the raw request field) and its
+ * tokens. Its cost is the settlement's `costNanoUsd`.
+ */
+export interface LedgerUsage {
+  readonly model: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Input tokens served from a prompt cache (part of `inputTokens`). */
+  readonly cachedTokens: number;
 }
 
 /**
@@ -62,6 +89,11 @@ export interface DecideInput {
   readonly tokenCost?: number;
   /** The request's concurrency lease; only counted when the limits cap concurrency. */
   readonly lease?: Lease;
+  /**
+   * The request's worst-case cost in nano-dollars, reserved against the key's budgets (all of
+   * it must fit in each); ignored when the limits carry no budget. @default 0
+   */
+  readonly costNanoUsd?: number;
   /** Decide without charging anything: "would this be admitted now?". @default false */
   readonly peek?: boolean;
 }
@@ -75,6 +107,12 @@ export interface SettleInput {
   readonly reserved?: number;
   /** The lease the decision took; released. */
   readonly lease?: Lease;
+  /** The request's actual cost in nano-dollars: spent against the budgets, booked in the ledger. */
+  readonly costNanoUsd?: number;
+  /** The cost reserved at admission (`DecideInput.costNanoUsd`), given back first. @default 0 */
+  readonly reservedNanoUsd?: number;
+  /** Books the request in its key's usage ledger for the current hour. @default - not booked */
+  readonly usage?: LedgerUsage;
 }
 
 export interface RenewInput {

@@ -7,6 +7,8 @@
 export type ErrorType =
   | 'authentication_error'
   | 'rate_limit_error'
+  // OpenAI's type (and code) for "out of credit", apart from rate limits.
+  | 'insufficient_quota'
   | 'invalid_request_error'
   | 'not_found_error'
   | 'api_error';
