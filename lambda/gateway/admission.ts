@@ -54,6 +54,12 @@ export interface Admission {
   readonly tokenCost: number;
   /** True when the route reaches the model: an answer without usage is then unknown use. */
   readonly modelRoute: boolean;
+  /**
+   * On a model route, the request's worst case, uncapped: its prompt estimate and completion
+   * cap, which its cost reservation is priced from, and the model its body names (none on a
+   * session turn: the session keeps it).
+   */
+  readonly worstCase?: { readonly input: number; readonly output: number; readonly model?: string };
 }
 
 function modelRouteOf(request: GatewayRequest): ModelRoute | undefined {
@@ -111,11 +117,14 @@ export function admissionOf(
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidJsonError('not a JSON object');
   }
-  const capacity = limits.tokenBurst ?? limits.tokensPerMinute;
-  if (capacity === undefined) return { tokenCost: 0, modelRoute: true };
+  const fields = body as Record<string, unknown>;
   const prompt = Math.ceil(request.body.length / BYTES_PER_TOKEN);
-  const completion = completionCap(body as Record<string, unknown>, route, limits);
+  const completion = completionCap(fields, route, limits);
+  const model = typeof fields.model === 'string' ? fields.model : undefined;
+  const worstCase = { input: prompt, output: completion, ...(model !== undefined && { model }) };
+  const capacity = limits.tokenBurst ?? limits.tokensPerMinute;
+  if (capacity === undefined) return { tokenCost: 0, modelRoute: true, worstCase };
   // Capped at the bucket's capacity: a full bucket admits any single request, so every plan can
-  // always serve one, however large its worst case.
-  return { tokenCost: Math.min(capacity, prompt + completion), modelRoute: true };
+  // always serve one, however large its worst case. (A budget is not: money is money.)
+  return { tokenCost: Math.min(capacity, prompt + completion), modelRoute: true, worstCase };
 }

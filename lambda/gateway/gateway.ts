@@ -1,9 +1,10 @@
 /**
  * One request through the gateway: route → authenticate → refuse what needs no model → admit
- * (reserve the worst case, take a concurrency lease) → forward → settle (book the real usage,
- * release the lease). Every answer carries `x-request-id`; every answer to an authenticated key
- * carries the rate-limit headers, admitted or denied. Errors leave in the OpenAI envelope (docs/api.md#errors), never as
- * a stack trace.
+ * (reserve the worst case, in tokens and, under a budget, in money; take a concurrency lease) →
+ * forward → settle (book the real usage and its cost, in the buckets, the budgets and the usage
+ * ledger, release the lease). Every answer carries `x-request-id`; every answer to an
+ * authenticated key carries the rate-limit headers, admitted or denied. Errors leave in the
+ * OpenAI envelope (docs/api.md#errors), never as a stack trace.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -11,8 +12,9 @@ import { AxonError, InternalError } from '@axon/runtime/errors';
 import type { AuthenticateInput, Principal } from '#authorizer/authorizer';
 import type { AxonConfig } from '#shared/config';
 import type { Log } from '#shared/logger';
-import { RateLimitExceededError, rateLimitHeaders } from '#token-bucket/http';
-import type { Decision, Lease, LeaseStore } from '#token-bucket/types';
+import { hasBudget } from '#token-bucket/decision';
+import { deniedError, rateLimitHeaders } from '#token-bucket/http';
+import type { Decision, Lease, LeaseStore, SettleInput } from '#token-bucket/types';
 import { type Admission, admissionOf } from './admission.ts';
 import { NotFoundError, UpstreamUnavailableError } from './errors.ts';
 import {
@@ -23,9 +25,10 @@ import {
   requestIdOf,
 } from './http.ts';
 import type { GatewayMetrics } from './metrics.ts';
+import { costOf, type Price, Pricing } from './pricing.ts';
 import { StreamUsage } from './stream-usage.ts';
 import type { Upstream, UpstreamStream } from './upstream.ts';
-import { usedTokens } from './usage.ts';
+import { type ReportedUsage, reportedUsage } from './usage.ts';
 
 /** An ALB Lambda target takes at most 1 MB of request body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -45,6 +48,11 @@ export interface GatewayDeps {
    * @default DEFAULT_LEASE_TTL_MS
    */
   readonly leaseTtlMs?: number;
+  /**
+   * The config's price table: what a model route costs against a budget and in the usage ledger.
+   * @default - no prices: every request costs 0 and is booked under `other`
+   */
+  readonly pricing?: Pricing;
 }
 
 /** The lease lifetime when the config sets none: long enough that renewals are rare. */
@@ -83,6 +91,19 @@ interface Admitted {
   readonly decision: Decision;
   readonly lease: Lease | undefined;
   readonly renewal: NodeJS.Timeout | undefined;
+  /** On a model route: its price, and the nano-dollars reserved against budgets (0 without). */
+  readonly price: Price | undefined;
+  readonly reservedNanoUsd: number;
+}
+
+/**
+ * What a settled request books: the tokens for the token bucket and, on a model route, its
+ * parts for the usage ledger and its cost. `usage` is what the answer reported, or, when the
+ * use is unknown (`bookable`), the worst case: the reservation stays charged.
+ */
+interface Booking {
+  readonly tokens: number;
+  readonly usage: Omit<ReportedUsage, 'total'>;
 }
 
 /** How the answer leaves: whole (ALB Lambda target) or as it arrives (HTTP server). */
@@ -95,10 +116,12 @@ export class Gateway {
   /** The request body cap; an HTTP edge reads no more than one byte past it. */
   readonly maxBodyBytes: number;
   private readonly leaseTtlMs: number;
+  private readonly pricing: Pricing;
 
   constructor(private readonly deps: GatewayDeps) {
     this.maxBodyBytes = deps.maxBodyBytes ?? MAX_BODY_BYTES;
     this.leaseTtlMs = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+    this.pricing = deps.pricing ?? new Pricing();
   }
 
   /** The buffered path: the whole answer, settled, in one response (the Lambda edge). */
@@ -179,10 +202,17 @@ export class Gateway {
     const lease: Lease | undefined = limits.maxConcurrentRequests
       ? { id: randomBytes(12).toString('base64url'), ttlMs: this.leaseTtlMs }
       : undefined;
-    const decision = await this.admit(principal, admission, lease);
+    const { worstCase } = admission;
+    const price = worstCase && this.pricing.of(worstCase.model);
+    // Reserved only against a budget; without one the limiter is not told a cost at all.
+    const reservedNanoUsd =
+      price && worstCase && hasBudget(limits)
+        ? costOf(price, worstCase.input, worstCase.output)
+        : 0;
+    const decision = await this.admit(principal, admission, lease, reservedNanoUsd);
     if (!decision.allowed) {
       return withLimits(
-        this.failure(new RateLimitExceededError(decision, limits), request, requestId),
+        this.failure(deniedError(decision, limits), request, requestId),
         principal,
         decision,
       );
@@ -194,6 +224,8 @@ export class Gateway {
       decision,
       lease,
       renewal: lease && this.keepLeased(principal, lease),
+      price,
+      reservedNanoUsd,
     };
     if (delivery.mode === 'stream') {
       return this.deliverStream(request, requestId, admitted, delivery.signal);
@@ -209,21 +241,41 @@ export class Gateway {
 
   /** Books what a whole answer used, releases the lease, and answers with the settled buckets. */
   private async settled(admitted: Admitted, response: GatewayResponse): Promise<Outcome> {
-    const used = usageOf(response, admitted.admission);
-    const decision = await this.settle(admitted, used);
+    const contentType = [response.headers['content-type'] ?? []].flat()[0];
+    const reported = reportedUsage(contentType, response.body);
+    const decision = await this.settle(
+      admitted,
+      bookingOf(reported, response.status, admitted.admission),
+    );
     return withLimits(response, admitted.principal, decision);
   }
 
-  private async settle(admitted: Admitted, tokens: number): Promise<Decision> {
-    const { principal, admission, lease, decision, renewal } = admitted;
+  /**
+   * One settlement: the token reservation back and the tokens debited; on a model route also
+   * the cost reservation back and the cost spent, and the request booked in the key's usage
+   * ledger under its price's model, all in the limiter's one script call.
+   */
+  private async settle(admitted: Admitted, booking: Booking): Promise<Decision> {
+    const { principal, admission, lease, decision, renewal, price } = admitted;
     if (renewal) clearInterval(renewal);
-    const settled = await this.deps.limiter.settle({
+    const input: SettleInput = {
       id: principal.keyId,
       limits: principal.limits,
-      tokens,
+      tokens: booking.tokens,
       reserved: admission.tokenCost,
       ...(lease && { lease }),
-    });
+      ...(price && {
+        costNanoUsd: costOf(price, booking.usage.input, booking.usage.output),
+        reservedNanoUsd: admitted.reservedNanoUsd,
+        usage: {
+          model: price.model,
+          inputTokens: booking.usage.input,
+          outputTokens: booking.usage.output,
+          cachedTokens: booking.usage.cached,
+        },
+      }),
+    };
+    const settled = await this.deps.limiter.settle(input);
     return settled ? { ...settled, degraded: decision.degraded || settled.degraded } : decision;
   }
 
@@ -275,10 +327,14 @@ export class Gateway {
           yield Buffer.from(`data: ${failure.body.toString('utf8')}\n\n`);
         }
       } finally {
-        const tokens = complete
-          ? bookable(usage.tokens, upstream.status, admitted.admission)
-          : (usage.tokens ?? admitted.admission.tokenCost);
-        await gateway.settle(admitted, tokens).catch(() => undefined);
+        // A cut stream books what it reported so far, else its worst case (the GPU may have
+        // worked), whatever its status said.
+        const booking = bookingOf(
+          usage.usage,
+          complete ? upstream.status : 500,
+          admitted.admission,
+        );
+        await gateway.settle(admitted, booking).catch(() => undefined);
       }
     }
     return {
@@ -346,7 +402,8 @@ export class Gateway {
   private async admit(
     principal: Principal,
     admission: Admission,
-    lease?: Lease,
+    lease: Lease | undefined,
+    costNanoUsd: number,
   ): Promise<Decision> {
     const started = performance.now();
     const decision = await this.deps.limiter.decide({
@@ -354,6 +411,7 @@ export class Gateway {
       limits: principal.limits,
       tokenCost: admission.tokenCost,
       ...(lease && { lease }),
+      ...(costNanoUsd > 0 && { costNanoUsd }),
     });
     this.deps.metrics.decisionLatency(performance.now() - started);
     if (decision.degraded) this.deps.metrics.count('Degraded');
@@ -424,12 +482,29 @@ export class Gateway {
  * stream or answer without usage): the GPU may have done the work.
  */
 export function usageOf(response: GatewayResponse, admission: Admission): number {
-  const contentType = response.headers['content-type'];
-  return bookable(
-    usedTokens([contentType ?? []].flat()[0], response.body),
-    response.status,
-    admission,
-  );
+  const contentType = [response.headers['content-type'] ?? []].flat()[0];
+  return bookingOf(reportedUsage(contentType, response.body), response.status, admission).tokens;
+}
+
+const NOTHING = { input: 0, output: 0, cached: 0 } as const;
+
+/**
+ * `bookable`'s rule with the parts: the reported usage; nothing for a refusal or a route that
+ * does not reach the model; the worst case when the use is unknown (the cost reservation stays
+ * spent, and the ledger says so: its estimate as input, its completion cap as output).
+ */
+function bookingOf(
+  reported: ReportedUsage | undefined,
+  status: number,
+  admission: Admission,
+): Booking {
+  if (reported !== undefined) return { tokens: reported.total, usage: reported };
+  const tokens = bookable(undefined, status, admission);
+  const worst = admission.worstCase;
+  if (!worst || !admission.modelRoute || (status >= 400 && status < 500)) {
+    return { tokens, usage: NOTHING };
+  }
+  return { tokens, usage: { input: worst.input, output: worst.output, cached: 0 } };
 }
 
 /** `usageOf`'s rule once the reported usage (if any) is known: shared by both edges. */

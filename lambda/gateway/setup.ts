@@ -13,6 +13,7 @@ import { ENV, GATEWAY_METRICS } from '#shared/names';
 import { limiterFromEnv } from '#token-bucket/setup';
 import { Gateway, leaseTtlMs } from './gateway.ts';
 import { AggregatedMetrics, powertoolsMetrics } from './metrics.ts';
+import { Pricing } from './pricing.ts';
 import { Upstream } from './upstream.ts';
 
 /** What an ALB Lambda target may return, less room for the status line and headers. */
@@ -105,6 +106,7 @@ export async function gatewayFromEnv(
     metrics: gatewayMetrics,
     log,
     leaseTtlMs: leaseTtlMs(config),
+    pricing: new Pricing(config.prices),
     ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
   });
   return { gateway, metrics, flushMetrics, log };

@@ -6,24 +6,56 @@
  * streams whose client did not ask for usage. The Responses API's `usage` counts
  * `input_tokens`/`output_tokens`, and its streams end with a `response.completed` event that
  * carries the response and its usage (the session manager adds the `: usage` comment there too).
+ *
+ * Besides the total (the token bucket's figure) the parts are read for the usage ledger and the
+ * cost: input (`prompt_tokens` or `input_tokens`), output (`completion_tokens` or
+ * `output_tokens`) and the cached part of the input (`prompt_tokens_details.cached_tokens` or
+ * `input_tokens_details.cached_tokens`), each exactly as the client receives it.
  */
 
 interface Usage {
   total_tokens?: unknown;
   input_tokens?: unknown;
   output_tokens?: unknown;
+  prompt_tokens?: unknown;
+  completion_tokens?: unknown;
+  prompt_tokens_details?: { cached_tokens?: unknown } | null;
+  input_tokens_details?: { cached_tokens?: unknown } | null;
+}
+
+/** The usage an answer reports, read once: what the token bucket books and what is priced. */
+export interface ReportedUsage {
+  /** `total_tokens`, or input + output without it. */
+  readonly total: number;
+  readonly input: number;
+  readonly output: number;
+  /** Input tokens served from a prompt cache; 0 when not reported. */
+  readonly cached: number;
 }
 
 const count = (value: unknown) =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 
-/** Chat's `total_tokens`, or the Responses API's `input_tokens + output_tokens` without it. */
-function total(usage: Usage | undefined): number | undefined {
+/**
+ * Chat's `total_tokens`, or the Responses API's `input_tokens + output_tokens` without it, and
+ * the parts. A usage that states only a total books it all as output, the dearer side of a price.
+ */
+function read(usage: Usage | undefined): ReportedUsage | undefined {
   const stated = count(usage?.total_tokens);
-  if (stated !== undefined) return stated;
-  const input = count(usage?.input_tokens);
-  const output = count(usage?.output_tokens);
-  return input !== undefined && output !== undefined ? input + output : undefined;
+  const input = count(usage?.prompt_tokens) ?? count(usage?.input_tokens);
+  const output = count(usage?.completion_tokens) ?? count(usage?.output_tokens);
+  const total =
+    stated ??
+    (count(usage?.input_tokens) !== undefined && count(usage?.output_tokens) !== undefined
+      ? (input ?? 0) + (output ?? 0)
+      : undefined);
+  if (total === undefined) return undefined;
+  const cached =
+    count(usage?.prompt_tokens_details?.cached_tokens) ??
+    count(usage?.input_tokens_details?.cached_tokens) ??
+    0;
+  const inputs = input ?? Math.max(0, total - (output ?? total));
+  return { total, input: inputs, output: output ?? total - inputs, cached };
 }
 
 /**
@@ -36,10 +68,12 @@ const FINAL_RESPONSE_EVENTS = new Set([
   'response.failed',
 ]);
 
-function responsesEventUsage(event: Record<string, unknown> | undefined): number | undefined {
+function responsesEventUsage(
+  event: Record<string, unknown> | undefined,
+): ReportedUsage | undefined {
   if (typeof event?.type !== 'string' || !FINAL_RESPONSE_EVENTS.has(event.type)) return undefined;
   const response = event.response as { usage?: Usage } | undefined;
-  return total(response?.usage);
+  return read(response?.usage);
 }
 
 function parse(text: string): Record<string, unknown> | undefined {
@@ -53,19 +87,28 @@ function parse(text: string): Record<string, unknown> | undefined {
   }
 }
 
-export function usedTokens(contentType: string | undefined, body: Buffer): number | undefined {
+/** The last usage a JSON answer or an event stream reports, if any. */
+export function reportedUsage(
+  contentType: string | undefined,
+  body: Buffer,
+): ReportedUsage | undefined {
   if (body.length === 0) return undefined;
   if (contentType?.startsWith('text/event-stream')) {
-    let found: number | undefined;
+    let found: ReportedUsage | undefined;
     for (const line of body.toString('utf8').split('\n')) {
       if (!line.includes('_tokens')) continue;
       if (line.startsWith('data:')) {
         const event = parse(line.slice(5));
-        found = total(event?.usage as Usage) ?? responsesEventUsage(event) ?? found;
-      } else if (line.startsWith(': usage ')) found = total(parse(line.slice(8)) as Usage) ?? found;
+        found = read(event?.usage as Usage) ?? responsesEventUsage(event) ?? found;
+      } else if (line.startsWith(': usage ')) found = read(parse(line.slice(8)) as Usage) ?? found;
     }
     return found;
   }
-  if (contentType?.includes('json')) return total(parse(body.toString('utf8'))?.usage as Usage);
+  if (contentType?.includes('json')) return read(parse(body.toString('utf8'))?.usage as Usage);
   return undefined;
+}
+
+/** The tokens the token bucket books: `reportedUsage`'s total. */
+export function usedTokens(contentType: string | undefined, body: Buffer): number | undefined {
+  return reportedUsage(contentType, body)?.total;
 }

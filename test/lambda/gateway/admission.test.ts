@@ -23,11 +23,18 @@ const MAX = 1024 * 1024;
 describe('admission: what a request reserves', () => {
   it('reserves body bytes / 4 plus the completion cap the request names', () => {
     const body = JSON.stringify({
+      model: 'm1',
       messages: [{ role: 'user', content: 'x'.repeat(4000) }],
       max_tokens: 50,
     });
     const admission = admissionOf(request('POST', '/v1/chat/completions', json, body), plan, MAX);
-    expect(admission).toEqual({ tokenCost: Math.ceil(body.length / 4) + 50, modelRoute: true });
+    const prompt = Math.ceil(body.length / 4);
+    expect(admission).toEqual({
+      tokenCost: prompt + 50,
+      modelRoute: true,
+      // The worst case a budget reserves is priced from, with the model the body names.
+      worstCase: { input: prompt, output: 50, model: 'm1' },
+    });
   });
 
   it('prefers max_completion_tokens on chat, reads max_tokens on session messages and max_output_tokens on responses', () => {
@@ -83,6 +90,7 @@ describe('admission: what a request reserves', () => {
     ).toEqual({
       tokenCost: 0,
       modelRoute: true,
+      worstCase: { input: 1, output: DEFAULT_COMPLETION_TOKENS },
     });
   });
 

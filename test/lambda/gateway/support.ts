@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RedisConnection } from '@axon/runtime/redis';
 import type { SecretProvider } from '@axon/runtime/secrets';
 import { createKey } from '#authorizer/admin';
@@ -13,6 +14,7 @@ import { authorizerFromEnv } from '#authorizer/setup';
 import { Gateway, leaseTtlMs } from '#gateway/gateway';
 import type { GatewayRequest, Headers } from '#gateway/http';
 import { CountingMetrics } from '#gateway/metrics';
+import { Pricing } from '#gateway/pricing';
 import { MAX_RESPONSE_BYTES } from '#gateway/setup';
 import { Upstream } from '#gateway/upstream';
 import { type AxonConfig, parseConfig } from '#shared/config';
@@ -93,6 +95,8 @@ export interface Fixture {
   metrics: CountingMetrics;
   upstream: FakeUpstream;
   dynalite: Dynalite;
+  /** The gateway's key table, for tests that rotate, update or revoke keys. */
+  table: { client: DynamoDBDocumentClient; tableName: string };
   /** A key of `plan` (default `free`), with its own `models` when given. */
   newKey(plan?: string, models?: readonly string[]): Promise<{ key: string; keyId: string }>;
   close(): Promise<void>;
@@ -100,6 +104,8 @@ export interface Fixture {
 
 export interface FixtureOptions {
   redisUrl?: string;
+  /** A Redis Cluster node to reach the limiter's cluster through, instead of `redisUrl`. */
+  redisCluster?: { host: string; port: number };
   config?: AxonConfig;
   upstreamUrl?: string;
   upstreamTimeoutMs?: number;
@@ -117,6 +123,10 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     AXON_KEYS_TABLE: tableName,
     AXON_DYNAMODB_ENDPOINT: dynalite.endpoint,
     ...(options.redisUrl && { AXON_REDIS_URL: options.redisUrl }),
+    ...(options.redisCluster && {
+      AXON_REDIS_ENDPOINT: `${options.redisCluster.host}:${options.redisCluster.port}`,
+      AXON_REDIS_CLUSTER: '1',
+    }),
   };
   const metrics = new CountingMetrics();
   const { limiter, redis } = await limiterFromEnv(config, log, env, () =>
@@ -138,6 +148,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
       metrics,
       log,
       leaseTtlMs: leaseTtlMs(config),
+      pricing: new Pricing(config.prices),
       ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
     });
   };
@@ -148,6 +159,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     metrics,
     upstream,
     dynalite,
+    table: { client, tableName },
     newKey: async (plan = 'free', models?: readonly string[]) =>
       createKey(client, tableName, { plan, config, ...(models && { models }) }),
     close: async () => {
