@@ -6,9 +6,27 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkModels, createKey, listKeys, revokeKey, showKey } from '#authorizer/admin';
+import {
+  checkModels,
+  createKey,
+  DEFAULT_OVERLAP,
+  listKeys,
+  parseOverlap,
+  revokeKey,
+  rotateKey,
+  showKey,
+  updateKey,
+} from '#authorizer/admin';
 import { type AxonConfig, configFromEnv, loadConfigFile, planLimits } from '#shared/config';
-import { describeError, formatCreated, formatList, formatRevoked, formatShown } from './output.ts';
+import {
+  describeError,
+  formatCreated,
+  formatList,
+  formatRevoked,
+  formatRotated,
+  formatShown,
+  formatUpdated,
+} from './output.ts';
 import { resolveTarget, type Target } from './target.ts';
 
 const USAGE = `Usage: npm run keys -- <command> [options]
@@ -20,7 +38,13 @@ Commands:
                          else every model)
   list [--owner <name>]  list keys, newest first
   show <keyId>           show one key
-  revoke <keyId>         revoke a key (gateways reject it within the cache TTL)
+  revoke <keyId>         revoke a key, every secret of it (gateways reject it within the cache TTL)
+  rotate <keyId> [--overlap <24h|90m|0>]
+                         a new secret for the same key id (limits, usage and budgets carry on),
+                         printed once; the old one works until the overlap ends (default 24h)
+  update <keyId> [--plan <plan>] [--models <m1,m2> | --all-models]
+                 [--expires-in <30d|12h|90m> | --never-expires]
+                         change a key's plan, models or expiry (within the cache TTL)
 
 Where the key table is:
   --local                the running local stack (npm start)
@@ -39,6 +63,9 @@ const OPTIONS = {
   owner: { type: 'string' },
   'expires-in': { type: 'string' },
   models: { type: 'string' },
+  'all-models': { type: 'boolean' },
+  'never-expires': { type: 'boolean' },
+  overlap: { type: 'string' },
   local: { type: 'boolean' },
   endpoint: { type: 'string' },
   stage: { type: 'string' },
@@ -59,7 +86,7 @@ function loadConfig(path: string | undefined): AxonConfig {
   return loadConfigFile(DEFAULT_CONFIG);
 }
 
-/** The cache TTL for revoke's message; a missing or bad config only makes the message vaguer. */
+/** The cache TTL for messages; a missing or bad config only makes the message vaguer. */
 function cacheTtl(path: string | undefined): number | undefined {
   try {
     return loadConfig(path).auth.cacheTtlSeconds;
@@ -77,7 +104,14 @@ function parse(argv: string[]) {
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
-  const arity: Record<string, number> = { create: 0, list: 0, show: 1, revoke: 1 };
+  const arity: Record<string, number> = {
+    create: 0,
+    list: 0,
+    show: 1,
+    revoke: 1,
+    rotate: 1,
+    update: 1,
+  };
   if (values.help) return { help: true as const };
   if (command === undefined) throw new UsageError('missing command');
   const wanted = arity[command];
@@ -89,11 +123,21 @@ function parse(argv: string[]) {
   }
   if (command === 'create' && values.plan === undefined)
     throw new UsageError('create needs --plan <plan>');
-  if (
-    command !== 'create' &&
-    (values.plan ?? values['expires-in'] ?? values.models) !== undefined
-  ) {
-    throw new UsageError('--plan, --expires-in and --models only apply to create');
+  const changing = command === 'create' || command === 'update';
+  if (!changing && (values.plan ?? values['expires-in'] ?? values.models) !== undefined) {
+    throw new UsageError('--plan, --expires-in and --models only apply to create and update');
+  }
+  if (command !== 'update' && (values['all-models'] || values['never-expires'])) {
+    throw new UsageError('--all-models and --never-expires only apply to update');
+  }
+  if (values['all-models'] && values.models !== undefined) {
+    throw new UsageError('use either --models or --all-models, not both');
+  }
+  if (values['never-expires'] && values['expires-in'] !== undefined) {
+    throw new UsageError('use either --expires-in or --never-expires, not both');
+  }
+  if (command !== 'rotate' && values.overlap !== undefined) {
+    throw new UsageError('--overlap only applies to rotate');
   }
   if (values.local && values.endpoint !== undefined) {
     throw new UsageError('use either --local or --endpoint, not both');
@@ -134,6 +178,23 @@ async function execute(
       const view = await showKey(client, tableName, keyId);
       return { json: view, text: formatShown(view) };
     }
+    case 'rotate': {
+      const rotated = await rotateKey(client, tableName, keyId, {
+        overlapMs: parseOverlap(values.overlap ?? DEFAULT_OVERLAP),
+      });
+      return { json: rotated, text: formatRotated(rotated, cacheTtl(values.config)) };
+    }
+    case 'update': {
+      const updated = await updateKey(client, tableName, keyId, {
+        config: config ?? loadConfig(values.config),
+        ...(values.plan !== undefined && { plan: values.plan }),
+        ...(values.models !== undefined && { models: modelsOption(values.models) }),
+        ...(values['all-models'] && { models: null }),
+        ...(values['expires-in'] !== undefined && { expiresIn: values['expires-in'] }),
+        ...(values['never-expires'] && { expiresIn: null }),
+      });
+      return { json: updated, text: formatUpdated(updated, cacheTtl(values.config)) };
+    }
     default: {
       const revoked = await revokeKey(client, tableName, keyId);
       return { json: revoked, text: formatRevoked(revoked, cacheTtl(values.config)) };
@@ -159,11 +220,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   let target: Target | undefined;
   try {
-    // A create's plan and models are checked before any network call, so a typo fails fast
-    // and offline.
-    const config = args.command === 'create' ? loadConfig(args.values.config) : undefined;
-    if (config) planLimits(config, args.values.plan ?? '');
-    modelsOption(args.values.models);
+    // A create's or update's plan and models, and a rotation's overlap, are checked before any
+    // network call, so a typo fails fast and offline.
+    const { command, values } = args;
+    const config =
+      command === 'create' || command === 'update' ? loadConfig(values.config) : undefined;
+    if (config && values.plan !== undefined) planLimits(config, values.plan);
+    modelsOption(values.models);
+    if (values.overlap !== undefined) parseOverlap(values.overlap);
     target = await resolveTarget(args.values);
     const { json, text } = await execute(args, target, config);
     process.stdout.write(`${args.values.json ? JSON.stringify(json) : text}\n`);

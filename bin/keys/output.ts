@@ -3,7 +3,7 @@
  * one-line message for every failure (never a stack trace, never the key).
  */
 
-import type { CreatedKey, KeyView, RevokedKey } from '#authorizer/admin';
+import type { CreatedKey, KeyView, RevokedKey, RotatedKey } from '#authorizer/admin';
 import { AdminError } from '#authorizer/admin';
 import { ConfigError } from '#shared/config';
 
@@ -35,6 +35,7 @@ const COLUMNS = [
   'STATUS',
   'CREATED',
   'EXPIRES',
+  'LAST USED',
   'MODELS',
 ] as const;
 
@@ -48,6 +49,7 @@ export function formatList(views: readonly KeyView[]): string {
     view.status,
     view.createdAt,
     view.expiresAt ?? '-',
+    view.lastUsedAt ?? '-',
     view.models?.join(',') ?? '-',
   ]);
   const widths = COLUMNS.map((title, i) =>
@@ -73,21 +75,44 @@ export function formatShown(view: KeyView): string {
     ['revoked', view.revokedAt],
     ['limits', view.limits ? JSON.stringify(view.limits) : undefined],
     ['models', models(view)],
+    ['rotated', view.rotatedAt],
+    ['last used', view.lastUsedAt ?? 'never (recorded at most every 15 minutes)'],
+    ...(view.previous ?? []).map((old): [string, string] => [
+      'previous',
+      `${old.prefix} works until ${old.expiresAt}, last used ${old.lastUsedAt ?? 'never'}`,
+    ]),
   ];
   return fields
     .filter((field): field is [string, string] => field[1] !== undefined)
-    .map(([name, value]) => `${`${name}:`.padEnd(9)}${value}`)
+    .map(([name, value]) => `${`${name}:`.padEnd(11)}${value}`)
     .join('\n');
+}
+
+function cacheBound(cacheTtlSeconds: number | undefined): string {
+  return cacheTtlSeconds === undefined
+    ? 'auth.cacheTtlSeconds'
+    : `${cacheTtlSeconds} s (auth.cacheTtlSeconds)`;
+}
+
+export function formatRotated(rotated: RotatedKey, cacheTtlSeconds?: number): string {
+  return [
+    `Rotated ${rotated.keyId}: a new secret for the same key (plan ${rotated.plan}, owner ${rotated.owner}, ${expiry(rotated)}).`,
+    '',
+    `  ${rotated.key}`,
+    '',
+    'Store this key now: it is shown only once. Send it as "Authorization: Bearer <key>".',
+    `The old secret ${rotated.replaced.prefix}... works until ${rotated.replaced.expiresAt} (plus up to ${cacheBound(cacheTtlSeconds)} on gateways that cached it).`,
+  ].join('\n');
+}
+
+export function formatUpdated(view: KeyView, cacheTtlSeconds?: number): string {
+  return `Updated ${view.keyId} (plan ${view.plan}, ${expiry(view)}, models: ${models(view)}). Gateways apply it within ${cacheBound(cacheTtlSeconds)}.`;
 }
 
 export function formatRevoked(revoked: RevokedKey, cacheTtlSeconds?: number): string {
   if (revoked.alreadyRevoked)
     return `${revoked.keyId} was already revoked at ${revoked.revokedAt}.`;
-  const within =
-    cacheTtlSeconds === undefined
-      ? 'auth.cacheTtlSeconds'
-      : `${cacheTtlSeconds} s (auth.cacheTtlSeconds)`;
-  return `Revoked ${revoked.keyId}. Gateways reject it within ${within}, as they cache keys that long.`;
+  return `Revoked ${revoked.keyId}. Gateways reject it within ${cacheBound(cacheTtlSeconds)}, as they cache keys that long.`;
 }
 
 /** One line for stderr. `where` names the table's location for connection problems. */

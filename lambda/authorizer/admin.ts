@@ -3,6 +3,7 @@
  * DynamoDB document client and a table name, so the CLI is argument parsing only and the local
  * stack can call the same code to mint its demo key.
  */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type AxonConfig, ConfigError, parseModelList, planLimits } from '#shared/config';
 import {
@@ -13,7 +14,13 @@ import {
   KEY_PREFIX,
   newKeyId,
 } from './key-format.ts';
-import { type KeyRecord, KeyStore } from './key-store.ts';
+import {
+  currentSecret,
+  type KeyChanges,
+  type KeyRecord,
+  KeyStore,
+  newestSecretFirst,
+} from './key-store.ts';
 
 /** A mistake the operator can fix; the CLI prints its message alone and exits 1. */
 export class AdminError extends Error {
@@ -36,6 +43,20 @@ export interface KeyView {
   readonly limits?: Readonly<Record<string, unknown>>;
   /** The key's own list of models, replacing its plan's; absent: the plan's (or every model). */
   readonly models?: readonly string[];
+  /** When the current secret was made by `rotate`; absent for a key never rotated. */
+  readonly rotatedAt?: string;
+  /** The latest use of any of the key's secrets (recorded at most once per 15 minutes each). */
+  readonly lastUsedAt?: string;
+  /** Secrets a rotation replaced that still work, until their `expiresAt`. */
+  readonly previous?: readonly PreviousSecret[];
+}
+
+/** A replaced secret inside its overlap window. */
+export interface PreviousSecret {
+  readonly prefix: string;
+  readonly replacedAt: string;
+  readonly expiresAt: string;
+  readonly lastUsedAt?: string;
 }
 
 export interface CreatedKey extends KeyView {
@@ -51,17 +72,25 @@ const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const MAX_DURATION_MS = 10 * 365 * UNIT_MS.d;
 const OWNER = /^[^\p{Cc}]{1,128}$/u;
 
-/** `30d`, `12h` or `90m` in milliseconds. */
-export function parseDuration(text: string): number {
+/** `30d`, `12h` or `90m` in milliseconds; `option` names the flag in the message. */
+export function parseDuration(text: string, option = '--expires-in'): number {
   const match = DURATION.exec(text.trim());
   const ms = match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : 0;
   if (ms <= 0 || ms > MAX_DURATION_MS) {
     throw new AdminError(
-      `--expires-in must be a positive duration up to 10 years such as 30d, 12h or 90m, got ${JSON.stringify(text)}`,
+      `${option} must be a positive duration up to 10 years such as 30d, 12h or 90m, got ${JSON.stringify(text)}`,
     );
   }
   return ms;
 }
+
+/** A rotation's overlap: a duration as `parseDuration` reads it, or `0` (the old secret stops now). */
+export function parseOverlap(text: string): number {
+  return text.trim() === '0' ? 0 : parseDuration(text, '--overlap');
+}
+
+/** The rotation overlap when none is given. */
+export const DEFAULT_OVERLAP = '24h';
 
 function checkOwner(owner: string): string {
   const trimmed = owner.trim();
@@ -84,11 +113,40 @@ function checkKeyId(keyId: string): string {
   return keyId;
 }
 
-export function toView(record: KeyRecord, now: Date = new Date()): KeyView {
-  const expired =
-    record.status === 'active' &&
-    record.expiresAt !== undefined &&
-    Date.parse(record.expiresAt) <= now.getTime();
+const isExpired = (record: KeyRecord, now: Date) =>
+  record.expiresAt !== undefined && Date.parse(record.expiresAt) <= now.getTime();
+
+/**
+ * A key as listings show it, from its current secret; `secrets` (all of the key's records, when
+ * known) add the latest use of any secret and the replaced ones still inside their overlap.
+ */
+export function toView(
+  record: KeyRecord,
+  now: Date = new Date(),
+  secrets: readonly KeyRecord[] = [record],
+): KeyView {
+  const expired = record.status === 'active' && isExpired(record, now);
+  const lastUsedAt = secrets
+    .map((secret) => secret.lastUsedAt)
+    .filter((at): at is string => at !== undefined)
+    .sort()
+    .at(-1);
+  const previous: PreviousSecret[] = secrets
+    .filter(
+      (secret) =>
+        secret !== record &&
+        secret.status === 'active' &&
+        secret.replacedAt !== undefined &&
+        secret.expiresAt !== undefined &&
+        !isExpired(secret, now),
+    )
+    .map((secret) => ({
+      prefix: secret.prefix,
+      replacedAt: secret.replacedAt as string,
+      expiresAt: secret.expiresAt as string,
+      ...(secret.lastUsedAt !== undefined && { lastUsedAt: secret.lastUsedAt }),
+    }))
+    .sort((a, b) => b.replacedAt.localeCompare(a.replacedAt));
   return {
     keyId: record.keyId,
     prefix: record.prefix,
@@ -100,7 +158,26 @@ export function toView(record: KeyRecord, now: Date = new Date()): KeyView {
     ...(record.revokedAt !== undefined && { revokedAt: record.revokedAt }),
     ...(record.limits !== undefined && { limits: record.limits }),
     ...(record.models !== undefined && { models: record.models }),
+    ...(record.rotatedAt !== undefined && { rotatedAt: record.rotatedAt }),
+    ...(lastUsedAt !== undefined && { lastUsedAt }),
+    ...(previous.length > 0 && { previous }),
   };
+}
+
+/** One view per key id: its current secret, with the others folded in. */
+function viewsOf(records: readonly KeyRecord[], now: Date): KeyView[] {
+  const byKey = new Map<string, KeyRecord[]>();
+  for (const record of records) {
+    const secrets = byKey.get(record.keyId);
+    if (secrets) secrets.push(record);
+    else byKey.set(record.keyId, [record]);
+  }
+  const views: KeyView[] = [];
+  for (const secrets of byKey.values()) {
+    const current = currentSecret(secrets);
+    if (current) views.push(toView(current, now, secrets));
+  }
+  return views.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
 /**
@@ -163,7 +240,7 @@ export async function createKey(
   return { key, ...toView(record, now) };
 }
 
-/** Newest first; all keys, or one owner's. */
+/** Newest first, one entry per key (however many secrets rotations left); all, or one owner's. */
 export async function listKeys(
   client: Client,
   tableName: string,
@@ -172,14 +249,20 @@ export async function listKeys(
   const store = new KeyStore(client, tableName);
   const records =
     owner === undefined ? await store.listAll() : await store.listByOwner(checkOwner(owner));
-  const now = new Date();
-  return records.map((record) => toView(record, now));
+  return viewsOf(records, new Date());
+}
+
+/** Every secret of a key, newest first; throws when there is none. */
+async function secretsOf(store: KeyStore, keyId: string): Promise<KeyRecord[]> {
+  const secrets = await store.listByKeyId(checkKeyId(keyId));
+  if (secrets.length === 0) throw new AdminError(`no key with id ${keyId}`);
+  return secrets;
 }
 
 export async function showKey(client: Client, tableName: string, keyId: string): Promise<KeyView> {
-  const record = await new KeyStore(client, tableName).getByKeyId(checkKeyId(keyId));
-  if (!record) throw new AdminError(`no key with id ${keyId}`);
-  return toView(record);
+  const secrets = await secretsOf(new KeyStore(client, tableName), keyId);
+  const now = new Date();
+  return toView(currentSecret(secrets) as KeyRecord, now, secrets);
 }
 
 export interface RevokedKey extends KeyView {
@@ -187,7 +270,10 @@ export interface RevokedKey extends KeyView {
   readonly alreadyRevoked: boolean;
 }
 
-/** Revokes a key; it stops authenticating within `auth.cacheTtlSeconds`. */
+/**
+ * Revokes a key, every secret of it (a rotation's old secret included); it stops authenticating
+ * within `auth.cacheTtlSeconds`.
+ */
 export async function revokeKey(
   client: Client,
   tableName: string,
@@ -195,9 +281,184 @@ export async function revokeKey(
   now: Date = new Date(),
 ): Promise<RevokedKey> {
   const store = new KeyStore(client, tableName);
-  const before = await store.getByKeyId(checkKeyId(keyId));
-  if (!before) throw new AdminError(`no key with id ${keyId}`);
-  const after =
-    before.status === 'revoked' ? before : await store.revoke(before, now.toISOString());
-  return { ...toView(after, now), alreadyRevoked: before.status === 'revoked' };
+  const before = await secretsOf(store, keyId);
+  const after = await Promise.all(
+    before.map((secret) =>
+      secret.status === 'revoked' ? secret : store.revoke(secret, now.toISOString()),
+    ),
+  );
+  const current = currentSecret(after) as KeyRecord;
+  return {
+    ...toView(current, now, after),
+    alreadyRevoked: before.every((secret) => secret.status === 'revoked'),
+  };
+}
+
+export interface RotateKeyOptions {
+  /** How long the old secret keeps working, in ms (0: it stops now). */
+  readonly overlapMs: number;
+  /** @default new Date() */
+  readonly now?: Date;
+}
+
+export interface RotatedKey extends CreatedKey {
+  /** The secret this rotation replaced: its display prefix and when it stops working. */
+  readonly replaced: { readonly prefix: string; readonly expiresAt: string };
+}
+
+/**
+ * A new secret for the same key id, so the key's limits, usage and budgets carry on. The old
+ * secret keeps working until `now + overlap`, never later than it would have (its own expiry);
+ * the new one inherits the key's expiry, plan, models and limits. Shown once, like a new key.
+ */
+export async function rotateKey(
+  client: Client,
+  tableName: string,
+  keyId: string,
+  options: RotateKeyOptions,
+): Promise<RotatedKey> {
+  const store = new KeyStore(client, tableName);
+  const now = options.now ?? new Date();
+  const secrets = await secretsOf(store, keyId);
+  const current = currentSecret(secrets) as KeyRecord;
+  if (current.status === 'revoked') {
+    throw new AdminError(`${keyId} is revoked; create a new key instead`);
+  }
+  if (isExpired(current, now)) {
+    throw new AdminError(
+      `${keyId} expired at ${current.expiresAt}; extend it with update --expires-in, or create a new key`,
+    );
+  }
+  const overlapEnd = now.getTime() + options.overlapMs;
+  const oldExpiry = new Date(
+    current.expiresAt === undefined
+      ? overlapEnd
+      : Math.min(overlapEnd, Date.parse(current.expiresAt)),
+  ).toISOString();
+  const at = now.toISOString();
+  try {
+    await store.replace(current, at, oldExpiry);
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) {
+      throw new AdminError(
+        `${keyId} changed while rotating (another rotate or a revoke); run show ${keyId} and try again`,
+      );
+    }
+    throw err;
+  }
+  const key = generateKey();
+  const {
+    keyHash: _hash,
+    prefix: _prefix,
+    lastUsedAt: _used,
+    replacedAt: _replaced,
+    ...kept
+  } = current;
+  const record: KeyRecord = {
+    ...kept,
+    keyHash: hashKey(key),
+    prefix: displayPrefix(key),
+    rotatedAt: at,
+  };
+  try {
+    await store.put(record);
+  } catch (err) {
+    // Without a new secret the old one must stay current, with its own expiry.
+    await store.unreplace(current, at).catch(() => undefined);
+    throw err;
+  }
+  const replaced = { ...current, replacedAt: at, expiresAt: oldExpiry };
+  return {
+    key,
+    ...toView(record, now, [record, replaced, ...secrets.filter((s) => s !== current)]),
+    replaced: { prefix: current.prefix, expiresAt: oldExpiry },
+  };
+}
+
+export interface UpdateKeyOptions {
+  readonly config: AxonConfig;
+  readonly plan?: string;
+  /** The key's own models; `null` removes them (the key follows its plan again). */
+  readonly models?: readonly string[] | null;
+  /** A new expiry from now, such as `30d`; `null`: the key never expires. */
+  readonly expiresIn?: string | null;
+  /** @default new Date() */
+  readonly now?: Date;
+}
+
+/**
+ * Changes a key's plan, models or expiry, on every secret of it. A replaced secret keeps the
+ * end of its overlap unless the new expiry comes first. Takes effect within
+ * `auth.cacheTtlSeconds`, as gateways cache keys that long.
+ */
+export async function updateKey(
+  client: Client,
+  tableName: string,
+  keyId: string,
+  options: UpdateKeyOptions,
+): Promise<KeyView> {
+  if (
+    options.plan === undefined &&
+    options.models === undefined &&
+    options.expiresIn === undefined
+  ) {
+    throw new AdminError(
+      'nothing to update: give --plan, --models, --all-models, --expires-in or --never-expires',
+    );
+  }
+  if (options.plan !== undefined) {
+    try {
+      planLimits(options.config, options.plan);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new AdminError(err.message);
+      throw err;
+    }
+  }
+  const models =
+    options.models === undefined || options.models === null
+      ? options.models
+      : checkModels(options.models);
+  const now = options.now ?? new Date();
+  const expiresAt =
+    options.expiresIn === undefined || options.expiresIn === null
+      ? options.expiresIn
+      : new Date(now.getTime() + parseDuration(options.expiresIn)).toISOString();
+  const store = new KeyStore(client, tableName);
+  const secrets = await secretsOf(store, keyId);
+  const current = currentSecret(secrets) as KeyRecord;
+  if (current.status === 'revoked') throw new AdminError(`${keyId} is revoked; it cannot change`);
+  // The current secret even when expired (update --expires-in revives it); replaced secrets only
+  // while they still work.
+  const live = secrets.filter(
+    (secret) => secret.status === 'active' && (secret === current || !isExpired(secret, now)),
+  );
+  const updated = await Promise.all(
+    live.map((secret) => {
+      const changes: KeyChanges = {
+        ...(options.plan !== undefined && { plan: options.plan }),
+        ...(models !== undefined && { models }),
+        ...(expiresAt !== undefined && {
+          expiresAt: secret === current ? expiresAt : overlapExpiry(secret, expiresAt),
+        }),
+      };
+      return store.update(secret, changes).catch((err: unknown) => {
+        if (err instanceof ConditionalCheckFailedException) {
+          throw new AdminError(`${keyId} was revoked while updating; run show ${keyId}`);
+        }
+        throw err;
+      });
+    }),
+  );
+  const after = secrets.map(
+    (secret) => updated.find((u) => u.keyHash === secret.keyHash) ?? secret,
+  );
+  return toView(currentSecret(after) as KeyRecord, now, after.sort(newestSecretFirst));
+}
+
+/** A replaced secret's expiry under a key's new one: the earlier of the two (never removed). */
+function overlapExpiry(secret: KeyRecord, keyExpiresAt: string | null): string | undefined {
+  const own = secret.expiresAt;
+  if (keyExpiresAt === null) return own;
+  if (own === undefined) return keyExpiresAt;
+  return Date.parse(keyExpiresAt) < Date.parse(own) ? keyExpiresAt : own;
 }

@@ -13,7 +13,7 @@ import { AuthenticationError, AuthUnavailableError, TooManyAuthFailuresError } f
 import { displayPrefix, hashKey, keyShapeProblem } from './key-format.ts';
 import { type KeyLookup, KeyRecordError } from './key-store.ts';
 import { type Principal, type RejectReason, resolveRecord } from './principal.ts';
-import type { PrincipalCache, Rejection } from './principal-cache.ts';
+import { LruCache, type PrincipalCache, type Rejection } from './principal-cache.ts';
 
 export type { Principal } from './principal.ts';
 
@@ -35,7 +35,15 @@ export interface AuthorizerDeps {
   readonly log: Log;
   /** Milliseconds since the epoch; share it with the cache. @default Date.now */
   readonly now?: () => number;
+  /**
+   * How often a secret's `lastUsedAt` is written, at most: once per interval per secret across
+   * every instance (a conditional write), off the request's path. @default 900 (15 minutes)
+   */
+  readonly lastUsedIntervalSeconds?: number;
 }
+
+/** Default of `lastUsedIntervalSeconds`. */
+export const LAST_USED_INTERVAL_SECONDS = 900;
 
 type Lookup = { ok: true; principal: Principal } | { ok: false; rejection: Rejection };
 
@@ -53,10 +61,14 @@ export class Authorizer {
   readonly #failureLimits: PlanLimits;
   /** Concurrent misses for one key share one GetItem instead of stampeding the table. */
   readonly #inFlight = new Map<string, Promise<Lookup>>();
+  /** Secrets whose `lastUsedAt` this instance wrote (or tried to) within the interval. */
+  readonly #touched = new LruCache<true>(10_000);
+  readonly #lastUsedIntervalMs: number;
 
   constructor(deps: AuthorizerDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+    this.#lastUsedIntervalMs = (deps.lastUsedIntervalSeconds ?? LAST_USED_INTERVAL_SECONDS) * 1000;
     const perMinute = deps.config.auth.failuresPerMinutePerAddress;
     this.#failureLimits = { requestsPerMinute: perMinute, burst: perMinute };
   }
@@ -87,7 +99,10 @@ export class Authorizer {
 
     const keyHash = hashKey(token);
     const hit = this.#deps.cache.get(keyHash);
-    if (hit?.kind === 'principal') return hit.principal;
+    if (hit?.kind === 'principal') {
+      this.#touch(keyHash, hit.principal.keyId);
+      return hit.principal;
+    }
     const prefix = displayPrefix(token);
     if (hit?.kind === 'rejected') {
       const { reason, keyId } = hit.rejection;
@@ -96,7 +111,10 @@ export class Authorizer {
 
     await this.#requireFailureBudget(limiterId, address, prefix);
     const lookup = await this.#lookup(keyHash, prefix);
-    if (lookup.ok) return lookup.principal;
+    if (lookup.ok) {
+      this.#touch(keyHash, lookup.principal.keyId);
+      return lookup.principal;
+    }
     const { reason, keyId } = lookup.rejection;
     return this.#reject({ reason, limiterId, address, keyId, prefix });
   }
@@ -151,6 +169,35 @@ export class Authorizer {
     cache.setPrincipal(keyHash, resolution.principal, resolution.expiresAtMs);
     log.debug('key loaded', { event: 'auth_key_loaded', keyId: record.keyId });
     return { ok: true, principal: resolution.principal };
+  }
+
+  /**
+   * Records the secret's last use: at most one conditional write per secret per interval from
+   * this instance (a `Map` lookup otherwise), never awaited, so it can neither fail nor slow the
+   * request; its failures are logged. The condition in the store keeps every instance together
+   * to about one write per interval.
+   */
+  #touch(keyHash: string, keyId: string): void {
+    const { keys, log } = this.#deps;
+    if (!keys.touch) return;
+    const now = this.#now();
+    if (this.#touched.get(keyHash, now)) return;
+    this.#touched.set(keyHash, true, now + this.#lastUsedIntervalMs);
+    const at = new Date(now).toISOString();
+    const staleBefore = new Date(now - this.#lastUsedIntervalMs + 1).toISOString();
+    let pending: Promise<boolean>;
+    try {
+      pending = keys.touch(keyHash, at, staleBefore);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.catch((err: unknown) => {
+      log.warn('could not record when a key was last used', {
+        event: 'auth_last_used_failed',
+        keyId,
+        error: err instanceof Error ? err.name : 'unknown',
+      });
+    });
   }
 
   /** 429 before a key-store lookup when the address has no failures left. Charges nothing. */

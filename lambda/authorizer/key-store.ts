@@ -4,6 +4,7 @@
  * CLI only (find by public id, list by owner).
  */
 import {
+  ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
@@ -38,8 +39,12 @@ const { byKeyId, byOwner } = API_KEYS_TABLE.indexes;
 export type KeyStatus = 'active' | 'revoked';
 
 /**
- * One item of the table, as stored. `limits` overrides the plan's numbers field by field;
- * `models`, when present, replaces the plan's list of models the key may call.
+ * One item of the table, as stored: one secret of a key. `limits` overrides the plan's numbers
+ * field by field; `models`, when present, replaces the plan's list of models the key may call.
+ *
+ * A rotated key has several items with the same `keyId` (so its limits, usage and budgets carry
+ * on): the current secret, and the secrets it replaced, each marked `replacedAt` and expiring at
+ * the end of its overlap window.
  */
 export interface KeyRecord {
   readonly keyHash: string;
@@ -48,11 +53,18 @@ export interface KeyRecord {
   readonly owner: string;
   readonly plan: string;
   readonly status: KeyStatus;
+  /** When the key (its id) was created; a rotated secret keeps its key's. */
   readonly createdAt: string;
   readonly expiresAt?: string;
   readonly revokedAt?: string;
   readonly limits?: Readonly<Record<string, unknown>>;
   readonly models?: readonly string[];
+  /** When this secret was made by a rotation (absent on a key's first secret). */
+  readonly rotatedAt?: string;
+  /** When a rotation replaced this secret; it then works until its `expiresAt` only. */
+  readonly replacedAt?: string;
+  /** Last successful authentication with this secret, written at most once per interval. */
+  readonly lastUsedAt?: string;
 }
 
 /** An item that does not have the table's shape (written by hand, or by a future version). */
@@ -63,9 +75,15 @@ export class KeyRecordError extends Error {
   }
 }
 
-/** What the authorizer needs from the store: one lookup by hash. */
+/** What the authorizer needs from the store: one lookup by hash, and the last-used stamp. */
 export interface KeyLookup {
   getByHash(keyHash: string): Promise<KeyRecord | undefined>;
+  /**
+   * Sets the secret's `lastUsedAt` to `at` unless it is already at or after `staleBefore`, so
+   * every gateway instance together writes it at most once per interval. Resolves `false` when
+   * the condition kept it (another instance was first); rejects only on a store failure.
+   */
+  touch?(keyHash: string, at: string, staleBefore: string): Promise<boolean>;
 }
 
 type DocumentSender = Pick<DynamoDBDocumentClient, 'send'>;
@@ -82,7 +100,7 @@ export function toKeyRecord(item: Record<string, unknown>): KeyRecord {
   if (item.status !== 'active' && item.status !== 'revoked') {
     throw new KeyRecordError('key record attribute status must be "active" or "revoked"');
   }
-  for (const name of ['expiresAt', 'revokedAt'] as const) {
+  for (const name of ['expiresAt', 'revokedAt', 'rotatedAt', 'replacedAt', 'lastUsedAt'] as const) {
     if (item[name] !== undefined && typeof item[name] !== 'string') {
       throw new KeyRecordError(`key record attribute ${name} must be an ISO-8601 string`);
     }
@@ -114,7 +132,18 @@ export function toKeyRecord(item: Record<string, unknown>): KeyRecord {
     ...(item.revokedAt !== undefined && { revokedAt: item.revokedAt as string }),
     ...(limits !== undefined && { limits: limits as Record<string, unknown> }),
     ...(models !== undefined && { models: models as string[] }),
+    ...(item.rotatedAt !== undefined && { rotatedAt: item.rotatedAt as string }),
+    ...(item.replacedAt !== undefined && { replacedAt: item.replacedAt as string }),
+    ...(item.lastUsedAt !== undefined && { lastUsedAt: item.lastUsedAt as string }),
   };
+}
+
+/** What may change on a key after creation (`update`); `null` removes the attribute. */
+export interface KeyChanges {
+  readonly plan?: string;
+  readonly models?: readonly string[] | null;
+  readonly limits?: Readonly<Record<string, unknown>> | null;
+  readonly expiresAt?: string | null;
 }
 
 export class KeyStore implements KeyLookup {
@@ -138,18 +167,33 @@ export class KeyStore implements KeyLookup {
     return Item ? toKeyRecord(Item) : undefined;
   }
 
-  /** GSI reads are eventually consistent: a key created a moment ago may not be found yet. */
+  /**
+   * The key's current secret: the one no rotation replaced (the newest, should a failed
+   * rotation have left two). GSI reads are eventually consistent: a key created a moment ago
+   * may not be found yet.
+   */
   async getByKeyId(keyId: string): Promise<KeyRecord | undefined> {
-    const { Items = [] } = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: BY_KEY_ID_INDEX,
-        KeyConditionExpression: 'keyId = :keyId',
-        ExpressionAttributeValues: { ':keyId': keyId },
-      }),
-    );
-    const item = Items[0];
-    return item ? toKeyRecord(item) : undefined;
+    return currentSecret(await this.listByKeyId(keyId));
+  }
+
+  /** Every secret of a key (one, or more after rotations), newest first. */
+  async listByKeyId(keyId: string): Promise<KeyRecord[]> {
+    const records: KeyRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: BY_KEY_ID_INDEX,
+          KeyConditionExpression: 'keyId = :keyId',
+          ExpressionAttributeValues: { ':keyId': keyId },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) records.push(toKeyRecord(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return records.sort(newestSecretFirst);
   }
 
   /** Newest first. */
@@ -199,6 +243,112 @@ export class KeyStore implements KeyLookup {
     );
   }
 
+  async touch(keyHash: string, at: string, staleBefore: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [KEY_HASH_ATTRIBUTE]: keyHash },
+          UpdateExpression: 'SET lastUsedAt = :at',
+          // ISO-8601 UTC strings of one format compare as the times they name.
+          ConditionExpression:
+            'attribute_exists(keyHash) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :stale)',
+          ExpressionAttributeValues: { ':at': at, ':stale': staleBefore },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * The first half of a rotation: marks the current secret replaced and shortens its life to
+   * `expiresAt`. Fails (ConditionalCheckFailedException) unless it is still the key's active,
+   * unreplaced secret, so two rotations racing cannot both win.
+   */
+  async replace(record: KeyRecord, replacedAt: string, expiresAt: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [KEY_HASH_ATTRIBUTE]: record.keyHash },
+        UpdateExpression: 'SET replacedAt = :at, expiresAt = :expires',
+        ConditionExpression:
+          'attribute_exists(keyHash) AND keyId = :keyId AND #status = :active AND attribute_not_exists(replacedAt)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':at': replacedAt,
+          ':expires': expiresAt,
+          ':keyId': record.keyId,
+          ':active': 'active',
+        },
+      }),
+    );
+  }
+
+  /** Undoes `replace` when the new secret could not be written: the old one stays current. */
+  async unreplace(record: KeyRecord, replacedAt: string): Promise<void> {
+    const restore = record.expiresAt === undefined;
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [KEY_HASH_ATTRIBUTE]: record.keyHash },
+        UpdateExpression: restore
+          ? 'REMOVE replacedAt, expiresAt'
+          : 'SET expiresAt = :expires REMOVE replacedAt',
+        ConditionExpression: 'replacedAt = :at',
+        ExpressionAttributeValues: {
+          ':at': replacedAt,
+          ...(!restore && { ':expires': record.expiresAt }),
+        },
+      }),
+    );
+  }
+
+  /**
+   * Changes what `update` may change on one secret of an active key; fails
+   * (ConditionalCheckFailedException) when it was revoked or vanished in between.
+   */
+  async update(record: KeyRecord, changes: KeyChanges): Promise<KeyRecord> {
+    const set: string[] = [];
+    const remove: string[] = [];
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':keyId': record.keyId, ':active': 'active' };
+    for (const name of ['plan', 'models', 'limits', 'expiresAt'] as const) {
+      const value = changes[name];
+      if (value === undefined) continue;
+      // `plan` is a DynamoDB reserved word: every name goes through a placeholder.
+      names[`#${name}`] = name;
+      if (value === null) {
+        remove.push(`#${name}`);
+      } else {
+        set.push(`#${name} = :${name}`);
+        values[`:${name}`] = value;
+      }
+    }
+    const expression = [
+      set.length > 0 ? `SET ${set.join(', ')}` : '',
+      remove.length > 0 ? `REMOVE ${remove.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    if (!expression) return record;
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [KEY_HASH_ATTRIBUTE]: record.keyHash },
+        UpdateExpression: expression,
+        ConditionExpression: 'attribute_exists(keyHash) AND keyId = :keyId AND #status = :active',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    if (!Attributes) throw new KeyRecordError(`updating ${record.keyId} returned no record`);
+    return toKeyRecord(Attributes);
+  }
+
   /**
    * Marks a key revoked. A concurrent revoke keeps the first `revokedAt`; a record that vanished
    * or changed id in between fails the condition instead of being recreated.
@@ -222,6 +372,25 @@ export class KeyStore implements KeyLookup {
     if (!Attributes) throw new KeyRecordError(`revoking ${record.keyId} returned no record`);
     return toKeyRecord(Attributes);
   }
+}
+
+/**
+ * Newest secret first: a rotated secret by its rotation time, a first secret by its key's; at the
+ * same instant, the one no rotation replaced first.
+ */
+export function newestSecretFirst(a: KeyRecord, b: KeyRecord): number {
+  const byTime = (b.rotatedAt ?? b.createdAt).localeCompare(a.rotatedAt ?? a.createdAt);
+  if (byTime !== 0) return byTime;
+  return Number(a.replacedAt !== undefined) - Number(b.replacedAt !== undefined);
+}
+
+/**
+ * The key's current secret among its records: the newest one no rotation replaced, else (a
+ * rotation that failed half way and could not be undone) the newest of all.
+ */
+export function currentSecret(records: readonly KeyRecord[]): KeyRecord | undefined {
+  const sorted = [...records].sort(newestSecretFirst);
+  return sorted.find((record) => record.replacedAt === undefined) ?? sorted[0];
 }
 
 export interface DynamoClientOptions {

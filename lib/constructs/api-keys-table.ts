@@ -61,8 +61,36 @@ export class ApiKeysTable extends Construct {
   }
 
   /**
-   * Read on the table and its two indexes, named one by one (no `index/*` wildcard); no reader
-   * of the table ever writes keys.
+   * What the gateway's authorizer needs (`bindReader`), plus the one write it makes: the
+   * last-used stamp (`grantLastUsed`).
+   */
+  bindAuthorizer(fn: EnvironmentGrantee): void {
+    this.bindReader(fn);
+    this.grantLastUsed(fn);
+  }
+
+  /**
+   * `UpdateItem` on the table restricted to the key and `lastUsedAt` (the authorizer's
+   * conditional stamp, lambda/authorizer/key-store.ts `touch`), returning nothing: whoever holds
+   * only this can neither change a key's plan, models or status nor read anything through it.
+   */
+  grantLastUsed(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:UpdateItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: {
+        'ForAllValues:StringEquals': {
+          'dynamodb:Attributes': [API_KEYS_TABLE.partitionKey, 'lastUsedAt'],
+        },
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
+      },
+    });
+  }
+
+  /**
+   * Read on the table and its two indexes, named one by one (no `index/*` wildcard); a reader
+   * alone never writes keys.
    */
   grantRead(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({

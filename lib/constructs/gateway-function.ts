@@ -2,7 +2,7 @@
  * The gateway Lambda (lambda/gateway/handler.ts): authorizer + token bucket + forward + settle in
  * one function behind the public ALB. It runs in private subnets with a security group that may
  * reach only Redis, the session manager's internal ALB and HTTPS (AWS APIs), and it may only read
- * the key table and two secrets.
+ * the key table (and stamp a key's `lastUsedAt`) and two secrets.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -112,7 +112,7 @@ export class GatewayFunction extends Construct implements ec2.IConnectable {
       (fn.function.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = reserved;
     }
 
-    props.apiKeys.bindReader(fn);
+    props.apiKeys.bindAuthorizer(fn);
     // Both network rules are created in this stack, so the data and inference stacks need not
     // know the gateway.
     props.redis.bind(fn, 'Gateway Lambda to Redis');

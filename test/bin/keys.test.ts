@@ -157,7 +157,7 @@ describe('npm run keys', () => {
     const list = await keys(['list', ...at]);
     expect(list.code).toBe(0);
     expect(list.stdout.split('\n')[0]).toMatch(
-      /^KEY ID\s+PREFIX\s+OWNER\s+PLAN\s+STATUS\s+CREATED\s+EXPIRES\s+MODELS$/,
+      /^KEY ID\s+PREFIX\s+OWNER\s+PLAN\s+STATUS\s+CREATED\s+EXPIRES\s+LAST USED\s+MODELS$/,
     );
     expect(list.stdout).toContain(key.slice(0, 12));
     expect(list.stdout).not.toContain(key.slice(12));
@@ -192,7 +192,7 @@ describe('npm run keys', () => {
     });
 
     const show = await keys(['show', keyId, ...at]);
-    expect(show.stdout).toContain('models:  stub-echo-chatml, stub-echo-llama3');
+    expect(show.stdout).toContain('models:    stub-echo-chatml, stub-echo-llama3');
     const shown = JSON.parse((await keys(['show', keyId, '--json', ...at])).stdout);
     expect(shown.models).toEqual(['stub-echo-chatml', 'stub-echo-llama3']);
     const list = await keys(['list', '--owner', 'models-cli', ...at]);
@@ -203,8 +203,107 @@ describe('npm run keys', () => {
     const plainId = /key_[0-9A-Za-z]{16}/.exec(plain.stdout)?.[0] ?? '';
     expect(plain.stdout).not.toContain('It may call only');
     expect((await keys(['show', plainId, ...at])).stdout).toContain(
-      "models:  its plan's (every model if the plan lists none)",
+      "models:    its plan's (every model if the plan lists none)",
     );
+  });
+
+  it('rotates a key: the new secret printed once, both working until the overlap ends, one key id', async () => {
+    const create = await keys(['create', '--plan', 'free', '--owner', 'rotor', '--json', ...at]);
+    const created = JSON.parse(create.stdout);
+    const rotate = await keys(['rotate', created.keyId, '--overlap', '2h', ...at]);
+    expect(rotate.code).toBe(0);
+    expect(rotate.stderr).toBe('');
+    const key = /axon_[0-9A-Za-z]{36}/.exec(rotate.stdout)?.[0] ?? '';
+    expect(key).not.toBe(created.key);
+    expect(rotate.stdout.split(key)).toHaveLength(2);
+    expect(rotate.stdout).toContain(`Rotated ${created.keyId}: a new secret for the same key`);
+    expect(rotate.stdout).toMatch(
+      new RegExp(
+        `The old secret ${created.prefix}\\.\\.\\. works until \\S+ \\(plus up to 30 s \\(auth\\.cacheTtlSeconds\\)`,
+      ),
+    );
+    expect(await authenticate(created.key)).toMatchObject({ keyId: created.keyId });
+    expect(await authenticate(key)).toMatchObject({ keyId: created.keyId });
+
+    const shown = JSON.parse((await keys(['show', created.keyId, '--json', ...at])).stdout);
+    expect(shown.prefix).toBe(key.slice(0, 12));
+    expect(shown.previous).toEqual([
+      expect.objectContaining({ prefix: created.prefix, expiresAt: expect.any(String) }),
+    ]);
+    expect(Date.parse(shown.previous[0].expiresAt) - Date.parse(shown.rotatedAt)).toBe(
+      2 * 3_600_000,
+    );
+    const text = (await keys(['show', created.keyId, ...at])).stdout;
+    expect(text).toMatch(new RegExp(`previous:\\s+${created.prefix} works until `));
+    expect(text).toMatch(/last used:\s+\S+/);
+    const list = await keys(['list', '--owner', 'rotor', '--json', ...at]);
+    expect(JSON.parse(list.stdout).map((k: { prefix: string }) => k.prefix)).toEqual([
+      key.slice(0, 12),
+    ]);
+
+    // --overlap 0: the old secret stops now (a fresh authorizer has nothing cached).
+    const again = await keys(['rotate', created.keyId, '--overlap', '0', '--json', ...at]);
+    expect(again.code).toBe(0);
+    expect(await authenticate(key)).toMatchObject({ status: 401 });
+    expect(await authenticate(JSON.parse(again.stdout).key)).toMatchObject({
+      keyId: created.keyId,
+    });
+
+    const revoke = await keys(['revoke', created.keyId, ...at]);
+    expect(revoke.code).toBe(0);
+    expect(await authenticate(created.key)).toMatchObject({ status: 401 });
+    expect(await authenticate(JSON.parse(again.stdout).key)).toMatchObject({ status: 401 });
+  });
+
+  it('updates a key’s plan, models and expiry, and refuses a bad value before any network call', async () => {
+    const create = await keys(['create', '--plan', 'free', '--json', ...at]);
+    const created = JSON.parse(create.stdout);
+    const update = await keys([
+      'update',
+      created.keyId,
+      '--plan',
+      'pro',
+      '--models',
+      'stub-echo-chatml',
+      '--expires-in',
+      '12h',
+      ...at,
+    ]);
+    expect(update.code).toBe(0);
+    expect(update.stdout).toMatch(
+      new RegExp(
+        `^Updated ${created.keyId} \\(plan pro, expires \\S+, models: stub-echo-chatml\\)\\. Gateways apply it within 30 s`,
+      ),
+    );
+    expect(await authenticate(created.key)).toMatchObject({
+      plan: 'pro',
+      models: ['stub-echo-chatml'],
+    });
+    const back = await keys([
+      'update',
+      created.keyId,
+      '--all-models',
+      '--never-expires',
+      '--json',
+      ...at,
+    ]);
+    const view = JSON.parse(back.stdout);
+    expect(view.plan).toBe('pro');
+    expect(view).not.toHaveProperty('models');
+    expect(view).not.toHaveProperty('expiresAt');
+
+    const offline = ['--endpoint', 'http://127.0.0.1:1'];
+    for (const [args, message] of [
+      [['--plan', 'gold'], 'unknown plan "gold"'],
+      [['--models', 'a,a'], '--models names "a" twice'],
+    ] as const) {
+      const run = await keys(['update', created.keyId, ...args, ...offline]);
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.stderr, args.join(' ')).toContain(message);
+    }
+    const overlap = await keys(['rotate', created.keyId, '--overlap', '1w', ...offline]);
+    expect(overlap).toMatchObject({ code: 1, stdout: '' });
+    expect(overlap.stderr).toContain('--overlap must be a positive duration');
   });
 
   it('refuses a bad --models with exit 1 and one line, before any network call', async () => {
@@ -257,6 +356,11 @@ describe('npm run keys', () => {
       ['list', '--plan', 'free'],
       ['list', '--models', 'a'],
       ['list', '--local', '--endpoint', 'http://x'],
+      ['rotate', 'a', 'b'],
+      ['show', 'a', '--overlap', '1h'],
+      ['create', '--plan', 'free', '--all-models'],
+      ['update', 'a', '--models', 'x', '--all-models'],
+      ['update', 'a', '--expires-in', '1d', '--never-expires'],
     ];
     for (const args of cases) {
       const run = await keys(args);

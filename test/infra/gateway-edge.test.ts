@@ -202,7 +202,7 @@ describe('container edge: identity and grants', () => {
     expect(deployment.spec.template.spec.serviceAccountName).toBe(GATEWAY_EDGE.name);
   });
 
-  it('lets that role read the key table and its indexes, the upstream secret and the Redis token', () => {
+  it('lets that role read the key table and its indexes (and stamp lastUsedAt), the upstream secret and the Redis token', () => {
     const policies = resources(g, 'AWS::IAM::Policy').filter(([id]) =>
       id.startsWith('EdgeServiceAccountRole'),
     );
@@ -217,7 +217,18 @@ describe('container edge: identity and grants', () => {
         'secretsmanager:GetSecretValue',
       ]),
     );
-    expect(text).not.toMatch(/dynamodb:(PutItem|UpdateItem|DeleteItem)/);
+    expect(text).not.toMatch(/dynamodb:(PutItem|DeleteItem)/);
+    // Its one write: the last-used stamp, restricted to that attribute.
+    const updates = statements.filter((s) => JSON.stringify(s.Action).includes('UpdateItem'));
+    expect(updates).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:UpdateItem',
+        Condition: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['keyHash', 'lastUsedAt'] },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
+        },
+      }),
+    ]);
     expect(text).toMatch(/index\/byKeyId/);
     expect(text).toMatch(/GatewaySecret/);
     expect(text).toMatch(/AuthToken/);

@@ -99,7 +99,7 @@ describe('GatewayStack: gateway Lambda', () => {
     });
   });
 
-  it('may read the key table and its two indexes and the two secrets, nothing more', () => {
+  it('may read the key table and its two indexes, stamp lastUsedAt, and read the two secrets, nothing more', () => {
     const [[, policy] = ['', {}]] = resources(t, 'AWS::IAM::Policy');
     const table = { 'Fn::ImportValue': expect.stringMatching(/ApiKeys.*Arn/) };
     expect((policy.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
@@ -116,6 +116,15 @@ describe('GatewayStack: gateway Lambda', () => {
           { 'Fn::Join': ['', [table, '/index/byKeyId']] },
           { 'Fn::Join': ['', [table, '/index/byOwner']] },
         ],
+      },
+      {
+        Action: 'dynamodb:UpdateItem',
+        Condition: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['keyHash', 'lastUsedAt'] },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
+        },
+        Effect: 'Allow',
+        Resource: table,
       },
       {
         Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
