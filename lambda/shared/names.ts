@@ -31,6 +31,8 @@ export const ENV = {
   config: 'AXON_CONFIG',
   /** Name of the ApiKeys table. */
   keysTable: 'AXON_KEYS_TABLE',
+  /** Usage exporter: name of the Usage table it writes the usage ledger to. */
+  usageTable: 'AXON_USAGE_TABLE',
   /** A local DynamoDB endpoint (dynalite); never set in AWS. */
   dynamodbEndpoint: 'AXON_DYNAMODB_ENDPOINT',
   /** `host:port` of the Redis primary or configuration endpoint. */
@@ -79,6 +81,16 @@ export const API_KEYS_TABLE = {
     byKeyId: { name: 'byKeyId', partitionKey: 'keyId' },
     byOwner: { name: 'byOwner', partitionKey: 'owner', sortKey: 'createdAt' },
   },
+} as const;
+
+/**
+ * The Usage table: one item per API key, UTC hour and model, with the hour's absolute totals
+ * (lambda/usage-export). The sort key is `<hour>#<model>`, the hour as ISO-8601
+ * (`2026-11-30T08`), so a key's usage over a time range is one Query.
+ */
+export const USAGE_TABLE = {
+  partitionKey: 'keyId',
+  sortKey: 'hourModel',
 } as const;
 
 /** Namespace, `service` dimension and names of the gateway's EMF metrics. */

@@ -29,6 +29,8 @@ export interface ClusterNode {
 export interface RedisClusterOptions {
   /** `requirepass` (and `masterauth`) of every node at start. @default none */
   readonly password?: string;
+  /** Replicas of each master (`--cluster-replicas`), for failover tests. @default 0 */
+  readonly replicas?: number;
 }
 
 /** `redis-cli -a` arguments for a password, none without one. */
@@ -52,13 +54,17 @@ function nodeArgs(name: string, password: string | undefined): RedisServerOption
   };
 }
 
-/** A Redis Cluster of `masters` masters and no replicas, made with `redis-cli --cluster create`. */
+/**
+ * A Redis Cluster of `masters` masters and, by default, no replicas, made with
+ * `redis-cli --cluster create`.
+ */
 export class RedisCluster {
   private constructor(readonly servers: RedisServer[]) {}
 
   static async start(masters = 3, options: RedisClusterOptions = {}): Promise<RedisCluster> {
+    const replicas = options.replicas ?? 0;
     const servers: RedisServer[] = [];
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       servers.push(await RedisServer.start(nodeArgs(String(i), options.password)));
     }
     const cluster = new RedisCluster(servers);
@@ -67,7 +73,7 @@ export class RedisCluster {
       'create',
       ...servers.map((s) => `127.0.0.1:${s.port}`),
       '--cluster-replicas',
-      '0',
+      String(replicas),
       '--cluster-yes',
       ...auth(options.password),
     ]);
@@ -75,7 +81,39 @@ export class RedisCluster {
       const states = await Promise.all(servers.map((s) => s.cli('CLUSTER', 'INFO')));
       return states.every((info) => info.includes('cluster_state:ok'));
     }, 'cluster_state:ok on every node');
+    if (replicas > 0) {
+      await waitFor(async () => {
+        const infos = await Promise.all(servers.map((s) => s.cli('INFO', 'replication')));
+        return infos.every(
+          (info) => info.includes('role:master') || info.includes('master_link_status:up'),
+        );
+      }, 'every replica in sync with its master');
+    }
     return cluster;
+  }
+
+  /**
+   * A manual failover of the master serving `slot`: `CLUSTER FAILOVER` on one of its replicas,
+   * which waits for the replica to catch up before they swap, so no acknowledged write is lost.
+   * Resolves once the replica serves the slot; returns the old and the new master.
+   */
+  async failover(slot: number): Promise<{ from: RedisServer; to: RedisServer }> {
+    const from = await this.ownerOf(slot);
+    const masterId = await from.cli('CLUSTER', 'MYID');
+    const view = await from.cli('CLUSTER', 'NODES');
+    const replicaLine = view
+      .split('\n')
+      .find((line) => line.split(' ')[3] === masterId && line.includes('slave'));
+    const port = Number(replicaLine?.split(' ')[1]?.split('@')[0]?.split(':')[1]);
+    const to = this.servers.find((s) => s.port === port);
+    if (!to) throw new Error(`the master of slot ${slot} (${from.port}) has no replica`);
+    const answer = await to.cli('CLUSTER', 'FAILOVER');
+    if (answer !== 'OK') throw new Error(`CLUSTER FAILOVER on ${to.port} answered ${answer}`);
+    await waitFor(
+      async () => (await this.ownerOf(slot)) === to,
+      `replica ${to.port} to take over slot ${slot}`,
+    );
+    return { from, to };
   }
 
   get nodes(): ClusterNode[] {
