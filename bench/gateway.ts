@@ -1,9 +1,10 @@
 /**
  * npm run bench:gateway [-- --json] [--rates 100,500,1000] [--seconds 4] [--rounds 3]
- *                       [--warmup 0.5] [--connections 64] [--ttft-requests 50] [--profile <dir>]
+ *                       [--warmup 0.5] [--connections 64] [--ttft-requests 50]
+ *                       [--ttft-streams 64] [--ttft-tokens 8] [--profile <dir>]
  *
  * What the gateway adds to a request's latency. The same chat completion, at the same constant
- * offered load (open loop, latency from the scheduled send time), along four paths, in one run:
+ * offered load (open loop, latency from the scheduled send time), along six paths, in one run:
  *   (a) direct:    client → session manager, with the trusted headers the gateway would add;
  *   (b) lambda:    client → ALB emulator → gateway Lambda bundle (authorizer with its cache,
  *                  one Redis EVALSHA for the token bucket, forward with fetch) → session manager;
@@ -13,14 +14,18 @@
  *                  proxy_pass over keep-alive) → session manager, as the reference;
  *   (e) node:      client → a bare node:http proxy (bench/lib/node-proxy.ts: no key, no limiter,
  *                  no hygiene) → session manager: the floor of Node's own HTTP stack, so the
- *                  container edge's CPU splits into what Node costs and what the gateway adds.
+ *                  container edge's CPU splits into what Node costs and what the gateway adds;
+ *   (f) undici:    client → the same bare proxy forwarding with an undici Pool instead
+ *                  (bench/lib/undici-proxy.ts): the second Node floor. The cheaper of (e) and (f)
+ *                  is the floor the container edge's CPU is judged against (issue 21: ≤ 1.3 ×).
  * The gateway's plan has all three buckets (requests, tokens, day), so every request is admitted
  * and settled. Overhead = path − (a). Each server, Redis and the load generator run in their own
  * process; on this shared 2-core machine they still compete for the CPUs, so the targets are
  * interleaved per rate and the whole matrix is repeated in rounds; cells report the median round
  * and overheads the median of per-round paired differences.
- * Time to first token: streamed requests, one at a time, to a second session manager whose
- * stand-in waits 20 ms between tokens, directly and through its own container edge.
+ * Time to first token: streamed requests to a second session manager whose stand-in waits 20 ms
+ * between tokens, directly and through its own container edge: one at a time (idle), and under
+ * load, from 64 streaming clients at once (bench/lib/streams.ts), interleaved per round.
  * CPU time per request of every process (Linux /proc) says where the time goes; `--profile`
  * writes a V8 CPU profile of the gateway process to <dir> (open it in Chrome DevTools).
  */
@@ -35,9 +40,15 @@ import { RedisServer } from '../local/redis-server.ts';
 import { readyLine, spawnTs, stopAll } from './lib/children.ts';
 import { childPids, commandOf, treeCpuMs } from './lib/cpu.ts';
 import { type GcStats, readGcStats } from './lib/gc-monitor.ts';
-import { type CellResult, type LoadTarget, startLoadProcess } from './lib/load.ts';
+import {
+  type CellResult,
+  type LoadProcess,
+  type LoadTarget,
+  startLoadProcess,
+} from './lib/load.ts';
 import { type Nginx, startNginx } from './lib/nginx.ts';
 import { flag, median, percentile, progress, round, table, wantsJson } from './lib/report.ts';
+import type { StreamResult } from './lib/streams.ts';
 
 const RATES = flag('rates', '100,500,1000').split(',').map(Number);
 const SECONDS = Number(flag('seconds', '4'));
@@ -45,9 +56,22 @@ const ROUNDS = Number(flag('rounds', '3'));
 const WARMUP_SECONDS = Number(flag('warmup', '0.5'));
 const CONNECTIONS = Number(flag('connections', '64'));
 const PROFILE_DIR = flag('profile', '');
-/** Streamed requests per round and target for time to first token, and the stand-in's delay. */
+/**
+ * Streamed requests per round and target for time to first token: one at a time, and per client
+ * under load. And the stand-in's delay between tokens.
+ */
 const TTFT_REQUESTS = Number(flag('ttft-requests', '50'));
 const TOKEN_DELAY_MS = 20;
+/** Streaming clients at once for time to first token under load (issue 21: 64). */
+const TTFT_STREAMS = Number(flag('ttft-streams', '64'));
+/**
+ * Content tokens per stream under load. Eight, as the load's requests ask for (`max_tokens` 8):
+ * a stream lasts about 7 × TOKEN_DELAY_MS, so 64 clients start about 450 streams a second, near
+ * the 500 requests/s of the latency target. More tokens: longer streams, fewer starts a second.
+ */
+const TTFT_TOKENS = Number(flag('ttft-tokens', '8'));
+/** Streams per client to each target before the measured rounds under load. */
+const TTFT_LOAD_WARMUP_STREAMS = 5;
 /** Streamed requests to each time-to-first-token target before the measured ones. */
 const TTFT_WARMUP_REQUESTS = 200;
 /** Before the first round each target gets this long at the middle rate, to open and JIT. */
@@ -55,6 +79,8 @@ const FIRST_WARMUP_SECONDS = 2;
 const TIMEOUT_MS = 10_000;
 /** The issue's target: p99 overhead of the gateway at 500 requests/s. */
 const TARGET = { rate: 500, p99OverheadMs: 1 } as const;
+/** Issue 21: the container edge's CPU per request against the cheaper Node floor's. */
+const CPU_VS_NODE_FLOOR = 1.3;
 
 if (
   RATES.some((r) => !(r > 0)) ||
@@ -65,10 +91,14 @@ if (
   !Number.isInteger(CONNECTIONS) ||
   CONNECTIONS < 1 ||
   !Number.isInteger(TTFT_REQUESTS) ||
-  TTFT_REQUESTS < 1
+  TTFT_REQUESTS < 1 ||
+  !Number.isInteger(TTFT_STREAMS) ||
+  TTFT_STREAMS < 1 ||
+  !Number.isInteger(TTFT_TOKENS) ||
+  TTFT_TOKENS < 1
 ) {
   console.error(
-    'usage: --rates 100,500,1000 (positive numbers) --seconds 4 (> 0) --rounds 3 (whole, >= 1; odd, so the median is a round) --warmup 0.5 (>= 0) --connections 64 (whole, >= 1) --ttft-requests 50 (whole, >= 1) --profile <dir>',
+    'usage: --rates 100,500,1000 (positive numbers) --seconds 4 (> 0) --rounds 3 (whole, >= 1; odd, so the median is a round) --warmup 0.5 (>= 0) --connections 64 (whole, >= 1) --ttft-requests 50 (whole, >= 1) --ttft-streams 64 (whole, >= 1) --ttft-tokens 8 (whole, >= 1) --profile <dir>',
   );
   process.exit(2);
 }
@@ -78,7 +108,7 @@ const REQUEST_BODY = JSON.stringify({
   messages: [{ role: 'user', content: 'hi' }],
   max_tokens: 8,
 });
-const TARGET_NAMES = ['direct', 'lambda', 'container', 'nginx', 'node'] as const;
+const TARGET_NAMES = ['direct', 'lambda', 'container', 'nginx', 'node', 'undici'] as const;
 type TargetName = (typeof TARGET_NAMES)[number];
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -172,7 +202,9 @@ async function startTargets(): Promise<LoadTarget[]> {
     },
   });
   const { url: slowUrl } = await readyLine<{ url: string }>(slow);
-  const slowEdge = await readyLine<GatewayReady>(startGateway('container', slowUrl, true, 'ttft'));
+  const slowEdgeChild = startGateway('container', slowUrl, true, 'ttft');
+  const slowEdge = await readyLine<GatewayReady>(slowEdgeChild);
+  ttftPids = { 'session manager': slow.pid, edge: slowEdgeChild.pid };
   ttftTargets = {
     direct: { url: slowUrl, headers: trustedHeaders(gateway) },
     container: {
@@ -199,6 +231,16 @@ async function startTargets(): Promise<LoadTarget[]> {
   });
   const { url: nodeUrl } = await readyLine<{ url: string }>(nodeProxy);
   pids.node = nodeProxy.pid;
+  const undiciProxy = spawnTs('undici proxy', here('./lib/undici-proxy.ts'), {
+    env: {
+      BENCH_UPSTREAM_URL: upstreamUrl,
+      BENCH_GATEWAY_SECRET: secret,
+      BENCH_KEY_ID: gateway.keyId,
+      BENCH_PLAN: gateway.plan,
+    },
+  });
+  const { url: undiciUrl } = await readyLine<{ url: string }>(undiciProxy);
+  pids.undici = undiciProxy.pid;
   progress(`gateway on ${gateway.url}; nginx ${nginx.version} on ${nginx.url}`);
 
   const json = { 'content-type': 'application/json' };
@@ -223,6 +265,7 @@ async function startTargets(): Promise<LoadTarget[]> {
     },
     { name: 'nginx', origin: nginx.url, path, headers: withKey, body },
     { name: 'node', origin: nodeUrl, path, headers: json, body },
+    { name: 'undici', origin: undiciUrl, path, headers: json, body },
   ];
 }
 
@@ -235,8 +278,8 @@ async function preflight(targets: readonly LoadTarget[]): Promise<void> {
     if (res.status !== 200 || answer?.object !== 'chat.completion') {
       throw new Error(`${t.name}: expected a chat completion, got ${res.status}`);
     }
-    // The direct path and the bare Node proxy check no key by design.
-    if (t.name === 'direct' || t.name === 'node') continue;
+    // The direct path and the bare Node proxies check no key by design.
+    if (t.name === 'direct' || t.name === 'node' || t.name === 'undici') continue;
     const { authorization: _, ...anonymous } = t.headers;
     const refused = await fetch(url, { method: 'POST', headers: anonymous, body: t.body });
     await refused.arrayBuffer();
@@ -249,6 +292,8 @@ interface TtftTarget {
   headers: Record<string, string>;
 }
 let ttftTargets: { direct: TtftTarget; container: TtftTarget } | undefined;
+/** The time-to-first-token session manager and edge, whose CPU is read around each run. */
+let ttftPids: Record<'session manager' | 'edge', number | undefined> | undefined;
 
 const STREAM_BODY = JSON.stringify({
   model: 'stub-echo-chatml',
@@ -317,6 +362,150 @@ async function measureTtft(): Promise<{ ttftOverheadP50Ms: number; ttftOverheadP
   return { ttftOverheadP50Ms: round(median(p50), 3), ttftOverheadP99Ms: round(median(p99), 3) };
 }
 
+/**
+ * The streamed request under load: TTFT_TOKENS content tokens. The stand-in echoes
+ * `[stub] You said: <prompt>`, a word a token, so the prompt has the words to fill them.
+ */
+const LOAD_STREAM_BODY = JSON.stringify({
+  model: 'stub-echo-chatml',
+  messages: [
+    {
+      role: 'user',
+      content: Array.from({ length: Math.max(1, TTFT_TOKENS - 3) }, (_, i) => `w${i + 1}`).join(
+        ' ',
+      ),
+    },
+  ],
+  max_tokens: TTFT_TOKENS,
+  stream: true,
+});
+const TTFT_SIDES = ['direct', 'container'] as const;
+type TtftSide = (typeof TTFT_SIDES)[number];
+
+interface TtftLoadRun {
+  result: StreamResult;
+  /** CPU microseconds per completed stream of the session manager, the edge, the clients. */
+  cpuMicrosPerStream: Record<string, number>;
+}
+
+/**
+ * Time to first token under load, container edge minus direct: per round, TTFT_STREAMS clients
+ * at once each send TTFT_REQUESTS streamed requests (closed loop, bench/lib/streams.ts) to one
+ * target, then to the other (order alternating by round); p50 and p99 of each, and the overhead
+ * as the median over rounds of the paired differences. The clients run in the load generator's
+ * process with a connection each.
+ */
+async function measureTtftUnderLoad(load: LoadProcess) {
+  if (!ttftTargets || !ttftPids)
+    throw new Error('the time-to-first-token targets were not started');
+  const path = '/v1/chat/completions';
+  const name = (side: TtftSide) => `ttft ${side}`;
+  await load.addTargets(
+    TTFT_SIDES.map((side) => {
+      const t = (ttftTargets as { direct: TtftTarget; container: TtftTarget })[side];
+      return { name: name(side), origin: t.url, path, headers: t.headers, body: LOAD_STREAM_BODY };
+    }),
+    TTFT_STREAMS,
+  );
+  const streamMs = (TTFT_TOKENS - 1) * TOKEN_DELAY_MS;
+  const processes: Record<string, number | undefined> = {
+    ...ttftPids,
+    'load generator': load.process.pid,
+  };
+  const run = async (side: TtftSide, streamsPerClient: number): Promise<TtftLoadRun> => {
+    const before = Object.fromEntries(
+      Object.entries(processes).map(([n, pid]) => [n, treeCpuMs(pid)]),
+    );
+    const result = await load.streams({
+      target: name(side),
+      clients: TTFT_STREAMS,
+      streamsPerClient,
+      staggerMs: streamMs,
+      timeoutMs: TIMEOUT_MS,
+    });
+    if (result.ok === 0) {
+      throw new Error(
+        `time to first token under load, ${side}: no stream succeeded (${JSON.stringify(result.errorKinds)})`,
+      );
+    }
+    const cpuMicrosPerStream: Record<string, number> = {};
+    for (const [n, pid] of Object.entries(processes)) {
+      const start = before[n];
+      const end = treeCpuMs(pid);
+      if (start !== undefined && end !== undefined)
+        cpuMicrosPerStream[n] = round(((end - start) * 1000) / result.ok, 0);
+    }
+    return { result, cpuMicrosPerStream };
+  };
+  for (const side of TTFT_SIDES) {
+    progress(
+      `warming time to first token under load up: ${TTFT_STREAMS} clients × ${TTFT_LOAD_WARMUP_STREAMS} streams, ${side}`,
+    );
+    await run(side, TTFT_LOAD_WARMUP_STREAMS);
+  }
+  const rounds: Record<TtftSide, TtftLoadRun>[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? TTFT_SIDES : ([...TTFT_SIDES].reverse() as TtftSide[]);
+    const pairs: Partial<Record<TtftSide, TtftLoadRun>> = {};
+    for (const side of order) {
+      const one = await run(side, TTFT_REQUESTS);
+      pairs[side] = one;
+      const { result: x } = one;
+      progress(
+        `round ${r + 1}/${ROUNDS} time to first token, ${TTFT_STREAMS} streams: ${side.padEnd(9)} p50 ${x.p50Ms} ms  p99 ${x.p99Ms} ms  ${x.streamsPerSecond} streams/s${side === 'container' ? `  edge CPU ${one.cpuMicrosPerStream.edge ?? '-'} µs/stream` : ''}${x.errors ? `  ${x.errors} errors` : ''}`,
+      );
+    }
+    rounds.push(pairs as Record<TtftSide, TtftLoadRun>);
+  }
+  const side = (s: TtftSide) => {
+    const runs = rounds.map((r) => r[s]);
+    const mid = (pick: (r: TtftLoadRun) => number) => median(runs.map(pick));
+    const errorKinds: Record<string, number> = {};
+    for (const { result } of runs) {
+      for (const [kind, n] of Object.entries(result.errorKinds))
+        errorKinds[kind] = (errorKinds[kind] ?? 0) + n;
+    }
+    return {
+      p50Ms: mid((r) => r.result.p50Ms),
+      p90Ms: mid((r) => r.result.p90Ms),
+      p99Ms: mid((r) => r.result.p99Ms),
+      maxMs: Math.max(...runs.map((r) => r.result.maxMs)),
+      streamP50Ms: mid((r) => r.result.streamP50Ms),
+      streamsPerSecond: mid((r) => r.result.streamsPerSecond),
+      ok: runs.reduce((n, r) => n + r.result.ok, 0),
+      errors: runs.reduce((n, r) => n + r.result.errors, 0),
+      errorKinds,
+      cpuMicrosPerStream: Object.fromEntries(
+        Object.keys(runs[0]?.cpuMicrosPerStream ?? {}).map((n) => [
+          n,
+          mid((r) => r.cpuMicrosPerStream[n] ?? Number.NaN),
+        ]),
+      ),
+    };
+  };
+  const paired = (pick: 'p50Ms' | 'p99Ms') =>
+    round(median(rounds.map((r) => r.container.result[pick] - r.direct.result[pick])), 3);
+  return {
+    streams: TTFT_STREAMS,
+    streamsPerClientPerRound: TTFT_REQUESTS,
+    tokens: TTFT_TOKENS,
+    tokenDelayMs: TOKEN_DELAY_MS,
+    request: `POST ${path} ${LOAD_STREAM_BODY}`,
+    overheadP50Ms: paired('p50Ms'),
+    overheadP99Ms: paired('p99Ms'),
+    direct: side('direct'),
+    container: side('container'),
+    rounds: rounds.map((r) =>
+      Object.fromEntries(
+        TTFT_SIDES.map((s) => {
+          const { p50Ms, p99Ms, streamsPerSecond, errors } = r[s].result;
+          return [s, { p50Ms, p99Ms, streamsPerSecond, errors }];
+        }),
+      ),
+    ),
+  };
+}
+
 interface Round extends CellResult {
   /** CPU microseconds per request of each process, warm-up included. */
   cpuMicrosPerRequest: Record<string, number>;
@@ -348,9 +537,7 @@ function cpuPerRequest(
   return out;
 }
 
-async function measure(targets: LoadTarget[]): Promise<Cell[]> {
-  const load = await startLoadProcess(targets, CONNECTIONS);
-  pids['load generator'] = load.process.pid;
+async function measure(load: LoadProcess, targets: LoadTarget[]): Promise<Cell[]> {
   const middle = RATES[Math.floor(RATES.length / 2)] as number;
   for (const t of targets) {
     progress(`warming ${t.name} up: ${FIRST_WARMUP_SECONDS} s at ${middle} requests/s`);
@@ -467,6 +654,10 @@ function overhead(cells: Cell[], target: TargetName, rate: number, pick: 'p50Ms'
   return round(median(other.rounds.map((r, i) => r[pick] - (base.rounds[i]?.[pick] ?? NaN))), 3);
 }
 
+/** A reading that is missing or not a number (no /proc) as null, as the report writes it. */
+const numberOrNull = (value: number | undefined): number | null =>
+  value === undefined || Number.isNaN(value) ? null : value;
+
 async function main() {
   const machine = {
     cpus: cpus().length,
@@ -476,9 +667,12 @@ async function main() {
   };
   const targets = await startTargets();
   await preflight(targets);
-  const cells = await measure(targets);
+  const load = await startLoadProcess(targets, CONNECTIONS);
+  pids['load generator'] = load.process.pid;
+  const cells = await measure(load, targets);
 
   const ttft = await measureTtft();
+  const ttftUnderLoad = await measureTtftUnderLoad(load);
 
   const matrix = cells.map(summarise);
   const pair = (t: TargetName, rate: number) => ({
@@ -491,19 +685,54 @@ async function main() {
     container: pair('container', rate),
     nginx: pair('nginx', rate),
     node: pair('node', rate),
+    undici: pair('undici', rate),
   }));
-  const at = (t: 'lambda' | 'container' | 'nginx' | 'node') => ({
+  const at = (t: Exclude<TargetName, 'direct'>) => ({
     p99OverheadMs: overhead(cells, t, TARGET.rate, 'p99Ms'),
     p50OverheadMs: overhead(cells, t, TARGET.rate, 'p50Ms'),
     // The proxy's own process (tree, for nginx its master and worker), median over rounds.
-    cpuMicrosPerRequest:
-      matrix.find((m) => m.target === t && m.offeredRps === TARGET.rate)?.cpuMicrosPerRequest[t] ??
-      null,
+    cpuMicrosPerRequest: numberOrNull(
+      matrix.find((m) => m.target === t && m.offeredRps === TARGET.rate)?.cpuMicrosPerRequest[t],
+    ),
   });
-  const lambda = at('lambda');
-  const container = { ...at('container'), ...ttft };
   const ref = at('nginx');
+  const minusNginx = (p99: number | null) =>
+    p99 === null || ref.p99OverheadMs === null ? null : round(p99 - ref.p99OverheadMs, 3);
+  const lambdaAt = at('lambda');
+  const lambda = { ...lambdaAt, p99OverheadMinusNginxMs: minusNginx(lambdaAt.p99OverheadMs) };
+  const containerAt = at('container');
+  const container = {
+    ...containerAt,
+    // container p99 overhead − nginx's at 500 requests/s (target: ≤ 1 ms).
+    p99OverheadMinusNginxMs: minusNginx(containerAt.p99OverheadMs),
+    ...ttft,
+  };
   const floor = at('node');
+  const undiciFloor = at('undici');
+  // The cheaper of the two bare Node proxies at 500 requests/s: the least a Node edge costs.
+  const floorCpu = { node: floor.cpuMicrosPerRequest, undici: undiciFloor.cpuMicrosPerRequest };
+  const cheaperNodeFloor = (['node', 'undici'] as const).reduce<'node' | 'undici' | null>(
+    (best, n) => {
+      const cpu = floorCpu[n];
+      if (cpu === null) return best;
+      return best === null || cpu < (floorCpu[best] ?? Number.POSITIVE_INFINITY) ? n : best;
+    },
+    null,
+  );
+  const cheaperCpu = cheaperNodeFloor === null ? null : floorCpu[cheaperNodeFloor];
+  const ratio = (a: number | null, b: number | null) =>
+    a === null || b === null || !(b > 0) ? null : round(a / b, 2);
+  const ratios = {
+    rate: TARGET.rate,
+    cheaperNodeFloor,
+    containerVsCheaperNodeFloor: ratio(container.cpuMicrosPerRequest, cheaperCpu),
+    containerVsNginx: ratio(container.cpuMicrosPerRequest, ref.cpuMicrosPerRequest),
+    containerVsNodeFloor: ratio(container.cpuMicrosPerRequest, floor.cpuMicrosPerRequest),
+    containerVsUndiciFloor: ratio(container.cpuMicrosPerRequest, undiciFloor.cpuMicrosPerRequest),
+    lambdaVsCheaperNodeFloor: ratio(lambda.cpuMicrosPerRequest, cheaperCpu),
+    lambdaVsNginx: ratio(lambda.cpuMicrosPerRequest, ref.cpuMicrosPerRequest),
+    cheaperNodeFloorVsNginx: ratio(cheaperCpu, ref.cpuMicrosPerRequest),
+  };
   const within = (value: number | null, bound: number | null) =>
     value === null || bound === null || Number.isNaN(value) ? null : value <= bound;
   const report = {
@@ -515,8 +744,26 @@ async function main() {
     nginxCpuMicrosPerRequest: ref.cpuMicrosPerRequest,
     // The bare node:http proxy: what Node's HTTP stack alone costs on this path (not a target).
     nodeP99OverheadMs: floor.p99OverheadMs,
+    nodeP50OverheadMs: floor.p50OverheadMs,
     nodeCpuMicrosPerRequest: floor.cpuMicrosPerRequest,
-    // Issue 12's targets for the container edge at 500 requests/s, judged on this run.
+    // The same bare proxy forwarding with an undici Pool (not a target either).
+    undiciP99OverheadMs: undiciFloor.p99OverheadMs,
+    undiciP50OverheadMs: undiciFloor.p50OverheadMs,
+    undiciCpuMicrosPerRequest: undiciFloor.cpuMicrosPerRequest,
+    // The floors side by side at 500 requests/s, and which Node floor was the cheaper.
+    floors: {
+      rate: TARGET.rate,
+      cheaperNode: cheaperNodeFloor,
+      node: floor,
+      undici: undiciFloor,
+      nginx: ref,
+    },
+    ratios,
+    // Time to first token with TTFT_STREAMS streams open at once, container edge against direct.
+    ttftUnderLoad,
+    // The targets for the container edge at 500 requests/s, judged on this run: issue 12's
+    // (the first four) and issue 21's (CPU against the cheaper Node floor, time to first token
+    // under load; its p99 target is issue 12's p99AtMostNginxPlus1Ms).
     targets: {
       rate: TARGET.rate,
       cpuAtMost2xNginx: within(
@@ -529,6 +776,12 @@ async function main() {
       ),
       ttftP50AtMost2Ms: within(container.ttftOverheadP50Ms, 2),
       ttftP99AtMost5Ms: within(container.ttftOverheadP99Ms, 5),
+      cpuAtMost1_3xCheaperNodeFloor: within(
+        container.cpuMicrosPerRequest,
+        cheaperCpu === null ? null : CPU_VS_NODE_FLOOR * cheaperCpu,
+      ),
+      ttftUnderLoadP50AtMost2Ms: within(ttftUnderLoad.overheadP50Ms, 2),
+      ttftUnderLoadP99AtMost5Ms: within(ttftUnderLoad.overheadP99Ms, 5),
     },
     overheads,
     matrix,
@@ -539,6 +792,9 @@ async function main() {
       warmupSeconds: WARMUP_SECONDS,
       rounds: ROUNDS,
       connections: CONNECTIONS,
+      ttftRequests: TTFT_REQUESTS,
+      ttftStreams: TTFT_STREAMS,
+      ttftTokens: TTFT_TOKENS,
       request: `POST /v1/chat/completions ${REQUEST_BODY}`,
     },
   };
@@ -591,6 +847,8 @@ async function main() {
         'nginx p99',
         'node p50',
         'node p99',
+        'undici p50',
+        'undici p99',
       ],
       overheads.map((o) => [
         o.rate,
@@ -602,6 +860,8 @@ async function main() {
         fmt(o.nginx.p99Ms),
         fmt(o.node.p50Ms),
         fmt(o.node.p99Ms),
+        fmt(o.undici.p50Ms),
+        fmt(o.undici.p99Ms),
       ]),
     ),
   );
@@ -617,10 +877,13 @@ async function main() {
   );
   const verdict = (met: boolean | null) => (met === null ? 'not measured' : met ? 'met' : 'missed');
   const t = report.targets;
+  const u = ttftUnderLoad;
   console.log(
     `\nAdded latency over the direct path, ms (median of ${ROUNDS} rounds of per-round differences).` +
-      `\nAt ${TARGET.rate} req/s, container edge: p99 ${fmt(container.p99OverheadMs)} ms (nginx ${fmt(ref.p99OverheadMs)} ms; target nginx + 1 ms: ${verdict(t.p99AtMostNginxPlus1Ms)}), CPU ${container.cpuMicrosPerRequest} µs/req (nginx ${ref.cpuMicrosPerRequest}; target 2x nginx: ${verdict(t.cpuAtMost2xNginx)}; a bare node:http proxy ${floor.cpuMicrosPerRequest}, p99 ${fmt(floor.p99OverheadMs)} ms); lambda edge: p99 ${fmt(lambda.p99OverheadMs)} ms, CPU ${lambda.cpuMicrosPerRequest} µs/req.` +
-      `\nTime to first token through the container edge: p50 ${fmt(container.ttftOverheadP50Ms)} ms (target 2 ms: ${verdict(t.ttftP50AtMost2Ms)}), p99 ${fmt(container.ttftOverheadP99Ms)} ms (target 5 ms: ${verdict(t.ttftP99AtMost5Ms)}).` +
+      `\nAt ${TARGET.rate} req/s, container edge: p99 ${fmt(container.p99OverheadMs)} ms (nginx ${fmt(ref.p99OverheadMs)} ms, difference ${fmt(container.p99OverheadMinusNginxMs)}; target nginx + 1 ms: ${verdict(t.p99AtMostNginxPlus1Ms)}); lambda edge: p99 ${fmt(lambda.p99OverheadMs)} ms.` +
+      `\nCPU µs/request at ${TARGET.rate} req/s: container edge ${container.cpuMicrosPerRequest}, lambda edge ${lambda.cpuMicrosPerRequest}; floors: node:http proxy ${floor.cpuMicrosPerRequest}, undici proxy ${undiciFloor.cpuMicrosPerRequest}, nginx ${ref.cpuMicrosPerRequest}. Container ${ratios.containerVsCheaperNodeFloor ?? '-'} × the cheaper Node floor (${cheaperNodeFloor ?? '-'}; target ${CPU_VS_NODE_FLOOR} ×: ${verdict(t.cpuAtMost1_3xCheaperNodeFloor)}), ${ratios.containerVsNginx ?? '-'} × nginx (issue 12's target 2 ×: ${verdict(t.cpuAtMost2xNginx)}).` +
+      `\nTime to first token through the container edge, ${u.streams} streams at once: p50 ${fmt(u.overheadP50Ms)} ms (target 2 ms: ${verdict(t.ttftUnderLoadP50AtMost2Ms)}), p99 ${fmt(u.overheadP99Ms)} ms (target 5 ms: ${verdict(t.ttftUnderLoadP99AtMost5Ms)}); direct p50 ${u.direct.p50Ms} / p99 ${u.direct.p99Ms} ms at ${u.direct.streamsPerSecond} streams/s, container p50 ${u.container.p50Ms} / p99 ${u.container.p99Ms} ms at ${u.container.streamsPerSecond} streams/s, edge CPU ${u.container.cpuMicrosPerStream.edge ?? '-'} µs/stream${u.direct.errors + u.container.errors ? `; ${u.direct.errors} direct and ${u.container.errors} container errors` : ''}.` +
+      `\nOne stream at a time: p50 ${fmt(container.ttftOverheadP50Ms)} ms (target 2 ms: ${verdict(t.ttftP50AtMost2Ms)}), p99 ${fmt(container.ttftOverheadP99Ms)} ms (target 5 ms: ${verdict(t.ttftP99AtMost5Ms)}).` +
       `\n${SECONDS} s per cell after ${WARMUP_SECONDS} s warm-up, open loop, ${CONNECTIONS} keep-alive connections; ${machine.cpus} CPUs (${machine.cpuModel}), load ${machine.loadAverage1m} at start, node ${machine.node}, nginx ${nginx?.version}.`,
   );
 }

@@ -1,10 +1,12 @@
 /**
  * Child process [L] of `bench:gateway`: the open-loop load generator of load.ts, driven over
- * IPC one cell at a time. One keep-alive pool per target lives for the whole run.
+ * IPC one cell at a time, and the streaming clients of streams.ts (time to first token under
+ * load). One keep-alive pool per target lives for the whole run.
  */
 import { Pool } from 'undici';
 import { exitWithParent } from './children.ts';
 import { type LoadCommand, type LoadReply, type LoadTarget, runCell } from './load.ts';
+import { runStreams } from './streams.ts';
 
 const targets = new Map<string, { target: LoadTarget; pool: Pool }>();
 const reply = (message: LoadReply) => process.send?.(message);
@@ -28,9 +30,17 @@ process.on('message', (message: LoadCommand) => {
     reply({ type: 'failed', id, message: `no target named ${spec.target}` });
     return;
   }
-  runCell(entry.pool, entry.target, spec).then(
+  const failed = (err: unknown) => reply({ type: 'failed', id, message: String(err) });
+  if (message.type === 'streams') {
+    runStreams(entry.pool, entry.target, message.spec).then(
+      (result) => reply({ type: 'streams-result', id, result }),
+      failed,
+    );
+    return;
+  }
+  runCell(entry.pool, entry.target, message.spec).then(
     (result) => reply({ type: 'result', id, result }),
-    (err: unknown) => reply({ type: 'failed', id, message: String(err) }),
+    failed,
   );
 });
 

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Pool } from 'undici';
 import { forkTs, stderrOf } from './children.ts';
 import { percentile, round } from './report.ts';
+import type { StreamResult, StreamSpec } from './streams.ts';
 
 export interface LoadTarget {
   readonly name: string;
@@ -156,14 +157,20 @@ export async function runCell(pool: Pool, target: LoadTarget, spec: CellSpec): P
 /** Messages between the benchmark and its load process. */
 export type LoadCommand =
   | { type: 'targets'; targets: LoadTarget[]; connections: number }
-  | { type: 'run'; id: number; spec: CellSpec };
+  | { type: 'run'; id: number; spec: CellSpec }
+  | { type: 'streams'; id: number; spec: StreamSpec };
 export type LoadReply =
   | { type: 'ready' }
   | { type: 'result'; id: number; result: CellResult }
+  | { type: 'streams-result'; id: number; result: StreamResult }
   | { type: 'failed'; id: number; message: string };
 
 export interface LoadProcess {
   run(spec: CellSpec): Promise<CellResult>;
+  /** More targets, each with a pool of `connections` (the streaming targets: one per client). */
+  addTargets(targets: LoadTarget[], connections: number): Promise<void>;
+  /** Time to first token under load (streams.ts) against a target. */
+  streams(spec: StreamSpec): Promise<StreamResult>;
   readonly process: ChildProcess;
 }
 
@@ -183,16 +190,28 @@ export async function startLoadProcess(
   const reply = () =>
     Promise.race([once(child, 'message').then(([message]) => message as LoadReply), exited]);
 
-  child.send({ type: 'targets', targets, connections } satisfies LoadCommand);
-  if ((await reply()).type !== 'ready') throw new Error('the load generator did not start');
+  const addTargets = async (more: LoadTarget[], size: number) => {
+    child.send({ type: 'targets', targets: more, connections: size } satisfies LoadCommand);
+    if ((await reply()).type !== 'ready') throw new Error('the load generator did not start');
+  };
+  await addTargets(targets, connections);
   let ids = 0;
   return {
     process: child,
+    addTargets,
     async run(spec) {
       const id = ++ids;
       child.send({ type: 'run', id, spec } satisfies LoadCommand);
       const answer = await reply();
       if (answer.type === 'result' && answer.id === id) return answer.result;
+      if (answer.type === 'failed') throw new Error(`load generator: ${answer.message}`);
+      throw new Error(`load generator answered out of turn: ${JSON.stringify(answer)}`);
+    },
+    async streams(spec) {
+      const id = ++ids;
+      child.send({ type: 'streams', id, spec } satisfies LoadCommand);
+      const answer = await reply();
+      if (answer.type === 'streams-result' && answer.id === id) return answer.result;
       if (answer.type === 'failed') throw new Error(`load generator: ${answer.message}`);
       throw new Error(`load generator answered out of turn: ${JSON.stringify(answer)}`);
     },
