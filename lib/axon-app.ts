@@ -62,6 +62,7 @@ export function createAxonStacks(
     apiKeys: data.apiKeys,
     // The gateway's only Redis use is the limiter, so it binds to the limiter's cache alone.
     redis: data.limiterRedis,
+    usage: data.usage,
     upstream: inference.sessionManager,
     upstreamUrl: inference.sessionManager.url,
     upstreamSecret: inference.gatewaySecret,

@@ -1,8 +1,9 @@
 /**
  * State: two ElastiCache replication groups, each with its rotated AUTH token (the sessions'
  * cache, and the limiter's own small `noeviction` one, so no tenant's data can evict a token
- * bucket), the DynamoDB ApiKeys table, and their alarms, which notify the stage's alarm topic (the
- * Network stack's).
+ * bucket), the DynamoDB ApiKeys and Usage tables, and their alarms, which notify the stage's
+ * alarm topic (the Network stack's). The usage exporter, a client of the limiter's cache like the
+ * gateway, lives with the gateway (GatewayStack), so this stack opens no door into a cache.
  */
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -15,6 +16,7 @@ import { ApiKeysTable } from './constructs/api-keys-table.ts';
 import { DataAlarms } from './constructs/data-alarms.ts';
 import { RedisAuthRotation } from './constructs/redis-auth-rotation.ts';
 import { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
+import { UsageTable } from './constructs/usage-table.ts';
 
 export interface DataStackProps extends AxonStackProps {
   readonly vpc: ec2.IVpc;
@@ -28,6 +30,8 @@ export class DataStack extends AxonStack {
   /** The limiter's cache (the gateway function's): token buckets only, never evicted. */
   readonly limiterRedis: RedisReplicationGroup;
   readonly apiKeys: ApiKeysTable;
+  /** The usage ledger, per key, hour and model, as the exporter writes it. */
+  readonly usage: UsageTable;
   readonly alarms: DataAlarms;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
@@ -80,6 +84,8 @@ export class DataStack extends AxonStack {
 
     this.apiKeys = new ApiKeysTable(this, 'ApiKeys');
 
+    this.usage = new UsageTable(this, 'Usage');
+
     this.alarms = new DataAlarms(this, 'Alarms', {
       topic: props.alarmTopic,
       redisNodes: this.redis.memberClusterIds,
@@ -97,6 +103,10 @@ export class DataStack extends AxonStack {
     new CfnOutput(this, OUTPUTS.apiKeysTableName, {
       value: this.apiKeys.tableName,
       description: 'DynamoDB table of API keys (read by `npm run keys -- … --stage`)',
+    });
+    new CfnOutput(this, 'UsageTableName', {
+      value: this.usage.tableName,
+      description: 'DynamoDB table of the usage ledger (per key, UTC hour and model)',
     });
     new CfnOutput(this, 'RedisEndpoint', { value: this.redis.endpoint });
     new CfnOutput(this, 'RedisAuthSecretArn', { value: this.redis.authToken.secretArn });

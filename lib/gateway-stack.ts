@@ -1,6 +1,7 @@
 /**
  * The public edge: internet-facing ALB (HTTPS, WAF) in front of the gateway, alarms, and the
- * outputs an operator needs (URL, key table). The gateway is the stage's `gateway.edge`: the
+ * outputs an operator needs (URL, key table); beside it the usage exporter, the limiter cache's
+ * other client, which moves the usage ledger the gateway books to the Usage table. The gateway is the stage's `gateway.edge`: the
  * Lambda, or the container edge's pods (their Kubernetes objects applied through the Inference
  * stack's cluster, so every reference still runs from this stack to the ones before it).
  */
@@ -23,6 +24,8 @@ import { GatewayWebAcl } from './constructs/gateway-web-acl.ts';
 import { PublicLoadBalancer } from './constructs/public-load-balancer.ts';
 import type { RedisReplicationGroup } from './constructs/redis-replication-group.ts';
 import { type DashboardCache, StageDashboard } from './constructs/stage-dashboard.ts';
+import { UsageExporter } from './constructs/usage-exporter.ts';
+import type { UsageTable } from './constructs/usage-table.ts';
 import { GATEWAY_EDGE } from './k8s/gateway-edge.ts';
 
 /** What the container edge needs from the Inference stack's cluster. */
@@ -39,6 +42,8 @@ export interface GatewayStackProps extends AxonStackProps {
   readonly apiKeys: ApiKeysTable;
   /** The limiter's cache (Data stack), which the gateway function binds to. */
   readonly redis: RedisReplicationGroup;
+  /** The Usage table (Data stack) the usage exporter fills from the limiter's cache. */
+  readonly usage: UsageTable;
   /** The session manager's internal ALB (its security group admits what we allow). */
   readonly upstream: ec2.IConnectable;
   readonly upstreamUrl: string;
@@ -70,6 +75,7 @@ export class GatewayStack extends AxonStack {
   readonly webAcl: GatewayWebAcl;
   readonly alarms: GatewayAlarms;
   readonly dashboard: StageDashboard;
+  readonly usageExporter: UsageExporter;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
@@ -166,6 +172,14 @@ export class GatewayStack extends AxonStack {
       deniedPerFiveMinutes: alarms.deniedPerFiveMinutes,
       degradedPerFiveMinutes: alarms.degradedPerFiveMinutes,
       redisErrorsPerFiveMinutes: alarms.redisErrorsPerFiveMinutes,
+    });
+
+    this.usageExporter = new UsageExporter(this, 'UsageExporter', {
+      vpc: props.vpc,
+      redis: props.redis,
+      apiKeys: props.apiKeys,
+      usage: props.usage,
+      alarmTopic: props.alarmTopic,
     });
 
     this.dashboard = new StageDashboard(this, 'Dashboard', {

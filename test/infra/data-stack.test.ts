@@ -301,14 +301,20 @@ describe("DataStack: the limiter's own replication group", () => {
     });
   });
 
-  it('is reachable only from the gateway Lambda, which reaches no other cache', () => {
+  it('is reachable only from the gateway Lambda and the usage exporter, which reach no other cache', () => {
     const toLimiter = into('LimiterRedis');
     expect(toLimiter.map((p) => [p.FromPort, p.ToPort, p.Description])).toEqual([
       [6379, 6379, 'Gateway Lambda to Redis'],
+      [6379, 6379, 'Usage exporter to the limiter Redis'],
     ]);
     expect(JSON.stringify(toLimiter[0]?.SourceSecurityGroupId)).toMatch(/GatewaySecurityGroup/);
+    expect(JSON.stringify(toLimiter[1]?.SourceSecurityGroupId)).toMatch(
+      /UsageExporterSecurityGroup/,
+    );
     expect(
-      into('Redis').some((p) => JSON.stringify(p.SourceSecurityGroupId).includes('Gateway')),
+      into('Redis').some((p) =>
+        /Gateway|UsageExporter/.test(JSON.stringify(p.SourceSecurityGroupId)),
+      ),
     ).toBe(false);
   });
 

@@ -146,8 +146,10 @@ describe('GatewayStack: gateway Lambda', () => {
       e.FromPort,
       e.Description,
     ]);
+    // The stack's other egress rule is the usage exporter's, into the same (limiter) cache.
     expect(egress.sort()).toEqual([
       [6379, 'Gateway Lambda to Redis'],
+      [6379, 'Usage exporter to the limiter Redis'],
       [80, 'Gateway Lambda to the session manager ALB'],
     ]);
   });
@@ -366,7 +368,8 @@ describe('GatewayStack: alarms', () => {
 
   it('notifies the stage alarm topic of the Network stack when an alarm fires and clears', () => {
     const topic = { 'Fn::ImportValue': expect.stringMatching(/^Axon-dev-Network:.*AlarmTopic/) };
-    expect(alarms).toHaveLength(6);
+    // The gateway's six and the usage exporter's errors.
+    expect(alarms).toHaveLength(7);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([topic]);
       expect(alarm.OKActions).toEqual([topic]);

@@ -17,6 +17,8 @@ import {
   SESSION_MANAGER_REDIS_USER,
 } from '#shared/redis-acl';
 import { RedisStore } from '#token-bucket/redis-store';
+import { exportUsage } from '../../../lambda/usage-export/export.ts';
+import type { UsageRecord } from '../../../lambda/usage-export/ledger.ts';
 import { SessionStore } from '../../../services/session-manager/src/core/session-store.ts';
 import { poll } from '../../support/poll.ts';
 import { RedisServer } from '../../support/redis.ts';
@@ -100,6 +102,44 @@ describe('the gateway user', () => {
     expect(decision.allowed).toBe(true);
     await store.settle({ id: 'acl-gw', limits: LIMITS, tokens: 50 });
     expect(await admin.exists(store.key('acl-gw'))).toBe(1);
+  });
+
+  it('books budgets and the usage ledger, and the usage exporter moves the ledger as this user', async () => {
+    const { client } = await connectAs(GATEWAY_REDIS_USER.userName, PASSWORDS.gateway);
+    const store = new RedisStore(client);
+    const limits = { ...LIMITS, dailyBudgetUsd: 1 };
+    await store.decide({ id: 'acl-usage', limits, tokenCost: 5, costNanoUsd: 1000 });
+    const usage = { model: 'm1', inputTokens: 3, outputTokens: 2, cachedTokens: 1 };
+    await store.settle({
+      id: 'acl-usage',
+      limits,
+      tokens: 5,
+      reserved: 5,
+      costNanoUsd: 7,
+      reservedNanoUsd: 1000,
+      usage,
+    });
+    const hour = Math.floor(Date.now() / 3_600_000);
+    const written: UsageRecord[] = [];
+    const report = await exportUsage(
+      {
+        redis: client,
+        sink: {
+          put: async (r) => Boolean(written.push(r)),
+          nextHour: async () => undefined,
+          advance: async () => {},
+        },
+        keyIds: async function* () {
+          yield 'acl-usage';
+        },
+      },
+      { fromHour: hour, now: Date.now() + 2 * 3_600_000 },
+    );
+    expect(report.hashes).toBe(1);
+    expect(written).toEqual([
+      expect.objectContaining({ model: 'm1', requests: '1', costNanoUsd: '7' }),
+    ]);
+    expect(await admin.exists(`${store.key('acl-usage')}:u:${hour}`)).toBe(0);
   });
 
   it('cannot read, write or create a session', async () => {
