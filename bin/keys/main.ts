@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   checkModels,
+  createAdminKey,
   createKey,
   DEFAULT_OVERLAP,
   listKeys,
@@ -36,6 +37,9 @@ Commands:
                          create a key and print it (the only time it is shown);
                          --models: the only models it may call (default: its plan's list,
                          else every model)
+  create-admin [--owner <name>] [--name <label>] [--expires-in <30d|12h|90m>]
+                         create an admin key (axon_admin_...): it manages keys and reads usage
+                         on the gateway's /v1/organization routes and never calls a model
   list [--owner <name>]  list keys, newest first
   show <keyId>           show one key
   revoke <keyId>         revoke a key, every secret of it (gateways reject it within the cache TTL)
@@ -61,6 +65,7 @@ Other options:
 const OPTIONS = {
   plan: { type: 'string' },
   owner: { type: 'string' },
+  name: { type: 'string' },
   'expires-in': { type: 'string' },
   models: { type: 'string' },
   'all-models': { type: 'boolean' },
@@ -106,6 +111,7 @@ function parse(argv: string[]) {
   const [command, ...rest] = positionals;
   const arity: Record<string, number> = {
     create: 0,
+    'create-admin': 0,
     list: 0,
     show: 1,
     revoke: 1,
@@ -124,8 +130,14 @@ function parse(argv: string[]) {
   if (command === 'create' && values.plan === undefined)
     throw new UsageError('create needs --plan <plan>');
   const changing = command === 'create' || command === 'update';
-  if (!changing && (values.plan ?? values['expires-in'] ?? values.models) !== undefined) {
-    throw new UsageError('--plan, --expires-in and --models only apply to create and update');
+  if (!changing && (values.plan ?? values.models) !== undefined) {
+    throw new UsageError('--plan and --models only apply to create and update');
+  }
+  if (!changing && command !== 'create-admin' && values['expires-in'] !== undefined) {
+    throw new UsageError('--expires-in only applies to create, create-admin and update');
+  }
+  if (command !== 'create-admin' && values.name !== undefined) {
+    throw new UsageError('--name only applies to create-admin');
   }
   if (command !== 'update' && (values['all-models'] || values['never-expires'])) {
     throw new UsageError('--all-models and --never-expires only apply to update');
@@ -167,6 +179,14 @@ async function execute(
         ...(values.owner !== undefined && { owner: values.owner }),
         ...(values['expires-in'] !== undefined && { expiresIn: values['expires-in'] }),
         ...(values.models !== undefined && { models: modelsOption(values.models) }),
+      });
+      return { json: created, text: formatCreated(created) };
+    }
+    case 'create-admin': {
+      const created = await createAdminKey(client, tableName, {
+        ...(values.owner !== undefined && { owner: values.owner }),
+        ...(values.name !== undefined && { name: values.name }),
+        ...(values['expires-in'] !== undefined && { expiresIn: values['expires-in'] }),
       });
       return { json: created, text: formatCreated(created) };
     }

@@ -17,6 +17,16 @@ function models(view: KeyView): string {
 }
 
 export function formatCreated(created: CreatedKey): string {
+  if (created.kind === 'admin') {
+    return [
+      `Created admin key ${created.keyId} (owner ${created.owner}, ${expiry(created)}).`,
+      'It manages keys and reads usage on /v1/organization; it can never call a model.',
+      '',
+      `  ${created.key}`,
+      '',
+      'Store this key now: it is shown only once. Send it as "Authorization: Bearer <key>".',
+    ].join('\n');
+  }
   return [
     `Created ${created.keyId} (plan ${created.plan}, owner ${created.owner}, ${expiry(created)}).`,
     ...(created.models ? [`It may call only: ${created.models.join(', ')}.`] : []),
@@ -26,6 +36,9 @@ export function formatCreated(created: CreatedKey): string {
     'Store this key now: it is shown only once. Send it as "Authorization: Bearer <key>".',
   ].join('\n');
 }
+
+/** The PLAN column: an admin key has none. */
+const planOf = (view: KeyView) => (view.kind === 'admin' ? '(admin)' : view.plan);
 
 const COLUMNS = [
   'KEY ID',
@@ -45,7 +58,7 @@ export function formatList(views: readonly KeyView[]): string {
     view.keyId,
     view.prefix,
     view.owner,
-    view.plan,
+    planOf(view),
     view.status,
     view.createdAt,
     view.expiresAt ?? '-',
@@ -68,13 +81,18 @@ export function formatShown(view: KeyView): string {
     ['key id', view.keyId],
     ['prefix', view.prefix],
     ['owner', view.owner],
-    ['plan', view.plan],
+    ['name', view.name],
+    [
+      'kind',
+      view.kind === 'admin' ? 'admin (manages keys and usage, never calls a model)' : undefined,
+    ],
+    ['plan', view.kind === 'admin' ? undefined : view.plan],
     ['status', view.status],
     ['created', view.createdAt],
     ['expires', view.expiresAt ?? 'never'],
     ['revoked', view.revokedAt],
     ['limits', view.limits ? JSON.stringify(view.limits) : undefined],
-    ['models', models(view)],
+    ['models', view.kind === 'admin' ? undefined : models(view)],
     ['rotated', view.rotatedAt],
     ['last used', view.lastUsedAt ?? 'never (recorded at most every 15 minutes)'],
     ...(view.previous ?? []).map((old): [string, string] => [
@@ -96,7 +114,7 @@ function cacheBound(cacheTtlSeconds: number | undefined): string {
 
 export function formatRotated(rotated: RotatedKey, cacheTtlSeconds?: number): string {
   return [
-    `Rotated ${rotated.keyId}: a new secret for the same key (plan ${rotated.plan}, owner ${rotated.owner}, ${expiry(rotated)}).`,
+    `Rotated ${rotated.keyId}: a new secret for the same key (plan ${planOf(rotated)}, owner ${rotated.owner}, ${expiry(rotated)}).`,
     '',
     `  ${rotated.key}`,
     '',
@@ -106,7 +124,11 @@ export function formatRotated(rotated: RotatedKey, cacheTtlSeconds?: number): st
 }
 
 export function formatUpdated(view: KeyView, cacheTtlSeconds?: number): string {
-  return `Updated ${view.keyId} (plan ${view.plan}, ${expiry(view)}, models: ${models(view)}). Gateways apply it within ${cacheBound(cacheTtlSeconds)}.`;
+  const what =
+    view.kind === 'admin'
+      ? `admin key, ${expiry(view)}`
+      : `plan ${view.plan}, ${expiry(view)}, models: ${models(view)}`;
+  return `Updated ${view.keyId} (${what}). Gateways apply it within ${cacheBound(cacheTtlSeconds)}.`;
 }
 
 export function formatRevoked(revoked: RevokedKey, cacheTtlSeconds?: number): string {

@@ -35,7 +35,12 @@ export interface KeyView {
   readonly keyId: string;
   readonly prefix: string;
   readonly owner: string;
+  /** The key's plan; `''` for an admin key. */
   readonly plan: string;
+  /** `admin` for an admin key (docs/auth.md#admin-keys); absent for a key that calls models. */
+  readonly kind?: 'admin';
+  /** The key's label, when it was given one. */
+  readonly name?: string;
   readonly status: 'active' | 'revoked' | 'expired';
   readonly createdAt: string;
   readonly expiresAt?: string;
@@ -152,6 +157,8 @@ export function toView(
     prefix: record.prefix,
     owner: record.owner,
     plan: record.plan,
+    ...(record.kind !== undefined && { kind: record.kind }),
+    ...(record.name !== undefined && { name: record.name }),
     status: expired ? 'expired' : record.status,
     createdAt: record.createdAt,
     ...(record.expiresAt !== undefined && { expiresAt: record.expiresAt }),
@@ -235,6 +242,61 @@ export async function createKey(
     createdAt: now.toISOString(),
     ...(expiresAt !== undefined && { expiresAt }),
     ...(models !== undefined && { models }),
+  };
+  await new KeyStore(client, tableName).put(record);
+  return { key, ...toView(record, now) };
+}
+
+export interface CreateAdminKeyOptions {
+  /** @default 'default' */
+  readonly owner?: string;
+  /** A label for people, as OpenAI's admin keys have. */
+  readonly name?: string;
+  /** A duration such as `30d`; absent means the key never expires. */
+  readonly expiresIn?: string;
+  /** @default new Date() */
+  readonly now?: Date;
+}
+
+const NAME = /^[^\p{Cc}]{1,256}$/u;
+
+/** A key's label: 1 to 256 characters without control characters. */
+export function checkName(name: string): string {
+  if (!NAME.test(name)) {
+    throw new AdminError('name must be 1 to 256 characters without control characters');
+  }
+  return name;
+}
+
+/**
+ * An admin key (`axon_admin_...`): it may manage keys and read usage on the gateway's
+ * `/v1/organization` routes and can never call a model. No plan, no models; its own requests
+ * are limited apart from every model key's. Shown once, like any key.
+ */
+export async function createAdminKey(
+  client: Client,
+  tableName: string,
+  options: CreateAdminKeyOptions = {},
+): Promise<CreatedKey> {
+  const owner = checkOwner(options.owner ?? DEFAULT_OWNER);
+  const name = options.name === undefined ? undefined : checkName(options.name);
+  const now = options.now ?? new Date();
+  const expiresAt =
+    options.expiresIn === undefined
+      ? undefined
+      : new Date(now.getTime() + parseDuration(options.expiresIn)).toISOString();
+  const key = generateKey('admin');
+  const record: KeyRecord = {
+    keyHash: hashKey(key),
+    keyId: newKeyId(),
+    prefix: displayPrefix(key),
+    owner,
+    plan: '',
+    kind: 'admin',
+    ...(name !== undefined && { name }),
+    status: 'active',
+    createdAt: now.toISOString(),
+    ...(expiresAt !== undefined && { expiresAt }),
   };
   await new KeyStore(client, tableName).put(record);
   return { key, ...toView(record, now) };
@@ -346,7 +408,8 @@ export async function rotateKey(
     }
     throw err;
   }
-  const key = generateKey();
+  // The same kind of key: an admin key's new secret is an admin key.
+  const key = generateKey(current.kind === 'admin' ? 'admin' : 'model');
   const {
     keyHash: _hash,
     prefix: _prefix,
@@ -427,6 +490,9 @@ export async function updateKey(
   const secrets = await secretsOf(store, keyId);
   const current = currentSecret(secrets) as KeyRecord;
   if (current.status === 'revoked') throw new AdminError(`${keyId} is revoked; it cannot change`);
+  if (current.kind === 'admin' && (options.plan !== undefined || options.models !== undefined)) {
+    throw new AdminError(`${keyId} is an admin key: it has no plan or models, only an expiry`);
+  }
   // The current secret even when expired (update --expires-in revives it); replaced secrets only
   // while they still work.
   const live = secrets.filter(

@@ -58,6 +58,8 @@ export async function authorizeHttpApi(
       authorization: headerValues('authorization', event.headers),
       sourceAddress: event.requestContext?.http?.sourceIp,
     });
+    // An admin key never calls a model, and these APIs front the model routes only.
+    if (principal.kind === 'admin') return { isAuthorized: false };
     return {
       isAuthorized: true,
       context: { keyId: principal.keyId, plan: principal.plan, ...models(principal) },
@@ -80,6 +82,14 @@ export async function authorizeRestApi(
       authorization: headerValues('authorization', event.headers, event.multiValueHeaders),
       sourceAddress: event.requestContext?.identity?.sourceIp,
     });
+    if (principal.kind === 'admin') {
+      // A Deny (403): the key is valid, but an admin key never calls a model.
+      return {
+        principalId: principal.keyId,
+        policyDocument: policy('Deny', event.methodArn),
+        context: { code: 'insufficient_permissions' },
+      };
+    }
     return {
       principalId: principal.keyId,
       policyDocument: policy('Allow', event.methodArn),

@@ -10,7 +10,7 @@ import type { BucketStore, Decision } from '#token-bucket/types';
 import { clientAddress, failureIdentity } from './client-address.ts';
 import { readCredential } from './credentials.ts';
 import { AuthenticationError, AuthUnavailableError, TooManyAuthFailuresError } from './errors.ts';
-import { displayPrefix, hashKey, keyShapeProblem } from './key-format.ts';
+import { claimedKind, displayPrefix, hashKey, keyShapeProblem } from './key-format.ts';
 import { type KeyLookup, KeyRecordError } from './key-store.ts';
 import { type Principal, type RejectReason, resolveRecord } from './principal.ts';
 import { LruCache, type PrincipalCache, type Rejection } from './principal-cache.ts';
@@ -24,6 +24,12 @@ export interface AuthenticateInput {
   readonly forwardedFor?: string | readonly string[] | undefined;
   /** The client address when the platform gives it directly (API Gateway `sourceIp`). Wins. */
   readonly sourceAddress?: string | undefined;
+  /**
+   * The request is for an admin route (`/v1/organization/...`): its failures, like those of any
+   * token with the admin prefix, count against the address's admin bucket
+   * (`auth.adminFailuresPerMinutePerAddress`), apart from the model keys' one. @default false
+   */
+  readonly adminRoute?: boolean;
 }
 
 export interface AuthorizerDeps {
@@ -47,9 +53,15 @@ export const LAST_USED_INTERVAL_SECONDS = 900;
 
 type Lookup = { ok: true; principal: Principal } | { ok: false; rejection: Rejection };
 
+/** Which failed-auth bucket of an address a request is charged to. */
+interface FailureBucket {
+  readonly id: string;
+  readonly limits: PlanLimits;
+}
+
 interface FailureContext {
   readonly reason: RejectReason;
-  readonly limiterId: string;
+  readonly bucket: FailureBucket;
   readonly address: string | undefined;
   readonly keyId?: string | undefined;
   readonly prefix?: string | undefined;
@@ -59,6 +71,7 @@ export class Authorizer {
   readonly #deps: AuthorizerDeps;
   readonly #now: () => number;
   readonly #failureLimits: PlanLimits;
+  readonly #adminFailureLimits: PlanLimits;
   /** Concurrent misses for one key share one GetItem instead of stampeding the table. */
   readonly #inFlight = new Map<string, Promise<Lookup>>();
   /** Secrets whose `lastUsedAt` this instance wrote (or tried to) within the interval. */
@@ -71,6 +84,8 @@ export class Authorizer {
     this.#lastUsedIntervalMs = (deps.lastUsedIntervalSeconds ?? LAST_USED_INTERVAL_SECONDS) * 1000;
     const perMinute = deps.config.auth.failuresPerMinutePerAddress;
     this.#failureLimits = { requestsPerMinute: perMinute, burst: perMinute };
+    const adminPerMinute = deps.config.auth.adminFailuresPerMinutePerAddress;
+    this.#adminFailureLimits = { requestsPerMinute: adminPerMinute, burst: adminPerMinute };
   }
 
   /**
@@ -85,16 +100,18 @@ export class Authorizer {
       throw new AuthenticationError(false);
     }
     const address = input.sourceAddress || clientAddress(input.forwardedFor);
-    const limiterId = failureIdentity(address);
+    const adminRoute = input.adminRoute === true;
     if (credential.kind === 'malformed') {
-      return this.#reject({ reason: credential.reason, limiterId, address });
+      const bucket = this.#bucket(address, adminRoute);
+      return this.#reject({ reason: credential.reason, bucket, address });
     }
     const token = credential.token;
+    const bucket = this.#bucket(address, adminRoute || claimedKind(token) === 'admin');
     const problem = keyShapeProblem(token);
     if (problem) {
       // Only a token with the right shape has a display prefix worth logging.
       const prefix = problem === 'checksum' ? displayPrefix(token) : undefined;
-      return this.#reject({ reason: problem, limiterId, address, prefix });
+      return this.#reject({ reason: problem, bucket, address, prefix });
     }
 
     const keyHash = hashKey(token);
@@ -106,17 +123,28 @@ export class Authorizer {
     const prefix = displayPrefix(token);
     if (hit?.kind === 'rejected') {
       const { reason, keyId } = hit.rejection;
-      return this.#reject({ reason, limiterId, address, keyId, prefix });
+      return this.#reject({ reason, bucket, address, keyId, prefix });
     }
 
-    await this.#requireFailureBudget(limiterId, address, prefix);
+    await this.#requireFailureBudget(bucket, address, prefix);
     const lookup = await this.#lookup(keyHash, prefix);
     if (lookup.ok) {
       this.#touch(keyHash, lookup.principal.keyId);
       return lookup.principal;
     }
     const { reason, keyId } = lookup.rejection;
-    return this.#reject({ reason, limiterId, address, keyId, prefix });
+    return this.#reject({ reason, bucket, address, keyId, prefix });
+  }
+
+  /**
+   * The address's failed-auth bucket: `auth:<address>`, or for admin routes and admin-prefixed
+   * tokens `admin-auth:<address>` with the admin budget.
+   */
+  #bucket(address: string | undefined, admin: boolean): FailureBucket {
+    const id = failureIdentity(address);
+    return admin
+      ? { id: `admin-${id}`, limits: this.#adminFailureLimits }
+      : { id, limits: this.#failureLimits };
   }
 
   async #lookup(keyHash: string, prefix: string): Promise<Lookup> {
@@ -201,13 +229,14 @@ export class Authorizer {
   }
 
   /** 429 before a key-store lookup when the address has no failures left. Charges nothing. */
-  async #requireFailureBudget(limiterId: string, address: string | undefined, prefix: string) {
-    const decision = await this.#ask(limiterId, true);
+  async #requireFailureBudget(bucket: FailureBucket, address: string | undefined, prefix: string) {
+    const decision = await this.#ask(bucket, true);
     if (decision && !decision.allowed) {
       this.#deps.log.warn('authentication refused: too many failures', {
         event: 'auth_failures_exceeded',
         address,
         prefix,
+        ...(bucket.limits === this.#adminFailureLimits && { admin: true }),
       });
       throw new TooManyAuthFailuresError(decision.retryAfterMs);
     }
@@ -215,13 +244,14 @@ export class Authorizer {
 
   /** Logs the real reason, charges one failure to the address, and throws 401 (or 429). */
   async #reject(context: FailureContext): Promise<never> {
-    const { reason, limiterId, address, keyId, prefix } = context;
-    const decision = await this.#ask(limiterId, false);
+    const { reason, bucket, address, keyId, prefix } = context;
+    const decision = await this.#ask(bucket, false);
     const exceeded = decision !== undefined && !decision.allowed;
     this.#deps.log.warn('authentication failed', {
       event: exceeded ? 'auth_failures_exceeded' : 'auth_failed',
       reason,
       address,
+      ...(bucket.limits === this.#adminFailureLimits && { admin: true }),
       ...(keyId !== undefined && { keyId }),
       ...(prefix !== undefined && { prefix }),
     });
@@ -234,11 +264,11 @@ export class Authorizer {
    * unlimited (with a warning): the limiter guards against guessing and table hammering, and
    * must never turn a Redis outage into rejected valid keys. Returns `undefined` then.
    */
-  async #ask(limiterId: string, peek: boolean): Promise<Decision | undefined> {
+  async #ask(bucket: FailureBucket, peek: boolean): Promise<Decision | undefined> {
     try {
       return await this.#deps.failures.decide({
-        id: limiterId,
-        limits: this.#failureLimits,
+        id: bucket.id,
+        limits: bucket.limits,
         cost: 1,
         peek,
       });

@@ -21,6 +21,25 @@ export class AuthenticationError extends AxonError {
   }
 }
 
+/**
+ * 403: a valid key of the wrong kind for the route. An admin key on a model route, or a model key
+ * on an admin route (docs/auth.md#admin-keys). OpenAI's own words and type for a key without the
+ * scope; OpenAI answers that 401, Axon 403 (the key is valid, only not for this: the SDKs raise
+ * `PermissionDeniedError`, and a 401 would send a client to look for a typo in its key).
+ */
+export class InsufficientPermissionsError extends AxonError {
+  constructor(needs: 'admin' | 'model') {
+    super(
+      403,
+      'invalid_request_error',
+      'insufficient_permissions',
+      needs === 'admin'
+        ? 'You have insufficient permissions for this operation. Missing scopes: api.management.read, api.management.write. The /v1/organization routes need an admin key (axon_admin_...).'
+        : 'You have insufficient permissions for this operation. Missing scopes: model.request. An admin key manages keys and reads usage; call models with an API key (axon_...).',
+    );
+  }
+}
+
 /** 429 before any key-store lookup: this client address failed authentication too often. */
 export class TooManyAuthFailuresError extends AxonError {
   constructor(retryAfterMs: number) {

@@ -38,6 +38,9 @@ const { byKeyId, byOwner } = API_KEYS_TABLE.indexes;
 
 export type KeyStatus = 'active' | 'revoked';
 
+/** `admin`: an admin key (docs/auth.md#admin-keys); absent: a key that calls models. */
+export type RecordKind = 'admin';
+
 /**
  * One item of the table, as stored: one secret of a key. `limits` overrides the plan's numbers
  * field by field; `models`, when present, replaces the plan's list of models the key may call.
@@ -51,7 +54,12 @@ export interface KeyRecord {
   readonly keyId: string;
   readonly prefix: string;
   readonly owner: string;
+  /** The key's plan; `''` for an admin key, which has none (the attribute is not stored). */
   readonly plan: string;
+  /** `admin` for an admin key; absent for a key that calls models. */
+  readonly kind?: RecordKind;
+  /** A label for people (the admin API's `name`); absent: none. */
+  readonly name?: string;
   readonly status: KeyStatus;
   /** When the key (its id) was created; a rotated secret keeps its key's. */
   readonly createdAt: string;
@@ -88,14 +96,25 @@ export interface KeyLookup {
 
 type DocumentSender = Pick<DynamoDBDocumentClient, 'send'>;
 
-const REQUIRED_STRINGS = ['keyHash', 'keyId', 'prefix', 'owner', 'plan', 'createdAt'] as const;
+const REQUIRED_STRINGS = ['keyHash', 'keyId', 'prefix', 'owner', 'createdAt'] as const;
 
 /** Checks an item's shape; throws `KeyRecordError` naming the bad attribute. */
 export function toKeyRecord(item: Record<string, unknown>): KeyRecord {
-  for (const name of REQUIRED_STRINGS) {
+  if (item.kind !== undefined && item.kind !== 'admin') {
+    throw new KeyRecordError('key record attribute kind must be "admin" when present');
+  }
+  const admin = item.kind === 'admin';
+  // An admin key has no plan; a key that calls models must have one.
+  for (const name of admin ? REQUIRED_STRINGS : [...REQUIRED_STRINGS, 'plan']) {
     if (typeof item[name] !== 'string' || item[name] === '') {
       throw new KeyRecordError(`key record attribute ${name} must be a non-empty string`);
     }
+  }
+  if (admin && item.plan !== undefined) {
+    throw new KeyRecordError('an admin key record has no plan attribute');
+  }
+  if (item.name !== undefined && typeof item.name !== 'string') {
+    throw new KeyRecordError('key record attribute name must be a string');
   }
   if (item.status !== 'active' && item.status !== 'revoked') {
     throw new KeyRecordError('key record attribute status must be "active" or "revoked"');
@@ -125,7 +144,9 @@ export function toKeyRecord(item: Record<string, unknown>): KeyRecord {
     keyId: item.keyId as string,
     prefix: item.prefix as string,
     owner: item.owner as string,
-    plan: item.plan as string,
+    plan: admin ? '' : (item.plan as string),
+    ...(admin && { kind: 'admin' as const }),
+    ...(item.name !== undefined && { name: item.name as string }),
     status: item.status,
     createdAt: item.createdAt as string,
     ...(item.expiresAt !== undefined && { expiresAt: item.expiresAt as string }),
@@ -234,10 +255,12 @@ export class KeyStore implements KeyLookup {
 
   /** Writes a new record; refuses to overwrite an existing hash. */
   async put(record: KeyRecord): Promise<void> {
+    const { plan, ...rest } = record;
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...record },
+        // An admin key's record has no plan attribute at all.
+        Item: record.kind === 'admin' ? rest : { ...rest, plan },
         ConditionExpression: 'attribute_not_exists(keyHash)',
       }),
     );

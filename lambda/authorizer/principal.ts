@@ -15,7 +15,13 @@ import type { KeyRecord } from './key-store.ts';
 /** Who is calling: what the token bucket charges and what the session manager scopes by. */
 export interface Principal {
   readonly keyId: string;
+  /** The key's plan; `''` for an admin key. */
   readonly plan: string;
+  /**
+   * `admin`: an admin key, which may call the admin routes only (never a model: the gateway
+   * answers 403 before admission); absent: a key that calls models, never the admin routes.
+   */
+  readonly kind?: 'admin';
   readonly owner: string;
   /** The plan's numbers with the key's own overrides applied. */
   readonly limits: PlanLimits;
@@ -71,6 +77,13 @@ export function mergeLimits(
   return parsePlanLimits(merged, where);
 }
 
+/**
+ * What an admin key's own requests are limited to (a bucket apart from every model key's, under
+ * the identity `admin:<keyId>`): enough for scripts that page through keys and usage, little
+ * enough that a leaked admin key cannot hammer the key table.
+ */
+export const ADMIN_LIMITS: PlanLimits = { requestsPerMinute: 120, burst: 30 };
+
 export function resolveRecord(record: KeyRecord, config: AxonConfig, nowMs: number): Resolution {
   if (record.status === 'revoked') return { ok: false, reason: 'revoked' };
   let expiresAtMs: number | undefined;
@@ -80,6 +93,17 @@ export function resolveRecord(record: KeyRecord, config: AxonConfig, nowMs: numb
       return { ok: false, reason: 'bad_record', detail: 'expiresAt is not an ISO-8601 time' };
     }
     if (expiresAtMs <= nowMs) return { ok: false, reason: 'expired' };
+  }
+  if (record.kind === 'admin') {
+    // No plan, no models: an admin key never reaches a model.
+    const principal: Principal = {
+      keyId: record.keyId,
+      plan: '',
+      owner: record.owner,
+      limits: ADMIN_LIMITS,
+      kind: 'admin',
+    };
+    return { ok: true, principal, ...(expiresAtMs !== undefined && { expiresAtMs }) };
   }
   let limits: PlanLimits;
   let models: readonly string[] | undefined;

@@ -10,11 +10,13 @@
 import { randomBytes } from 'node:crypto';
 import { AxonError, InternalError } from '@axon/runtime/errors';
 import type { AuthenticateInput, Principal } from '#authorizer/authorizer';
+import { InsufficientPermissionsError } from '#authorizer/errors';
 import type { AxonConfig } from '#shared/config';
 import type { Log } from '#shared/logger';
 import { hasBudget } from '#token-bucket/decision';
 import { deniedError, rateLimitHeaders } from '#token-bucket/http';
 import type { Decision, Lease, LeaseStore, SettleInput } from '#token-bucket/types';
+import { type AdminApi, isAdminPath } from './admin-api.ts';
 import { type Admission, admissionOf } from './admission.ts';
 import { NotFoundError, UpstreamUnavailableError } from './errors.ts';
 import {
@@ -53,6 +55,11 @@ export interface GatewayDeps {
    * @default - no prices: every request costs 0 and is booked under `other`
    */
   readonly pricing?: Pricing;
+  /**
+   * The admin routes (`/v1/organization/...`), for admin keys only.
+   * @default - none: an admin key's request to them is 404
+   */
+  readonly admin?: AdminApi;
 }
 
 /** The lease lifetime when the config sets none: long enough that renewals are rare. */
@@ -190,7 +197,11 @@ export class Gateway {
     }
     if (!path.startsWith('/v1/')) throw new NotFoundError(method, path);
 
-    const principal = await this.authenticate(request);
+    const adminRoute = isAdminPath(path);
+    const principal = await this.authenticate(request, adminRoute);
+    if (adminRoute || principal.kind === 'admin') {
+      return this.administer(request, requestId, principal, adminRoute);
+    }
     const { limits } = principal;
     let admission: Admission;
     try {
@@ -387,11 +398,50 @@ export class Gateway {
     return timer;
   }
 
-  private async authenticate(request: GatewayRequest): Promise<Principal> {
+  /**
+   * An admin route, or an admin key anywhere: only an admin key on an admin route goes on, and
+   * then to the admin API, never to the session manager. Its requests are charged to a bucket of
+   * their own (`admin:<keyId>`, the principal's fixed limits), never to a model key's.
+   */
+  private async administer(
+    request: GatewayRequest,
+    requestId: string,
+    principal: Principal,
+    adminRoute: boolean,
+  ): Promise<Outcome> {
+    if (principal.kind !== 'admin' || !adminRoute) {
+      const needs = principal.kind === 'admin' ? 'model' : 'admin';
+      this.deps.metrics.count('AuthFailures', { code: 'insufficient_permissions' });
+      // No limiter call: nothing is admitted, and the key is valid (not a guess).
+      const refused = new InsufficientPermissionsError(needs);
+      return { principal, response: this.failure(refused, request, requestId) };
+    }
+    const { limits } = principal;
+    const decision = await this.deps.limiter.decide({ id: `admin:${principal.keyId}`, limits });
+    if (!decision.allowed) {
+      return withLimits(
+        this.failure(deniedError(decision, limits), request, requestId),
+        principal,
+        decision,
+      );
+    }
+    const { admin } = this.deps;
+    let response: GatewayResponse;
+    try {
+      if (!admin) throw new NotFoundError(request.method, request.path);
+      response = await admin.handle(request, principal);
+    } catch (err) {
+      response = this.failure(err, request, requestId);
+    }
+    return withLimits(response, principal, decision);
+  }
+
+  private async authenticate(request: GatewayRequest, adminRoute: boolean): Promise<Principal> {
     try {
       return await this.deps.authorizer.authenticate({
         authorization: request.headers.get('authorization'),
         forwardedFor: request.headers.get('x-forwarded-for'),
+        adminRoute,
       });
     } catch (err) {
       if (err instanceof AxonError) this.deps.metrics.count('AuthFailures', { code: err.code });

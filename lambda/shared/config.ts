@@ -60,6 +60,11 @@ export interface AxonConfig {
     readonly cacheTtlSeconds: number;
     /** Failed authentications per client address per minute before 429. */
     readonly failuresPerMinutePerAddress: number;
+    /**
+     * The same for admin routes and admin keys, counted in a bucket of their own, so guessing at
+     * admin keys has a smaller budget and failed model keys cannot lock an admin out.
+     */
+    readonly adminFailuresPerMinutePerAddress: number;
   };
 }
 
@@ -156,7 +161,11 @@ const PLAN_FIELDS = [
 const PLAN_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
 export const DEFAULT_RATE_LIMITER = { failureMode: 'open', redisTimeoutMs: 50 } as const;
-export const DEFAULT_AUTH = { cacheTtlSeconds: 30, failuresPerMinutePerAddress: 30 } as const;
+export const DEFAULT_AUTH = {
+  cacheTtlSeconds: 30,
+  failuresPerMinutePerAddress: 30,
+  adminFailuresPerMinutePerAddress: 10,
+} as const;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -443,7 +452,11 @@ export function parseConfig(doc: unknown, source = 'config'): AxonConfig {
 
   const authDoc = doc.auth ?? {};
   if (!isObject(authDoc)) throw new ConfigError(`${source}.auth must be an object`);
-  rejectUnknown(authDoc, ['cacheTtlSeconds', 'failuresPerMinutePerAddress'], `${source}.auth`);
+  rejectUnknown(
+    authDoc,
+    ['cacheTtlSeconds', 'failuresPerMinutePerAddress', 'adminFailuresPerMinutePerAddress'],
+    `${source}.auth`,
+  );
   const cacheTtlSeconds = positiveInteger(
     authDoc.cacheTtlSeconds ?? DEFAULT_AUTH.cacheTtlSeconds,
     `${source}.auth.cacheTtlSeconds`,
@@ -454,12 +467,17 @@ export function parseConfig(doc: unknown, source = 'config'): AxonConfig {
     `${source}.auth.failuresPerMinutePerAddress`,
     1e6,
   );
+  const adminFailuresPerMinutePerAddress = positiveInteger(
+    authDoc.adminFailuresPerMinutePerAddress ?? DEFAULT_AUTH.adminFailuresPerMinutePerAddress,
+    `${source}.auth.adminFailuresPerMinutePerAddress`,
+    1e6,
+  );
 
   return {
     plans,
     ...(prices && { prices }),
     rateLimiter: { failureMode, redisTimeoutMs, ...(leaseTtlMs !== undefined && { leaseTtlMs }) },
-    auth: { cacheTtlSeconds, failuresPerMinutePerAddress },
+    auth: { cacheTtlSeconds, failuresPerMinutePerAddress, adminFailuresPerMinutePerAddress },
   };
 }
 

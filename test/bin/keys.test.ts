@@ -306,6 +306,34 @@ describe('npm run keys', () => {
     expect(overlap.stderr).toContain('--overlap must be a positive duration');
   });
 
+  it('creates an admin key with create-admin: shown once, listed as (admin), authenticates as an admin', async () => {
+    const create = await keys(['create-admin', '--owner', 'ops', '--name', 'CI', ...at]);
+    expect(create.code).toBe(0);
+    const key = /axon_admin_[0-9A-Za-z]{36}/.exec(create.stdout)?.[0] ?? '';
+    expect(create.stdout.split(key)).toHaveLength(2);
+    expect(create.stdout).toMatch(
+      /^Created admin key key_[0-9A-Za-z]{16} \(owner ops, never expires\)\./,
+    );
+    expect(create.stdout).toContain('it can never call a model');
+    const keyId = /key_[0-9A-Za-z]{16}/.exec(create.stdout)?.[0] ?? '';
+    expect(await authenticate(key)).toMatchObject({ keyId, kind: 'admin', plan: '' });
+
+    const list = await keys(['list', '--owner', 'ops', ...at]);
+    expect(list.stdout.split('\n')[1]).toMatch(
+      new RegExp(`^${keyId}\\s+${key.slice(0, 18)}\\s+ops\\s+\\(admin\\)\\s+active`),
+    );
+    const show = await keys(['show', keyId, ...at]);
+    expect(show.stdout).toContain('kind:      admin (manages keys and usage, never calls a model)');
+    expect(show.stdout).toContain('name:      CI');
+    expect(show.stdout).not.toMatch(/^(plan|models):/m);
+    const json = JSON.parse((await keys(['show', keyId, '--json', ...at])).stdout);
+    expect(json).toMatchObject({ keyId, kind: 'admin', name: 'CI', plan: '' });
+
+    const update = await keys(['update', keyId, '--plan', 'pro', ...at]);
+    expect(update).toMatchObject({ code: 1, stdout: '' });
+    expect(update.stderr).toContain('is an admin key: it has no plan or models, only an expiry');
+  });
+
   it('refuses a bad --models with exit 1 and one line, before any network call', async () => {
     const offline = ['--endpoint', 'http://127.0.0.1:1'];
     const cases: [string, string][] = [
@@ -361,6 +389,10 @@ describe('npm run keys', () => {
       ['create', '--plan', 'free', '--all-models'],
       ['update', 'a', '--models', 'x', '--all-models'],
       ['update', 'a', '--expires-in', '1d', '--never-expires'],
+      ['create-admin', '--plan', 'free'],
+      ['create-admin', '--models', 'a'],
+      ['create', '--plan', 'free', '--name', 'x'],
+      ['create-admin', 'extra'],
     ];
     for (const args of cases) {
       const run = await keys(args);

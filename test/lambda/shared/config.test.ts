@@ -35,7 +35,25 @@ describe('config document', () => {
   it('defaults the limiter to fail open with a 50 ms timeout and the auth cache to 30 s', () => {
     const config = parseConfig({ plans: { free: { requestsPerMinute: 1, burst: 1 } } });
     expect(config.rateLimiter).toEqual({ failureMode: 'open', redisTimeoutMs: 50 });
-    expect(config.auth).toEqual({ cacheTtlSeconds: 30, failuresPerMinutePerAddress: 30 });
+    expect(config.auth).toEqual({
+      cacheTtlSeconds: 30,
+      failuresPerMinutePerAddress: 30,
+      adminFailuresPerMinutePerAddress: 10,
+    });
+  });
+
+  it('takes the admin failed-auth budget apart from the model keys’ one', () => {
+    const plans = { free: { requestsPerMinute: 1, burst: 1 } };
+    expect(parseConfig({ plans, auth: { adminFailuresPerMinutePerAddress: 3 } }).auth).toEqual({
+      cacheTtlSeconds: 30,
+      failuresPerMinutePerAddress: 30,
+      adminFailuresPerMinutePerAddress: 3,
+    });
+    for (const bad of [0, 1.5, '3', 1e7]) {
+      expect(() => parseConfig({ plans, auth: { adminFailuresPerMinutePerAddress: bad } })).toThrow(
+        /auth\.adminFailuresPerMinutePerAddress must be a whole number from 1 to 1000000/,
+      );
+    }
   });
 
   it('accepts the repository default config file', () => {
