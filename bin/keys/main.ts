@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
+  AdminError,
   checkModels,
   createAdminKey,
   createKey,
@@ -34,9 +35,10 @@ const USAGE = `Usage: npm run keys -- <command> [options]
 
 Commands:
   create --plan <plan> [--owner <name>] [--expires-in <30d|12h|90m>] [--models <m1,m2>]
+         [--daily-budget-usd <usd>] [--monthly-budget-usd <usd>]
                          create a key and print it (the only time it is shown);
                          --models: the only models it may call (default: its plan's list,
-                         else every model)
+                         else every model); budgets over its plan's (need the config's prices)
   create-admin [--owner <name>] [--name <label>] [--expires-in <30d|12h|90m>]
                          create an admin key (axon_admin_...): it manages keys and reads usage
                          on the gateway's /v1/organization routes and never calls a model
@@ -69,6 +71,8 @@ const OPTIONS = {
   'expires-in': { type: 'string' },
   models: { type: 'string' },
   'all-models': { type: 'boolean' },
+  'daily-budget-usd': { type: 'string' },
+  'monthly-budget-usd': { type: 'string' },
   'never-expires': { type: 'boolean' },
   overlap: { type: 'string' },
   local: { type: 'boolean' },
@@ -136,6 +140,12 @@ function parse(argv: string[]) {
   if (!changing && command !== 'create-admin' && values['expires-in'] !== undefined) {
     throw new UsageError('--expires-in only applies to create, create-admin and update');
   }
+  if (
+    command !== 'create' &&
+    (values['daily-budget-usd'] ?? values['monthly-budget-usd']) !== undefined
+  ) {
+    throw new UsageError('--daily-budget-usd and --monthly-budget-usd only apply to create');
+  }
   if (command !== 'create-admin' && values.name !== undefined) {
     throw new UsageError('--name only applies to create-admin');
   }
@@ -159,6 +169,25 @@ function parse(argv: string[]) {
 
 type Args = Exclude<ReturnType<typeof parse>, { help: true }>;
 
+/** `--daily-budget-usd` and `--monthly-budget-usd` as numbers (the config's rules check them). */
+function budgetsOption(values: { 'daily-budget-usd'?: string; 'monthly-budget-usd'?: string }) {
+  const usd = (text: string | undefined, flag: string) => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value)) {
+      throw new AdminError(`${flag} must be a number of US dollars such as 5 or 0.25`);
+    }
+    return value;
+  };
+  const daily = usd(values['daily-budget-usd'], '--daily-budget-usd');
+  const monthly = usd(values['monthly-budget-usd'], '--monthly-budget-usd');
+  if (daily === undefined && monthly === undefined) return undefined;
+  return {
+    ...(daily !== undefined && { dailyBudgetUsd: daily }),
+    ...(monthly !== undefined && { monthlyBudgetUsd: monthly }),
+  };
+}
+
 /** `--models a,b` as a checked list (spaces around names ignored); absent stays absent. */
 function modelsOption(value: string | undefined): readonly string[] | undefined {
   return value === undefined ? undefined : checkModels(value.split(',').map((name) => name.trim()));
@@ -179,6 +208,7 @@ async function execute(
         ...(values.owner !== undefined && { owner: values.owner }),
         ...(values['expires-in'] !== undefined && { expiresIn: values['expires-in'] }),
         ...(values.models !== undefined && { models: modelsOption(values.models) }),
+        ...(budgetsOption(values) && { budgets: budgetsOption(values) }),
       });
       return { json: created, text: formatCreated(created) };
     }

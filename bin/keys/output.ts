@@ -16,6 +16,17 @@ function models(view: KeyView): string {
   return view.models ? view.models.join(', ') : "its plan's (every model if the plan lists none)";
 }
 
+/** The key's own budgets, in words; `undefined` when it has none. */
+function budgets(view: KeyView): string | undefined {
+  const parts = [
+    ['dailyBudgetUsd', 'a day'],
+    ['monthlyBudgetUsd', 'a month'],
+  ]
+    .filter(([field]) => typeof view.limits?.[field as string] === 'number')
+    .map(([field, per]) => `$${view.limits?.[field as string]} ${per}`);
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}
+
 export function formatCreated(created: CreatedKey): string {
   if (created.kind === 'admin') {
     return [
@@ -30,6 +41,7 @@ export function formatCreated(created: CreatedKey): string {
   return [
     `Created ${created.keyId} (plan ${created.plan}, owner ${created.owner}, ${expiry(created)}).`,
     ...(created.models ? [`It may call only: ${created.models.join(', ')}.`] : []),
+    ...(budgets(created) ? [`Budgets: ${budgets(created)}.`] : []),
     '',
     `  ${created.key}`,
     '',

@@ -21,6 +21,7 @@ import {
   KeyStore,
   newestSecretFirst,
 } from './key-store.ts';
+import { mergeLimits } from './principal.ts';
 
 /** A mistake the operator can fix; the CLI prints its message alone and exits 1. */
 export class AdminError extends Error {
@@ -205,12 +206,63 @@ export interface CreateKeyOptions {
   readonly plan: string;
   /** @default 'default' */
   readonly owner?: string;
-  /** A duration such as `30d`; absent means the key never expires. */
+  /** A label for people (the admin API's `name`). */
+  readonly name?: string;
+  /** A duration such as `30d`; absent (and no `expiresInMs`) means the key never expires. */
   readonly expiresIn?: string;
+  /** The same in milliseconds (the admin API's `expires_in_seconds`); up to 10 years. */
+  readonly expiresInMs?: number;
   /** The models the key may call, replacing its plan's list; absent means the plan's. */
   readonly models?: readonly string[];
+  /**
+   * The key's own budgets in USD, over its plan's (stored in the record's `limits`); they need
+   * the config's `prices`.
+   */
+  readonly budgets?: { readonly dailyBudgetUsd?: number; readonly monthlyBudgetUsd?: number };
   /** @default new Date() */
   readonly now?: Date;
+}
+
+/** The expiry `expiresIn` (text) or `expiresInMs` ask for, from `now`; absent: none. */
+function expiryOf(
+  now: Date,
+  options: { readonly expiresIn?: string; readonly expiresInMs?: number },
+): string | undefined {
+  if (options.expiresInMs !== undefined) {
+    const ms = options.expiresInMs;
+    if (!Number.isInteger(ms) || ms < 1000 || ms > MAX_DURATION_MS) {
+      throw new AdminError('the expiry must be a whole number of seconds from 1 up to 10 years');
+    }
+    return new Date(now.getTime() + ms).toISOString();
+  }
+  if (options.expiresIn === undefined) return undefined;
+  return new Date(now.getTime() + parseDuration(options.expiresIn)).toISOString();
+}
+
+/**
+ * A key's own budgets, checked with the config's rules over its plan; refused without prices,
+ * as a plan's budget is (a budget counts money, and only the price table says what things cost).
+ */
+function checkBudgets(
+  config: AxonConfig,
+  plan: string,
+  budgets: CreateKeyOptions['budgets'],
+): Record<string, number> | undefined {
+  if (budgets === undefined) return undefined;
+  const limits: Record<string, number> = {};
+  if (budgets.dailyBudgetUsd !== undefined) limits.dailyBudgetUsd = budgets.dailyBudgetUsd;
+  if (budgets.monthlyBudgetUsd !== undefined) limits.monthlyBudgetUsd = budgets.monthlyBudgetUsd;
+  if (Object.keys(limits).length === 0) return undefined;
+  if (!config.prices) {
+    throw new AdminError("budgets need the config's prices: this stage prices no model");
+  }
+  try {
+    mergeLimits(planLimits(config, plan), limits, 'budget');
+  } catch (err) {
+    if (err instanceof ConfigError) throw new AdminError(err.message);
+    throw err;
+  }
+  return limits;
 }
 
 export async function createKey(
@@ -225,12 +277,11 @@ export async function createKey(
     throw err;
   }
   const owner = checkOwner(options.owner ?? DEFAULT_OWNER);
+  const name = options.name === undefined ? undefined : checkName(options.name);
   const models = options.models === undefined ? undefined : checkModels(options.models);
+  const limits = checkBudgets(options.config, options.plan, options.budgets);
   const now = options.now ?? new Date();
-  const expiresAt =
-    options.expiresIn === undefined
-      ? undefined
-      : new Date(now.getTime() + parseDuration(options.expiresIn)).toISOString();
+  const expiresAt = expiryOf(now, options);
   const key = generateKey();
   const record: KeyRecord = {
     keyHash: hashKey(key),
@@ -238,9 +289,11 @@ export async function createKey(
     prefix: displayPrefix(key),
     owner,
     plan: options.plan,
+    ...(name !== undefined && { name }),
     status: 'active',
     createdAt: now.toISOString(),
     ...(expiresAt !== undefined && { expiresAt }),
+    ...(limits !== undefined && { limits }),
     ...(models !== undefined && { models }),
   };
   await new KeyStore(client, tableName).put(record);
@@ -252,8 +305,10 @@ export interface CreateAdminKeyOptions {
   readonly owner?: string;
   /** A label for people, as OpenAI's admin keys have. */
   readonly name?: string;
-  /** A duration such as `30d`; absent means the key never expires. */
+  /** A duration such as `30d`; absent (and no `expiresInMs`) means the key never expires. */
   readonly expiresIn?: string;
+  /** The same in milliseconds (the admin API's `expires_in_seconds`); up to 10 years. */
+  readonly expiresInMs?: number;
   /** @default new Date() */
   readonly now?: Date;
 }
@@ -281,10 +336,7 @@ export async function createAdminKey(
   const owner = checkOwner(options.owner ?? DEFAULT_OWNER);
   const name = options.name === undefined ? undefined : checkName(options.name);
   const now = options.now ?? new Date();
-  const expiresAt =
-    options.expiresIn === undefined
-      ? undefined
-      : new Date(now.getTime() + parseDuration(options.expiresIn)).toISOString();
+  const expiresAt = expiryOf(now, options);
   const key = generateKey('admin');
   const record: KeyRecord = {
     keyHash: hashKey(key),

@@ -3,6 +3,7 @@
  * (and `AXON_DYNAMODB_ENDPOINT` locally), the cache from the config's `auth` section. The
  * caller hands in the failure buckets, so the gateway can share its one Redis limiter.
  */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AxonConfig } from '#shared/config';
 import type { Log } from '#shared/logger';
 import type { BucketStore } from '#token-bucket/types';
@@ -39,13 +40,22 @@ export interface AuthorizerFromEnvOptions {
   readonly negativeTtlSeconds?: number;
 }
 
-export function authorizerFromEnv(options: AuthorizerFromEnvOptions): Authorizer {
-  const { tableName, endpoint } = authorizerEnv(options.env);
+/** The key table named by the environment, with the document client the gateway uses for it. */
+export function keyTableFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+} {
+  const { tableName, endpoint } = authorizerEnv(env);
   const client = createDocumentClient({
     ...(endpoint && { endpoint }),
     // Two attempts inside the connection/request timeouts keep a dead table to a few seconds.
     maxAttempts: 2,
   });
+  return { client, tableName };
+}
+
+export function authorizerFromEnv(options: AuthorizerFromEnvOptions): Authorizer {
+  const { client, tableName } = keyTableFromEnv(options.env);
   const cache = new PrincipalCache({
     ttlSeconds: options.config.auth.cacheTtlSeconds,
     ...(options.negativeTtlSeconds !== undefined && {

@@ -6,13 +6,14 @@
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type SecretProvider, secretsManagerSecret, staticSecret } from '@axon/runtime/secrets';
-import { authorizerFromEnv } from '#authorizer/setup';
+import { authorizerFromEnv, keyTableFromEnv } from '#authorizer/setup';
 import { configFromEnv } from '#shared/config';
 import { createLogger, type Log } from '#shared/logger';
 import { ENV, GATEWAY_METRICS } from '#shared/names';
 import { limiterFromEnv } from '#token-bucket/setup';
 import { Gateway, leaseTtlMs } from './gateway.ts';
 import { AggregatedMetrics, powertoolsMetrics } from './metrics.ts';
+import { OrganizationApi } from './organization-api.ts';
 import { Pricing } from './pricing.ts';
 import { Upstream } from './upstream.ts';
 
@@ -107,6 +108,7 @@ export async function gatewayFromEnv(
     log,
     leaseTtlMs: leaseTtlMs(config),
     pricing: new Pricing(config.prices),
+    admin: new OrganizationApi({ keys: keyTableFromEnv(env), config }),
     ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
   });
   return { gateway, metrics, flushMetrics, log };

@@ -84,6 +84,30 @@ export const API_KEYS_TABLE = {
 } as const;
 
 /**
+ * Every attribute a key record may have (lambda/authorizer/key-store.ts `KeyRecord`). The
+ * gateway's write grant is restricted to these (lib/constructs/api-keys-table.ts
+ * `grantKeyAdmin`), so a record can gain an attribute only by adding it here too.
+ */
+export const KEY_RECORD_ATTRIBUTES = [
+  'keyHash',
+  'keyId',
+  'prefix',
+  'owner',
+  'plan',
+  'kind',
+  'name',
+  'status',
+  'createdAt',
+  'expiresAt',
+  'revokedAt',
+  'limits',
+  'models',
+  'rotatedAt',
+  'replacedAt',
+  'lastUsedAt',
+] as const;
+
+/**
  * The Usage table: one item per API key, UTC hour and model, with the hour's absolute totals
  * (lambda/usage-export). The sort key is `<hour>#<model>`, the hour as ISO-8601
  * (`2026-11-30T08`), so a key's usage over a time range is one Query.

@@ -8,7 +8,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { API_KEYS_TABLE, ENV } from '#shared/names';
+import { API_KEYS_TABLE, ENV, KEY_RECORD_ATTRIBUTES } from '#shared/names';
 import type { EnvironmentGrantee } from './bindable.ts';
 
 export interface ApiKeysTableProps {
@@ -61,12 +61,37 @@ export class ApiKeysTable extends Construct {
   }
 
   /**
-   * What the gateway's authorizer needs (`bindReader`), plus the one write it makes: the
-   * last-used stamp (`grantLastUsed`).
+   * What the gateway needs: read (`bindReader`, the authorizer), and the admin API's writes
+   * (`grantKeyAdmin`), which include the authorizer's last-used stamp.
    */
-  bindAuthorizer(fn: EnvironmentGrantee): void {
+  bindGateway(fn: EnvironmentGrantee): void {
     this.bindReader(fn);
-    this.grantLastUsed(fn);
+    this.grantKeyAdmin(fn);
+  }
+
+  /**
+   * The admin API's writes (lambda/gateway/organization-api.ts over lambda/authorizer/admin.ts):
+   * `PutItem` (create, rotate) and `UpdateItem` (revoke, update, the last-used stamp) on the
+   * table only, restricted to the key record's own attributes (`KEY_RECORD_ATTRIBUTES`), and
+   * `Scan` (the list routes). No `DeleteItem`: deleting a key revokes it, the record stays.
+   */
+  grantKeyAdmin(grantee: iam.IGrantable): iam.Grant {
+    const write = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...KEY_RECORD_ATTRIBUTES] },
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'ALL_NEW'] },
+      },
+    });
+    return write.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['dynamodb:Scan'],
+        resourceArns: [this.table.tableArn],
+      }),
+    );
   }
 
   /**

@@ -135,7 +135,7 @@ export class GatewayEdgeService extends Construct implements NetworkClient {
       [EDGE_ENV.shutdownGraceMs]: String(s.shutdownGraceSeconds * 1000),
     };
     // The same binds as the gateway Lambda: permission and variables together.
-    props.apiKeys.bindAuthorizer(this);
+    props.apiKeys.bindGateway(this);
     props.redis.bind(this, 'Gateway edge pods to Redis');
     props.upstreamSecret.grantRead(this);
 

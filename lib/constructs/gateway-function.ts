@@ -1,8 +1,8 @@
 /**
  * The gateway Lambda (lambda/gateway/handler.ts): authorizer + token bucket + forward + settle in
  * one function behind the public ALB. It runs in private subnets with a security group that may
- * reach only Redis, the session manager's internal ALB and HTTPS (AWS APIs), and it may only read
- * the key table (and stamp a key's `lastUsedAt`) and two secrets.
+ * reach only Redis, the session manager's internal ALB and HTTPS (AWS APIs), and it may read and
+ * write key records (the authorizer, and the admin API for admin keys) and read two secrets.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -112,7 +112,7 @@ export class GatewayFunction extends Construct implements ec2.IConnectable {
       (fn.function.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = reserved;
     }
 
-    props.apiKeys.bindAuthorizer(fn);
+    props.apiKeys.bindGateway(fn);
     // Both network rules are created in this stack, so the data and inference stacks need not
     // know the gateway.
     props.redis.bind(fn, 'Gateway Lambda to Redis');

@@ -334,6 +334,53 @@ describe('npm run keys', () => {
     expect(update.stderr).toContain('is an admin key: it has no plan or models, only an expiry');
   });
 
+  it('creates a key with its own budgets, which need the config’s prices', async () => {
+    const noPrices = await keys(['create', '--plan', 'free', '--daily-budget-usd', '5', ...at]);
+    expect(noPrices).toMatchObject({
+      code: 1,
+      stderr: "error: budgets need the config's prices: this stage prices no model\n",
+    });
+    const file = join(scratch, 'priced.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        plans: { team: { requestsPerMinute: 10, burst: 5 } },
+        prices: { small: { inputPerMillion: 1, outputPerMillion: 2 } },
+      }),
+    );
+    const create = await keys([
+      'create',
+      '--plan',
+      'team',
+      '--daily-budget-usd',
+      '5',
+      '--monthly-budget-usd',
+      '0.25',
+      '--config',
+      file,
+      ...at,
+    ]);
+    expect(create.code).toBe(0);
+    expect(create.stdout).toContain('Budgets: $5 a day, $0.25 a month.');
+    const keyId = /key_[0-9A-Za-z]{16}/.exec(create.stdout)?.[0] ?? '';
+    expect(JSON.parse((await keys(['show', keyId, '--json', ...at])).stdout).limits).toEqual({
+      dailyBudgetUsd: 5,
+      monthlyBudgetUsd: 0.25,
+    });
+    const bad = await keys([
+      'create',
+      '--plan',
+      'team',
+      '--daily-budget-usd',
+      'lots',
+      '--config',
+      file,
+      ...at,
+    ]);
+    expect(bad).toMatchObject({ code: 1, stdout: '' });
+    expect(bad.stderr).toContain('--daily-budget-usd must be a number of US dollars');
+  });
+
   it('refuses a bad --models with exit 1 and one line, before any network call', async () => {
     const offline = ['--endpoint', 'http://127.0.0.1:1'];
     const cases: [string, string][] = [
@@ -393,16 +440,21 @@ describe('npm run keys', () => {
       ['create-admin', '--models', 'a'],
       ['create', '--plan', 'free', '--name', 'x'],
       ['create-admin', 'extra'],
+      ['update', 'a', '--daily-budget-usd', '1'],
     ];
-    for (const args of cases) {
-      const run = await keys(args);
-      expect(run.code, args.join(' ')).toBe(2);
-      expect(run.stderr, args.join(' ')).toMatch(/^error: .+\n\nUsage: npm run keys/);
+    // One process per case, four at a time (each is a tsx start-up).
+    const runs: Run[] = [];
+    for (let i = 0; i < cases.length; i += 4) {
+      runs.push(...(await Promise.all(cases.slice(i, i + 4).map((args) => keys(args)))));
     }
+    cases.forEach((args, i) => {
+      expect(runs[i]?.code, args.join(' ')).toBe(2);
+      expect(runs[i]?.stderr, args.join(' ')).toMatch(/^error: .+\n\nUsage: npm run keys/);
+    });
     const help = await keys(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: npm run keys/);
-  });
+  }, 120_000);
 
   it('fails with one clear line for an unknown key id, a pasted key, or an unreachable endpoint', async () => {
     const missing = await keys(['show', 'key_0000000000000000', ...at]);

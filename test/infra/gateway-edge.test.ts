@@ -4,7 +4,9 @@
  * Identity and grants, the network rules, the alarms, and that no reference runs from the
  * Inference stack back to the Gateway stack. For the Lambda edge: none of it appears.
  */
+
 import { describe, expect, it } from 'vitest';
+import { KEY_RECORD_ATTRIBUTES } from '#shared/names';
 import { GATEWAY_EDGE } from '../../lib/k8s/gateway-edge.ts';
 import {
   type Json,
@@ -202,7 +204,7 @@ describe('container edge: identity and grants', () => {
     expect(deployment.spec.template.spec.serviceAccountName).toBe(GATEWAY_EDGE.name);
   });
 
-  it('lets that role read the key table and its indexes (and stamp lastUsedAt), the upstream secret and the Redis token', () => {
+  it('lets that role read and write key records (never delete one), the upstream secret and the Redis token', () => {
     const policies = resources(g, 'AWS::IAM::Policy').filter(([id]) =>
       id.startsWith('EdgeServiceAccountRole'),
     );
@@ -217,15 +219,15 @@ describe('container edge: identity and grants', () => {
         'secretsmanager:GetSecretValue',
       ]),
     );
-    expect(text).not.toMatch(/dynamodb:(PutItem|DeleteItem)/);
-    // Its one write: the last-used stamp, restricted to that attribute.
-    const updates = statements.filter((s) => JSON.stringify(s.Action).includes('UpdateItem'));
-    expect(updates).toEqual([
+    expect(text).not.toMatch(/dynamodb:DeleteItem/);
+    // Its writes (the admin API, the last-used stamp): key records' own attributes only.
+    const writes = statements.filter((s) => JSON.stringify(s.Action).includes('Item"'));
+    expect(writes.filter((s) => /PutItem|UpdateItem/.test(JSON.stringify(s.Action)))).toEqual([
       expect.objectContaining({
-        Action: 'dynamodb:UpdateItem',
+        Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
         Condition: {
-          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['keyHash', 'lastUsedAt'] },
-          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...KEY_RECORD_ATTRIBUTES] },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'ALL_NEW'] },
         },
       }),
     ]);

@@ -3,9 +3,11 @@
  * contract, least privilege), the public ALB (HTTPS with a modern policy and redirect, or plain
  * HTTP with a warning in dev), the WAF, the alarms and the outputs.
  */
+
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '#shared/config';
+import { KEY_RECORD_ATTRIBUTES } from '#shared/names';
 import { type Json, normalised, parseDev, resources, stageConfig, synth } from './support.ts';
 
 const dev = synth(stageConfig('dev'));
@@ -99,7 +101,7 @@ describe('GatewayStack: gateway Lambda', () => {
     });
   });
 
-  it('may read the key table and its two indexes, stamp lastUsedAt, and read the two secrets, nothing more', () => {
+  it('may read the key table and its two indexes, write key records (never delete one), and read the two secrets, nothing more', () => {
     const [[, policy] = ['', {}]] = resources(t, 'AWS::IAM::Policy');
     const table = { 'Fn::ImportValue': expect.stringMatching(/ApiKeys.*Arn/) };
     expect((policy.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
@@ -118,14 +120,15 @@ describe('GatewayStack: gateway Lambda', () => {
         ],
       },
       {
-        Action: 'dynamodb:UpdateItem',
+        Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
         Condition: {
-          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['keyHash', 'lastUsedAt'] },
-          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...KEY_RECORD_ATTRIBUTES] },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'ALL_NEW'] },
         },
         Effect: 'Allow',
         Resource: table,
       },
+      { Action: 'dynamodb:Scan', Effect: 'Allow', Resource: table },
       {
         Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
         Effect: 'Allow',

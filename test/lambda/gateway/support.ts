@@ -14,6 +14,7 @@ import { authorizerFromEnv } from '#authorizer/setup';
 import { Gateway, leaseTtlMs } from '#gateway/gateway';
 import type { GatewayRequest, Headers } from '#gateway/http';
 import { CountingMetrics } from '#gateway/metrics';
+import { OrganizationApi } from '#gateway/organization-api';
 import { Pricing } from '#gateway/pricing';
 import { MAX_RESPONSE_BYTES } from '#gateway/setup';
 import { Upstream } from '#gateway/upstream';
@@ -149,6 +150,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
       log,
       leaseTtlMs: leaseTtlMs(config),
       pricing: new Pricing(config.prices),
+      admin: new OrganizationApi({ keys: { client, tableName }, config }),
       ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
     });
   };
