@@ -56,6 +56,30 @@ describe('ScriptCommand', () => {
     ]);
   });
 
+  it('writes the same bytes as ioredis for the long form, with a ledger model, lease or not', () => {
+    const key = 'axon:rl:{k3}';
+    const long: ScriptArgs = [...ARGS, 5e9, 0, 1_234_567, 7_000, 23, 7, 5, 1];
+    expect(new ScriptCommand(key, long, undefined, 'stub-echo-chatml').toWritable({})).toEqual(
+      ioredisBytes([TOKEN_BUCKET_SHA, '1', key, packArgs(long), 'stub-echo-chatml']),
+    );
+    expect(new ScriptCommand(key, long, 'l1', 'other').toWritable({})).toEqual(
+      ioredisBytes([TOKEN_BUCKET_SHA, '2', key, `${key}:leases`, packArgs(long), 'l1', 'other']),
+    );
+    // A budget without a ledger entry: the long form, no model.
+    expect(new ScriptCommand(key, long).toWritable({})).toEqual(
+      ioredisBytes([TOKEN_BUCKET_SHA, '1', key, packArgs(long)]),
+    );
+    expect(new ScriptCommand(key, long, 'l1', 'other').fallbackArgs()).toEqual([
+      TOKEN_BUCKET_SHA,
+      '2',
+      key,
+      `${key}:leases`,
+      packArgs(long),
+      'l1',
+      'other',
+    ]);
+  });
+
   describe('against a real 3-master cluster', () => {
     const cluster = new Cluster(inject('redisClusterNodes'));
     afterAll(() => cluster.disconnect());
