@@ -114,6 +114,9 @@ describe('Responses and Conversations through npm start', () => {
 
   it('streams through the gateway to response.completed and debits the tokens used', async () => {
     const metered = await newKey('metered');
+    // Refill is counted from before the stream: the bucket refills from the moment it was
+    // debited, which a slow machine can put well before the next request.
+    const started = Date.now();
     const { data: stream, response } = await client(metered)
       .responses.create({ model: MODEL, input: 'stream me', stream: true })
       .withResponse();
@@ -132,7 +135,6 @@ describe('Responses and Conversations through npm start', () => {
     const used = usage?.total_tokens ?? 0;
     expect(used).toBeGreaterThan(0);
     // The next request sees the bucket short by what the stream used (less what refilled).
-    const started = Date.now();
     const next = await client(metered).models.list().withResponse();
     const refilled = Math.ceil(((Date.now() - started) / 1000) * 100) + 1;
     expect(Number(next.response.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThanOrEqual(
