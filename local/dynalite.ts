@@ -40,13 +40,32 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Dyna
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  // dynalite closes its database when the server closes; a request still being handled then
+  // (a write nobody awaits, such as the authorizer's lastUsedAt) would throw from inside
+  // dynalite. So stop lets requests in flight finish first, for a bounded time.
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  server.on('request', (_request, response) => {
+    inFlight++;
+    response.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
+  });
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        // Drop the SDK's keep-alive sockets, or close would wait for them to idle out.
-        server.closeAllConnections();
-      }),
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          setTimeout(resolve, 2_000).unref();
+        });
+      }
+      // Drop the SDK's keep-alive sockets, or close would wait for them to idle out.
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }
