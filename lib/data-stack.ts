@@ -104,7 +104,7 @@ export class DataStack extends AxonStack {
       value: this.apiKeys.tableName,
       description: 'DynamoDB table of API keys (read by `npm run keys -- … --stage`)',
     });
-    new CfnOutput(this, 'UsageTableName', {
+    new CfnOutput(this, OUTPUTS.usageTableName, {
       value: this.usage.tableName,
       description: 'DynamoDB table of the usage ledger (per key, UTC hour and model)',
     });

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   AdminError,
+  checkKeyId,
   checkModels,
   createAdminKey,
   createKey,
@@ -29,7 +30,8 @@ import {
   formatShown,
   formatUpdated,
 } from './output.ts';
-import { resolveTarget, type Target } from './target.ts';
+import { resolveTarget, type Target, usageTableOf } from './target.ts';
+import { formatUsage, parseWhen, usageReport } from './usage.ts';
 
 const USAGE = `Usage: npm run keys -- <command> [options]
 
@@ -51,6 +53,9 @@ Commands:
   update <keyId> [--plan <plan>] [--models <m1,m2> | --all-models]
                  [--expires-in <30d|12h|90m> | --never-expires]
                          change a key's plan, models or expiry (within the cache TTL)
+  usage [--key <keyId>] [--since <2026-11-01|30d>] [--until <date|duration>] [--by-hour]
+                         what keys used, per UTC day (or hour), key and model, from the Usage
+                         table the usage exporter fills (default: the last 7 days)
 
 Where the key table is:
   --local                the running local stack (npm start)
@@ -58,6 +63,7 @@ Where the key table is:
   --stage <name>         a deployed stage (default dev): table from stack Axon-<stage>-Data
   --region <region>      AWS region of the stage
   --table <name>         the table name, skipping the lookup
+  --usage-table <name>   usage: the Usage table (default: the stage's; needed with --endpoint)
 
 Other options:
   --config <file>        config whose plans create accepts (default: AXON_CONFIG, else config/axon.json)
@@ -75,6 +81,11 @@ const OPTIONS = {
   'monthly-budget-usd': { type: 'string' },
   'never-expires': { type: 'boolean' },
   overlap: { type: 'string' },
+  key: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  'by-hour': { type: 'boolean' },
+  'usage-table': { type: 'string' },
   local: { type: 'boolean' },
   endpoint: { type: 'string' },
   stage: { type: 'string' },
@@ -121,6 +132,7 @@ function parse(argv: string[]) {
     revoke: 1,
     rotate: 1,
     update: 1,
+    usage: 0,
   };
   if (values.help) return { help: true as const };
   if (command === undefined) throw new UsageError('missing command');
@@ -157,6 +169,12 @@ function parse(argv: string[]) {
   }
   if (values['never-expires'] && values['expires-in'] !== undefined) {
     throw new UsageError('use either --expires-in or --never-expires, not both');
+  }
+  const usageOnly = [values.key, values.since, values.until, values['usage-table']];
+  if (command !== 'usage' && (usageOnly.some((v) => v !== undefined) || values['by-hour'])) {
+    throw new UsageError(
+      '--key, --since, --until, --by-hour and --usage-table only apply to usage',
+    );
   }
   if (command !== 'rotate' && values.overlap !== undefined) {
     throw new UsageError('--overlap only applies to rotate');
@@ -227,6 +245,24 @@ async function execute(
     case 'show': {
       const view = await showKey(client, tableName, keyId);
       return { json: view, text: formatShown(view) };
+    }
+    case 'usage': {
+      const now = new Date();
+      const usage = await usageTableOf(target, values['usage-table']);
+      try {
+        const report = await usageReport({
+          client: usage.client,
+          usageTable: usage.tableName,
+          keysTable: tableName,
+          ...(values.key !== undefined && { keyId: checkKeyId(values.key) }),
+          since: parseWhen(values.since ?? '7d', '--since', now),
+          until: values.until === undefined ? now : parseWhen(values.until, '--until', now),
+          hourly: values['by-hour'] === true,
+        });
+        return { json: report, text: formatUsage(report) };
+      } finally {
+        usage.client.destroy();
+      }
     }
     case 'rotate': {
       const rotated = await rotateKey(client, tableName, keyId, {

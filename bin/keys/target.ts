@@ -4,9 +4,15 @@
  * dynalite), or the table of a deployed stage, found from its CloudFormation output.
  */
 import { readFileSync } from 'node:fs';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AdminError } from '#authorizer/admin';
-import { createDocumentClient, LOCAL_KEYS_TABLE } from '#authorizer/key-store';
+import {
+  createDocumentClient,
+  createDynamoClient,
+  type DynamoClientOptions,
+  LOCAL_KEYS_TABLE,
+} from '#authorizer/key-store';
 import { stateDir, stateFile } from '#local/state';
 import { OUTPUTS, stackName } from '#shared/names';
 
@@ -15,6 +21,10 @@ export interface Target {
   readonly tableName: string;
   /** For messages: where the table lives. */
   readonly where: string;
+  /** How `client` was made: a low-level client for the same place (`usage`) is made from it. */
+  readonly clientOptions: DynamoClientOptions;
+  /** A deployed stage's name and region, when the table is one (for its other outputs). */
+  readonly stage?: { readonly name: string; readonly region: string | undefined };
 }
 
 export interface TargetOptions {
@@ -83,39 +93,70 @@ function checkEndpoint(endpoint: string): string {
 export async function resolveTarget(options: TargetOptions): Promise<Target> {
   if (options.local) {
     const state = readLocalState(options.stateDir ?? stateDir());
+    const clientOptions = {
+      endpoint: checkEndpoint(state.dynamodbEndpoint),
+      maxAttempts: 1,
+      ...(state.region && { region: state.region }),
+    };
     return {
-      client: createDocumentClient({
-        endpoint: checkEndpoint(state.dynamodbEndpoint),
-        maxAttempts: 1,
-        ...(state.region && { region: state.region }),
-      }),
+      client: createDocumentClient(clientOptions),
+      clientOptions,
       tableName: options.table ?? state.keysTable,
       where: `the local stack (${state.dynamodbEndpoint})`,
     };
   }
   if (options.endpoint !== undefined) {
+    const clientOptions = {
+      endpoint: checkEndpoint(options.endpoint),
+      maxAttempts: 1,
+      ...(options.region && { region: options.region }),
+    };
     return {
-      client: createDocumentClient({
-        endpoint: checkEndpoint(options.endpoint),
-        maxAttempts: 1,
-        ...(options.region && { region: options.region }),
-      }),
+      client: createDocumentClient(clientOptions),
+      clientOptions,
       tableName: options.table ?? LOCAL_KEYS_TABLE,
       where: options.endpoint,
     };
   }
   const stage = options.stage ?? 'dev';
   const region = options.region;
-  const tableName = options.table ?? (await tableFromStack(stage, region));
+  const tableName = options.table ?? (await outputOfStack(stage, region, TABLE_OUTPUT));
+  const clientOptions = region ? { region } : {};
   return {
-    client: createDocumentClient(region ? { region } : {}),
+    client: createDocumentClient(clientOptions),
+    clientOptions,
     tableName,
     where: `stage ${stage}${region ? ` in ${region}` : ''}`,
+    stage: { name: stage, region },
   };
 }
 
+/**
+ * Where `usage` reads: `--usage-table`, else a deployed stage's Usage table (the Data stack's
+ * output). The local stack has none (its ledger stays in Redis: no exporter runs there).
+ */
+export async function usageTableOf(
+  target: Target,
+  usageTable: string | undefined,
+): Promise<{ client: DynamoDBClient; tableName: string }> {
+  let tableName = usageTable;
+  if (tableName === undefined) {
+    if (!target.stage) {
+      throw new AdminError(
+        'usage reads the Usage table the usage exporter fills: pass --usage-table <name>, or use a deployed --stage (the local stack has none)',
+      );
+    }
+    tableName = await outputOfStack(target.stage.name, target.stage.region, OUTPUTS.usageTableName);
+  }
+  return { client: createDynamoClient(target.clientOptions), tableName };
+}
+
 /** Loaded only here, so local use never pays for the CloudFormation client. */
-async function tableFromStack(stage: string, region: string | undefined): Promise<string> {
+async function outputOfStack(
+  stage: string,
+  region: string | undefined,
+  outputKey: string,
+): Promise<string> {
   const { CloudFormationClient, DescribeStacksCommand } = await import(
     '@aws-sdk/client-cloudformation'
   );
@@ -123,9 +164,10 @@ async function tableFromStack(stage: string, region: string | undefined): Promis
   const dataStack = stackName(stage, 'Data');
   try {
     const { Stacks = [] } = await client.send(new DescribeStacksCommand({ StackName: dataStack }));
-    const output = Stacks[0]?.Outputs?.find((candidate) => candidate.OutputKey === TABLE_OUTPUT);
+    const output = Stacks[0]?.Outputs?.find((candidate) => candidate.OutputKey === outputKey);
     if (!output?.OutputValue) {
-      throw new AdminError(`stack ${dataStack} has no ${TABLE_OUTPUT} output; pass --table <name>`);
+      const flag = outputKey === TABLE_OUTPUT ? '--table' : '--usage-table';
+      throw new AdminError(`stack ${dataStack} has no ${outputKey} output; pass ${flag} <name>`);
     }
     return output.OutputValue;
   } catch (err) {

@@ -106,7 +106,8 @@ function checkOwner(owner: string): string {
   return trimmed;
 }
 
-function checkKeyId(keyId: string): string {
+/** A key id as the CLI and the admin API take it; a pasted key is refused without an echo. */
+export function checkKeyId(keyId: string): string {
   if (keyId.startsWith(KEY_PREFIX)) {
     // Never echo it: it may be a live key pasted by mistake.
     throw new AdminError('that is an API key, not a key id; pass the key id (key_...) from `list`');

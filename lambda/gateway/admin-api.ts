@@ -7,6 +7,9 @@
 import type { Principal } from '#authorizer/authorizer';
 import type { GatewayRequest, GatewayResponse } from './http.ts';
 
+/** Axon's one project (OpenAI's `project_id`): every model key of a stage belongs to it. */
+export const PROJECT_ID = 'default';
+
 /** Every admin route lives under this path; nothing under it is forwarded. */
 export const ADMIN_PATH = '/v1/organization';
 

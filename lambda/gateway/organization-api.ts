@@ -11,7 +11,7 @@
  *   added to OpenAI's object; none of OpenAI's is missing or retyped.
  *
  * Delete revokes (every secret of the key; the record stays for the audit trail and its usage),
- * effective within `auth.cacheTtlSeconds` like any revocation.
+ * effective within `auth.cacheTtlSeconds` like any revocation. Usage and costs: usage-api.ts.
  */
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -29,12 +29,12 @@ import {
 import type { Principal } from '#authorizer/authorizer';
 import { KEY_ID_SHAPE } from '#authorizer/key-format';
 import type { AxonConfig } from '#shared/config';
-import { ADMIN_PATH, type AdminApi } from './admin-api.ts';
+import { ADMIN_PATH, type AdminApi, PROJECT_ID } from './admin-api.ts';
 import { NotFoundError, RequestTooLargeError } from './errors.ts';
 import { type GatewayRequest, type GatewayResponse, jsonResponse } from './http.ts';
+import { integer, oneOf } from './query.ts';
+import { UsageApi, type UsageSource } from './usage-api.ts';
 
-/** Axon's one project: every model key of a stage belongs to it. */
-export const PROJECT_ID = 'default';
 /** Admin bodies are small; anything larger is refused unread. */
 const MAX_BODY_BYTES = 64 * 1024;
 /** OpenAI's admin key create allows a year; Axon allows what the key CLI does. */
@@ -47,6 +47,8 @@ export interface OrganizationApiDeps {
     readonly tableName: string;
   };
   readonly config: AxonConfig;
+  /** Where the usage and costs routes read from; absent: they answer 503 `usage_unavailable`. */
+  readonly usage?: UsageSource;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -67,10 +69,12 @@ export class OrganizationApi implements AdminApi {
   readonly #deps: OrganizationApiDeps;
   readonly #now: () => Date;
   readonly #routes: Route[];
+  readonly #usage: UsageApi;
 
   constructor(deps: OrganizationApiDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => new Date());
+    this.#usage = new UsageApi({ ...(deps.usage && { source: deps.usage }), now: this.#now });
     const id = '([^/]+)';
     this.#routes = [
       { method: 'GET', pattern: /^\/admin_api_keys$/, handler: (r) => this.#listAdmin(r) },
@@ -108,6 +112,16 @@ export class OrganizationApi implements AdminApi {
         method: 'DELETE',
         pattern: new RegExp(`^/projects/${id}/api_keys/${id}$`),
         handler: (_, [project, keyId]) => this.#delete('model', keyId, project),
+      },
+      {
+        method: 'GET',
+        pattern: /^\/usage\/completions$/,
+        handler: (r) => this.#usage.completions(new URLSearchParams(r.query)),
+      },
+      {
+        method: 'GET',
+        pattern: /^\/costs$/,
+        handler: (r) => this.#usage.costs(new URLSearchParams(r.query)),
       },
     ];
   }
@@ -445,48 +459,4 @@ function apiFieldNames(message: string): string {
     .replace(/--models/g, 'models')
     .replace(/--owner/g, 'owner')
     .replace(/--expires-in/g, 'expires_in_seconds');
-}
-
-// --- query parsing (shared with usage-api.ts) ---------------------------------------------------
-
-/** A whole-number query parameter within bounds; absent: `undefined`. */
-export function integer(
-  query: URLSearchParams,
-  name: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const text = query.get(name);
-  if (text === null) return undefined;
-  const value = Number(text);
-  if (!/^-?\d+$/.test(text) || value < min || value > max) {
-    throw new InvalidRequestError(
-      'invalid_value',
-      `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text.slice(0, 64))}.`,
-    );
-  }
-  return value;
-}
-
-/** A query parameter that must be one of `choices`; absent: `fallback`. */
-export function oneOf<T extends string>(
-  query: URLSearchParams,
-  name: string,
-  choices: readonly T[],
-  fallback: T,
-): T {
-  const text = query.get(name);
-  if (text === null) return fallback;
-  if (!(choices as readonly string[]).includes(text)) {
-    throw new InvalidRequestError(
-      'invalid_value',
-      `${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(text.slice(0, 64))}.`,
-    );
-  }
-  return text as T;
-}
-
-/** An array query parameter as the SDKs send it (`name[]=a&name[]=b`) or repeated (`name=a`). */
-export function list(query: URLSearchParams, name: string): string[] {
-  return [...query.getAll(name), ...query.getAll(`${name}[]`)];
 }

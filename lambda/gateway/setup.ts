@@ -6,16 +6,19 @@
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type SecretProvider, secretsManagerSecret, staticSecret } from '@axon/runtime/secrets';
-import { authorizerFromEnv, keyTableFromEnv } from '#authorizer/setup';
+import { createDynamoClient } from '#authorizer/key-store';
+import { authorizerEnv, authorizerFromEnv, keyTableFromEnv } from '#authorizer/setup';
 import { configFromEnv } from '#shared/config';
 import { createLogger, type Log } from '#shared/logger';
 import { ENV, GATEWAY_METRICS } from '#shared/names';
 import { limiterFromEnv } from '#token-bucket/setup';
+import { keyIdsOf } from '../usage-export/usage-table.ts';
 import { Gateway, leaseTtlMs } from './gateway.ts';
 import { AggregatedMetrics, powertoolsMetrics } from './metrics.ts';
 import { OrganizationApi } from './organization-api.ts';
 import { Pricing } from './pricing.ts';
 import { Upstream } from './upstream.ts';
+import { DynamoUsageSource, type UsageSource } from './usage-api.ts';
 
 /** What an ALB Lambda target may return, less room for the status line and headers. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024 - 64 * 1024;
@@ -63,6 +66,19 @@ function upstreamSecret(env: NodeJS.ProcessEnv): SecretProvider {
   return secretsManagerSecret(arn);
 }
 
+/**
+ * The admin API's usage source: the Usage table `AXON_USAGE_TABLE` names (the usage exporter's),
+ * its keys from the key table. Without the variable (the local stack) the usage routes answer
+ * 503 `usage_unavailable`.
+ */
+export function usageFromEnv(env: NodeJS.ProcessEnv): UsageSource | undefined {
+  const usageTable = env[ENV.usageTable]?.trim();
+  if (!usageTable) return undefined;
+  const { tableName: keysTable, endpoint } = authorizerEnv(env);
+  const client = createDynamoClient({ ...(endpoint && { endpoint }), maxAttempts: 2 });
+  return new DynamoUsageSource({ client, usageTable, keyIds: () => keyIdsOf(client, keysTable) });
+}
+
 export async function gatewayFromEnv(
   env: NodeJS.ProcessEnv = process.env,
   options: GatewaySetupOptions = {},
@@ -100,6 +116,7 @@ export async function gatewayFromEnv(
     readSecret,
     maxResponseBytes: MAX_RESPONSE_BYTES,
   });
+  const usage = usageFromEnv(env);
   const gateway = new Gateway({
     authorizer,
     limiter,
@@ -108,7 +125,11 @@ export async function gatewayFromEnv(
     log,
     leaseTtlMs: leaseTtlMs(config),
     pricing: new Pricing(config.prices),
-    admin: new OrganizationApi({ keys: keyTableFromEnv(env), config }),
+    admin: new OrganizationApi({
+      keys: keyTableFromEnv(env),
+      config,
+      ...(usage && { usage }),
+    }),
     ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
   });
   return { gateway, metrics, flushMetrics, log };

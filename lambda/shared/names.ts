@@ -23,6 +23,8 @@ export function stackName(stage: string, part: StackPart): string {
 export const OUTPUTS = {
   /** Data and Gateway stacks: the ApiKeys table name (`npm run keys -- --stage`). */
   apiKeysTableName: 'ApiKeysTableName',
+  /** Data stack: the Usage table name (`npm run keys -- usage --stage`). */
+  usageTableName: 'UsageTableName',
 } as const;
 
 /** Environment variables the CDK app sets on the Lambdas and lambda/ reads. */
@@ -31,7 +33,10 @@ export const ENV = {
   config: 'AXON_CONFIG',
   /** Name of the ApiKeys table. */
   keysTable: 'AXON_KEYS_TABLE',
-  /** Usage exporter: name of the Usage table it writes the usage ledger to. */
+  /**
+   * Name of the Usage table: where the usage exporter writes the usage ledger, and where the
+   * gateway's admin API reads usage and costs.
+   */
   usageTable: 'AXON_USAGE_TABLE',
   /** A local DynamoDB endpoint (dynalite); never set in AWS. */
   dynamodbEndpoint: 'AXON_DYNAMODB_ENDPOINT',

@@ -31,6 +31,8 @@ import type { ApiKeysTable } from './api-keys-table.ts';
 import type { NetworkClient } from './bindable.ts';
 import { applyPodWorkload, podServiceAccount, podTargetGroup } from './pod-workload.ts';
 import type { RedisReplicationGroup } from './redis-replication-group.ts';
+import { bindUsageReader } from './usage-reader.ts';
+import type { UsageTable } from './usage-table.ts';
 
 /** Variables only the container edge reads, beyond the gateway Lambda's: named once, in `ENV`. */
 export const EDGE_ENV = {
@@ -52,6 +54,11 @@ export interface GatewayEdgeServiceProps {
   /** The runtime config document (plans, rate limiter, auth), passed as `AXON_CONFIG`. */
   readonly runtimeConfig: AxonConfig;
   readonly apiKeys: ApiKeysTable;
+  /**
+   * The Usage table, read by the admin API's usage and costs routes.
+   * @default - none: those routes answer 503 usage_unavailable
+   */
+  readonly usage?: UsageTable;
   readonly redis: RedisReplicationGroup;
   /** @default SESSION_MANAGER_CLUSTER_URL */
   readonly upstreamUrl?: string;
@@ -136,6 +143,7 @@ export class GatewayEdgeService extends Construct implements NetworkClient {
     };
     // The same binds as the gateway Lambda: permission and variables together.
     props.apiKeys.bindGateway(this);
+    if (props.usage) bindUsageReader(props.usage, this);
     props.redis.bind(this, 'Gateway edge pods to Redis');
     props.upstreamSecret.grantRead(this);
 

@@ -15,12 +15,19 @@ import { ENV, GATEWAY_METRICS } from '#shared/names';
 import type { ApiKeysTable } from './api-keys-table.ts';
 import { AxonFunction } from './axon-function.ts';
 import type { RedisReplicationGroup } from './redis-replication-group.ts';
+import { bindUsageReader } from './usage-reader.ts';
+import type { UsageTable } from './usage-table.ts';
 
 export interface GatewayFunctionProps {
   readonly vpc: ec2.IVpc;
   /** The runtime config document (plans, rate limiter, auth), passed as `AXON_CONFIG`. */
   readonly runtimeConfig: AxonConfig;
   readonly apiKeys: ApiKeysTable;
+  /**
+   * The Usage table, read by the admin API's usage and costs routes.
+   * @default - none: those routes answer 503 usage_unavailable
+   */
+  readonly usage?: UsageTable;
   /** The limiter's cache: the token buckets live there. */
   readonly redis: RedisReplicationGroup;
   /** The session manager's internal ALB. */
@@ -113,6 +120,7 @@ export class GatewayFunction extends Construct implements ec2.IConnectable {
     }
 
     props.apiKeys.bindGateway(fn);
+    if (props.usage) bindUsageReader(props.usage, fn);
     // Both network rules are created in this stack, so the data and inference stacks need not
     // know the gateway.
     props.redis.bind(fn, 'Gateway Lambda to Redis');

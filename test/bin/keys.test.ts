@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { AxonError } from '@axon/runtime/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKey } from '#authorizer/admin';
 import { Authorizer } from '#authorizer/authorizer';
 import {
   createDynamoClient,
@@ -20,6 +21,7 @@ import {
 import { PrincipalCache } from '#authorizer/principal-cache';
 import { loadConfigFile } from '#shared/config';
 import { MemoryStore } from '#token-bucket/memory-store';
+import { createUsageTable, UsageTable } from '../../lambda/usage-export/usage-table.ts';
 import {
   createTestTable,
   type Dynalite,
@@ -381,6 +383,115 @@ describe('npm run keys', () => {
     expect(bad.stderr).toContain('--daily-budget-usd must be a number of US dollars');
   });
 
+  it('reports usage per day, key and model from the Usage table the exporter fills', async () => {
+    const base = createDynamoClient({ endpoint: db.endpoint, maxAttempts: 1 });
+    await createUsageTable(base, 'usage-cli');
+    const usage = new UsageTable(base, 'usage-cli');
+    const config = loadConfigFile(join(ROOT, 'config', 'axon.json'));
+    const a = await createKey(table.client, table.tableName, { config, plan: 'free' });
+    const b = await createKey(table.client, table.tableName, { config, plan: 'pro' });
+    const hour = Date.UTC(2026, 0, 5) / 3_600_000;
+    const put = (
+      keyId: string,
+      h: number,
+      model: string,
+      n: [number, number, number, number, number],
+    ) =>
+      usage.put({
+        keyId,
+        hour: h,
+        model,
+        requests: String(n[0]),
+        inputTokens: String(n[1]),
+        outputTokens: String(n[2]),
+        cachedTokens: String(n[3]),
+        costNanoUsd: String(n[4]),
+      });
+    await put(a.keyId, hour + 1, 'small', [2, 100, 50, 10, 1_500_000_000]);
+    await put(a.keyId, hour + 3, 'small', [1, 10, 5, 0, 250_000_000]);
+    await put(b.keyId, hour + 25, 'other', [4, 400, 40, 0, 0]);
+    await put(b.keyId, hour + 80, 'other', [1, 1, 1, 0, 0]); // after --until
+    base.destroy();
+    const range = ['--since', '2026-01-05', '--until', '2026-01-07', '--usage-table', 'usage-cli'];
+
+    const json = await keys(['usage', ...range, '--json', ...at]);
+    expect(json.stderr).toBe('');
+    const report = JSON.parse(json.stdout);
+    expect(report).toMatchObject({
+      since: '2026-01-05T00:00:00.000Z',
+      until: '2026-01-07T00:00:00.000Z',
+      by: 'day',
+    });
+    expect(report.lines).toEqual([
+      {
+        period: '2026-01-05',
+        keyId: a.keyId,
+        model: 'small',
+        requests: 3,
+        inputTokens: 110,
+        cachedTokens: 10,
+        outputTokens: 55,
+        costUsd: 1.75,
+      },
+      {
+        period: '2026-01-06',
+        keyId: b.keyId,
+        model: 'other',
+        requests: 4,
+        inputTokens: 400,
+        cachedTokens: 0,
+        outputTokens: 40,
+        costUsd: 0,
+      },
+    ]);
+    expect(report.total).toEqual({
+      requests: 7,
+      inputTokens: 510,
+      cachedTokens: 10,
+      outputTokens: 95,
+      costUsd: 1.75,
+    });
+
+    const text = await keys(['usage', ...range, ...at]);
+    expect(text.code).toBe(0);
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(
+      'Usage from 2026-01-05T00:00:00.000Z to 2026-01-07T00:00:00.000Z, per UTC day, key and model (hours the usage exporter has written):',
+    );
+    expect(lines[1]).toMatch(
+      /^DAY\s+KEY ID\s+MODEL\s+REQUESTS\s+INPUT\s+CACHED\s+OUTPUT\s+COST USD$/,
+    );
+    expect(lines[2]).toMatch(
+      new RegExp(`^2026-01-05\\s+${a.keyId}\\s+small\\s+3\\s+110\\s+10\\s+55\\s+1\\.750000$`),
+    );
+    expect(lines.at(-1)).toMatch(/^TOTAL\s+7\s+510\s+10\s+95\s+1\.750000$/);
+
+    const hourly = JSON.parse(
+      (await keys(['usage', ...range, '--key', a.keyId, '--by-hour', '--json', ...at])).stdout,
+    );
+    expect(
+      hourly.lines.map((l: { period: string; requests: number }) => [l.period, l.requests]),
+    ).toEqual([
+      ['2026-01-05T01', 2],
+      ['2026-01-05T03', 1],
+    ]);
+
+    const noTable = await keys(['usage', ...at]);
+    expect(noTable).toMatchObject({ code: 1, stdout: '' });
+    expect(noTable.stderr).toContain('pass --usage-table <name>, or use a deployed --stage');
+    const badSince = await keys([
+      'usage',
+      '--since',
+      'yesterday',
+      '--usage-table',
+      'usage-cli',
+      ...at,
+    ]);
+    expect(badSince.stderr).toContain(
+      '--since must be a UTC date such as 2026-11-01 or a duration ago',
+    );
+  });
+
   it('refuses a bad --models with exit 1 and one line, before any network call', async () => {
     const offline = ['--endpoint', 'http://127.0.0.1:1'];
     const cases: [string, string][] = [
@@ -441,6 +552,8 @@ describe('npm run keys', () => {
       ['create', '--plan', 'free', '--name', 'x'],
       ['create-admin', 'extra'],
       ['update', 'a', '--daily-budget-usd', '1'],
+      ['list', '--since', '1d'],
+      ['usage', 'key_0000000000000000'],
     ];
     // One process per case, four at a time (each is a tsx start-up).
     const runs: Run[] = [];

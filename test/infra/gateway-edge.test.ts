@@ -111,6 +111,7 @@ describe('container edge: Kubernetes objects', () => {
         'AXON_UPSTREAM_SECRET_ARN',
         'AXON_UPSTREAM_TIMEOUT_MS',
         'AXON_UPSTREAM_URL',
+        'AXON_USAGE_TABLE',
         'PORT',
         'POWERTOOLS_METRICS_NAMESPACE',
         'POWERTOOLS_SERVICE_NAME',

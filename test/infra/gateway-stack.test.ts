@@ -62,6 +62,7 @@ describe('GatewayStack: gateway Lambda', () => {
         'AXON_UPSTREAM_SECRET_ARN',
         'AXON_UPSTREAM_TIMEOUT_MS',
         'AXON_UPSTREAM_URL',
+        'AXON_USAGE_TABLE',
         'NODE_OPTIONS',
         'POWERTOOLS_METRICS_NAMESPACE',
         'POWERTOOLS_SERVICE_NAME',
@@ -101,7 +102,7 @@ describe('GatewayStack: gateway Lambda', () => {
     });
   });
 
-  it('may read the key table and its two indexes, write key records (never delete one), and read the two secrets, nothing more', () => {
+  it('may read the key table and its two indexes, write key records (never delete one), query the Usage table and read the two secrets, nothing more', () => {
     const [[, policy] = ['', {}]] = resources(t, 'AWS::IAM::Policy');
     const table = { 'Fn::ImportValue': expect.stringMatching(/ApiKeys.*Arn/) };
     expect((policy.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
@@ -129,6 +130,11 @@ describe('GatewayStack: gateway Lambda', () => {
         Resource: table,
       },
       { Action: 'dynamodb:Scan', Effect: 'Allow', Resource: table },
+      {
+        Action: 'dynamodb:Query',
+        Effect: 'Allow',
+        Resource: { 'Fn::ImportValue': expect.stringMatching(/Usage.*Arn/) },
+      },
       {
         Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
         Effect: 'Allow',

@@ -99,6 +99,16 @@ describe.each(['lambda', 'container'] as const)('admin routing on the %s edge', 
     expect(passed.body).toMatchObject({ error: { code: 'not_found' } });
     expect(passed.headers.get('x-ratelimit-limit-requests')).toBe('120');
     expect(await redis.exists(`axon:rl:{admin:${admin.keyId}}`)).toBe(1);
+    // A gateway given no Usage table (the local stack) says so.
+    const usage = await call(
+      url(),
+      'GET',
+      '/v1/organization/usage/completions?start_time=0',
+      admin.key,
+    );
+    expect(usage.status).toBe(503);
+    expect(usage.body).toMatchObject({ error: { type: 'api_error', code: 'usage_unavailable' } });
+    expect(usage.headers.get('retry-after')).toBe('1');
   });
 
   it('refuses an admin key on every model route with 403, before admission and forwarding', async () => {

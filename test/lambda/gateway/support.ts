@@ -18,6 +18,7 @@ import { OrganizationApi } from '#gateway/organization-api';
 import { Pricing } from '#gateway/pricing';
 import { MAX_RESPONSE_BYTES } from '#gateway/setup';
 import { Upstream } from '#gateway/upstream';
+import type { UsageSource } from '#gateway/usage-api';
 import { type AxonConfig, parseConfig } from '#shared/config';
 import { limiterFromEnv } from '#token-bucket/setup';
 import { createTestTable, type Dynalite, startDynalite } from '../authorizer/support.ts';
@@ -104,6 +105,8 @@ export interface Fixture {
 }
 
 export interface FixtureOptions {
+  /** What the admin API's usage and costs routes read; absent: they answer 503. */
+  usage?: UsageSource;
   redisUrl?: string;
   /** A Redis Cluster node to reach the limiter's cluster through, instead of `redisUrl`. */
   redisCluster?: { host: string; port: number };
@@ -150,7 +153,11 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
       log,
       leaseTtlMs: leaseTtlMs(config),
       pricing: new Pricing(config.prices),
-      admin: new OrganizationApi({ keys: { client, tableName }, config }),
+      admin: new OrganizationApi({
+        keys: { client, tableName },
+        config,
+        ...(options.usage && { usage: options.usage }),
+      }),
       ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
     });
   };
