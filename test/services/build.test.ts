@@ -58,7 +58,8 @@ describe('session manager image recipe', () => {
   it('has a build context of only what the image takes, so a docs change leaves it alone', () => {
     const files = contextFiles(root);
     // The root .dockerignore serves both images built from the root: the gateway edge's
-    // (services/gateway-edge/Dockerfile) takes the gateway core from lambda/ as well.
+    // (services/gateway-edge/Dockerfile) takes the gateway core from lambda/ as well, with the
+    // usage table module its admin usage routes read.
     const taken = [
       'package.json',
       'package-lock.json',
@@ -69,6 +70,7 @@ describe('session manager image recipe', () => {
       'lambda/authorizer/',
       'lambda/token-bucket/',
       'lambda/gateway/',
+      'lambda/usage-export/',
     ];
     for (const file of files) {
       expect(
