@@ -16,6 +16,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -199,39 +200,34 @@ export class KeyStore implements KeyLookup {
 
   /** Every secret of a key (one, or more after rotations), newest first. */
   async listByKeyId(keyId: string): Promise<KeyRecord[]> {
-    const records: KeyRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: BY_KEY_ID_INDEX,
-          KeyConditionExpression: 'keyId = :keyId',
-          ExpressionAttributeValues: { ':keyId': keyId },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) records.push(toKeyRecord(item));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const records = await this.queryAll({
+      IndexName: BY_KEY_ID_INDEX,
+      KeyConditionExpression: 'keyId = :keyId',
+      ExpressionAttributeValues: { ':keyId': keyId },
+    });
     return records.sort(newestSecretFirst);
   }
 
   /** Newest first. */
-  async listByOwner(owner: string): Promise<KeyRecord[]> {
+  listByOwner(owner: string): Promise<KeyRecord[]> {
+    return this.queryAll({
+      IndexName: BY_OWNER_INDEX,
+      KeyConditionExpression: '#owner = :owner',
+      ExpressionAttributeNames: { '#owner': 'owner' },
+      ExpressionAttributeValues: { ':owner': owner },
+      ScanIndexForward: false,
+    });
+  }
+
+  /** Every record a query of this table matches, page after page, in the order it answers. */
+  private async queryAll(
+    query: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+  ): Promise<KeyRecord[]> {
     const records: KeyRecord[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: BY_OWNER_INDEX,
-          KeyConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': owner },
-          ScanIndexForward: false,
-          ExclusiveStartKey: start,
-        }),
+        new QueryCommand({ ...query, TableName: this.tableName, ExclusiveStartKey: start }),
       );
       for (const item of page.Items ?? []) records.push(toKeyRecord(item));
       start = page.LastEvaluatedKey;
