@@ -11,18 +11,8 @@
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exitWithParent } from './children.ts';
+import { trusted, upstream } from './proxy-env.ts';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is required`);
-  return value;
-};
-const upstream = new URL(env('BENCH_UPSTREAM_URL'));
-const trusted = {
-  'x-axon-key-id': env('BENCH_KEY_ID'),
-  'x-axon-plan': env('BENCH_PLAN'),
-  'x-axon-gateway-secret': env('BENCH_GATEWAY_SECRET'),
-};
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 const server = createServer((incoming, outgoing) => {

@@ -13,18 +13,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { exitWithParent } from './children.ts';
+import { trusted, upstream } from './proxy-env.ts';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is required`);
-  return value;
-};
-const upstream = new URL(env('BENCH_UPSTREAM_URL'));
-const trusted = {
-  'x-axon-key-id': env('BENCH_KEY_ID'),
-  'x-axon-plan': env('BENCH_PLAN'),
-  'x-axon-gateway-secret': env('BENCH_GATEWAY_SECRET'),
-};
 // Idle connections stay open between one cell of this target and the next (undici's default
 // would close them after 4 s; the node proxy's agent keeps them until the server closes them).
 const pool = new Pool(upstream.origin, { connections: 64, keepAliveTimeout: 60_000 });
