@@ -78,7 +78,8 @@ export interface SourceRef {
   readonly commit: string;
 }
 
-export interface NodeDaemonFacts {
+/** Where the facts of one add-on or chart come from: shared by DaemonSet and Deployment rows. */
+export interface FactsProvenance {
   readonly kind: 'eks-addon' | 'helm-chart';
   /** Add-on name as in EKS_ADDON_VERSIONS, or chart name as the templates install it. */
   readonly name: string;
@@ -96,6 +97,9 @@ export interface NodeDaemonFacts {
   readonly readFrom: readonly SourceRef[];
   /** What was read and how the app's values bear on it. */
   readonly note: string;
+}
+
+export interface NodeDaemonFacts extends FactsProvenance {
   /** Helm charts: a `resources` value replaces every container's requests (both charts here). */
   readonly resourcesValue?: boolean;
   readonly daemonSets: readonly NodeDaemonSet[];

@@ -21,11 +21,11 @@ import {
   type ChartValues,
   type ContainerRequests,
   cpuQuantity,
+  type FactsProvenance,
   memoryQuantity,
   type NodeRequirement,
   type Placement,
   podReservation,
-  type SourceRef,
   type Toleration,
 } from './node-daemons.ts';
 import { ALB_CONTROLLER_VERSION, EKS_ADDON_VERSIONS, KARPENTER, KEDA } from './versions.ts';
@@ -54,16 +54,7 @@ export interface DeploymentTemplate {
   readonly topologySpreadConstraints?: ValuePath;
 }
 
-export interface SystemWorkloadFacts {
-  readonly kind: 'eks-addon' | 'helm-chart';
-  /** Add-on name as in EKS_ADDON_VERSIONS, or chart name as the templates install it. */
-  readonly name: string;
-  /** As in NodeDaemonFacts: add-on versions (a trailing `-eksbuild.*` takes every EKS build). */
-  readonly versions: readonly string[];
-  /** As in NodeDaemonFacts: `exact` read at that version, or the `best-public-source`. */
-  readonly evidence: 'exact' | 'best-public-source';
-  readonly readFrom: readonly SourceRef[];
-  readonly note: string;
+export interface SystemWorkloadFacts extends FactsProvenance {
   /** The default values the templates below read, as values.yaml (or the add-on) has them. */
   readonly defaults: ChartValues;
   readonly deployments: readonly DeploymentTemplate[];
