@@ -207,10 +207,12 @@ describe.each(['lambda', 'container'] as const)('usage and costs on the %s edge'
         [BASE + DAY, a, 'small', 1],
         [BASE + DAY, b, 'small', 5],
       ].sort(
+        // The route orders groups by key id, then model, in code-unit order (not the locale's:
+        // `key_T…` comes before `key_o…`).
         (x, y) =>
           (x[0] as number) - (y[0] as number) ||
-          String(x[1]).localeCompare(String(y[1])) ||
-          String(x[2]).localeCompare(String(y[2])),
+          codeUnitOrder(String(x[1]), String(y[1])) ||
+          codeUnitOrder(String(x[2]), String(y[2])),
       ),
     );
 
@@ -376,3 +378,7 @@ describe.each(['lambda', 'container'] as const)('usage and costs on the %s edge'
     }
   });
 });
+
+function codeUnitOrder(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
+}
