@@ -37,7 +37,9 @@ const port = (name: string, fallback?: number) => {
  * Signal handlers go in before anything starts, so there is no moment in which Ctrl-C takes the
  * default action (exit 130) and leaves local.json or the gateway build dir behind. A signal
  * during startup is held until the stack is up and then stops it at once; the stack cannot be
- * stopped halfway, as its stop steps are only known once each part has started.
+ * stopped halfway, as its stop steps are only known once each part has started. If the start
+ * fails meanwhile (the signal reached its helpers too), its parts are stopped all the same and
+ * the exit is 0, as for a stop.
  */
 let stack: LocalStack | undefined;
 let stopping: string | undefined;
@@ -71,6 +73,15 @@ try {
     dynamodbPort: port('AXON_DYNAMODB_PORT'),
   });
 } catch (err) {
+  if (stopping) {
+    // Ctrl-C signals the whole process group: the helpers startup was waiting on (esbuild's
+    // service, a spawned redis-server) got the signal too, and the start failed because of it.
+    // What was asked for happened: startLocalStack stopped every part it had started.
+    console.error(
+      `${stopping}: stopped before the stack was up (${err instanceof Error ? err.message : String(err)})`,
+    );
+    process.exit(0);
+  }
   console.error(
     err instanceof ConfigError
       ? `config error: ${err.message}`
