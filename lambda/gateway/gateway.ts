@@ -110,7 +110,8 @@ interface Admitted {
  */
 interface Booking {
   readonly tokens: number;
-  readonly usage: Omit<ReportedUsage, 'total'>;
+  /** What the model used; absent when it did not run (a refusal): nothing goes in the ledger. */
+  readonly usage?: Omit<ReportedUsage, 'total'>;
 }
 
 /** How the answer leaves: whole (ALB Lambda target) or as it arrives (HTTP server). */
@@ -276,14 +277,16 @@ export class Gateway {
       reserved: admission.tokenCost,
       ...(lease && { lease }),
       ...(price && {
-        costNanoUsd: costOf(price, booking.usage.input, booking.usage.output),
+        costNanoUsd: booking.usage ? costOf(price, booking.usage.input, booking.usage.output) : 0,
         reservedNanoUsd: admitted.reservedNanoUsd,
-        usage: {
-          model: price.model,
-          inputTokens: booking.usage.input,
-          outputTokens: booking.usage.output,
-          cachedTokens: booking.usage.cached,
-        },
+        ...(booking.usage && {
+          usage: {
+            model: price.model,
+            inputTokens: booking.usage.input,
+            outputTokens: booking.usage.output,
+            cachedTokens: booking.usage.cached,
+          },
+        }),
       }),
     };
     const settled = await this.deps.limiter.settle(input);
@@ -536,8 +539,6 @@ export function usageOf(response: GatewayResponse, admission: Admission): number
   return bookingOf(reportedUsage(contentType, response.body), response.status, admission).tokens;
 }
 
-const NOTHING = { input: 0, output: 0, cached: 0 } as const;
-
 /**
  * `bookable`'s rule with the parts: the reported usage; nothing for a refusal or a route that
  * does not reach the model; the worst case when the use is unknown (the cost reservation stays
@@ -552,7 +553,7 @@ function bookingOf(
   const tokens = bookable(undefined, status, admission);
   const worst = admission.worstCase;
   if (!worst || !admission.modelRoute || (status >= 400 && status < 500)) {
-    return { tokens, usage: NOTHING };
+    return { tokens };
   }
   return { tokens, usage: { input: worst.input, output: worst.output, cached: 0 } };
 }

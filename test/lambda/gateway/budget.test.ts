@@ -132,4 +132,25 @@ describe('budgets and the usage ledger through the gateway', () => {
       };
     }
   });
+
+  it('books nothing and gives the whole reservation back when the model refused (a 4xx)', async () => {
+    const { key, keyId } = await f.newKey('metered');
+    f.upstream.script = (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":{"message":"no","type":"invalid_request_error","code":"model_not_found"}}');
+    };
+    try {
+      // Each worst case is 0.009 USD of a 0.01 budget: had a refusal spent anything, the
+      // second would not fit.
+      for (let i = 0; i < 3; i++) {
+        expect((await post(key, '/v1/chat/completions', chat('dear', 300))).status).toBe(404);
+      }
+      expect(await ledger(keyId)).toEqual({});
+    } finally {
+      f.upstream.script = (_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(usage(10, 20));
+      };
+    }
+  });
 });
