@@ -22,6 +22,7 @@ import {
   LOCAL_KEYS_TABLE,
 } from '#authorizer/key-store';
 import { type AxonConfig, loadConfigFile, sessionQuotasEnv } from '#shared/config';
+import { createUsageTable } from '../lambda/usage-export/usage-table.ts';
 import { REPO_ROOT } from '../lib/paths.ts';
 import { edgeConfigFromEnv } from '../services/gateway-edge/src/config.ts';
 import { createEdge } from '../services/gateway-edge/src/edge.ts';
@@ -35,6 +36,10 @@ import { startDynalite } from './dynalite.ts';
 import { IdleScaler } from './idle-scaler.ts';
 import { freePort, RedisServer } from './redis-server.ts';
 import { removeLocalState, writeLocalState } from './state.ts';
+import { startLocalUsageExporter } from './usage-exporter.ts';
+
+/** The local Usage table: the usage exporter's, read by the admin API and `keys usage --local`. */
+export const LOCAL_USAGE_TABLE = 'axon-local-usage';
 
 /** dynalite ignores regions; this one matches what the key store's clients default to. */
 export const LOCAL_REGION = 'us-east-1';
@@ -150,6 +155,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await createKeyTable(dynamo, LOCAL_KEYS_TABLE).catch((err: Error) => {
       if (err.name !== 'ResourceInUseException') throw err; // kept from an earlier run
     });
+    await createUsageTable(dynamo, LOCAL_USAGE_TABLE);
+    if (redisUrl) {
+      const exporter = startLocalUsageExporter({
+        redisUrl,
+        dynamo,
+        usageTable: LOCAL_USAGE_TABLE,
+        keysTable: LOCAL_KEYS_TABLE,
+        say,
+      });
+      stops.push(() => exporter.close());
+    }
 
     const startStub = (port = options.inferencePort) =>
       startInferenceStub({
@@ -219,6 +235,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     Object.assign(process.env, {
       AXON_CONFIG: JSON.stringify(config),
       AXON_KEYS_TABLE: LOCAL_KEYS_TABLE,
+      AXON_USAGE_TABLE: LOCAL_USAGE_TABLE,
       AXON_DYNAMODB_ENDPOINT: dynalite.endpoint,
       AXON_UPSTREAM_URL: sessionManagerUrl,
       AXON_UPSTREAM_SECRET: gatewaySecret,
@@ -248,6 +265,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       gatewayUrl: url,
       dynamodbEndpoint: dynalite.endpoint,
       keysTable: LOCAL_KEYS_TABLE,
+      usageTable: LOCAL_USAGE_TABLE,
+      ...(redisUrl && { limiterRedisUrl: redisUrl }),
       region: LOCAL_REGION,
       pid: process.pid,
     });

@@ -11,6 +11,9 @@ export interface LocalState {
   readonly gatewayUrl: string;
   readonly dynamodbEndpoint: string;
   readonly keysTable: string;
+  readonly usageTable: string;
+  /** The limiter's Redis, whose ledger holds the hours not exported yet. */
+  readonly limiterRedisUrl?: string;
   readonly region: string;
   readonly pid: number;
 }

@@ -55,7 +55,8 @@ Commands:
                          change a key's plan, models or expiry (within the cache TTL)
   usage [--key <keyId>] [--since <2026-11-01|30d>] [--until <date|duration>] [--by-hour]
                          what keys used, per UTC day (or hour), key and model, from the Usage
-                         table the usage exporter fills (default: the last 7 days)
+                         table the usage exporter fills (default: the last 7 days); --local
+                         also reads the hours not exported yet from the stack's Redis
 
 Where the key table is:
   --local                the running local stack (npm start)
@@ -63,7 +64,8 @@ Where the key table is:
   --stage <name>         a deployed stage (default dev): table from stack Axon-<stage>-Data
   --region <region>      AWS region of the stage
   --table <name>         the table name, skipping the lookup
-  --usage-table <name>   usage: the Usage table (default: the stage's; needed with --endpoint)
+  --usage-table <name>   usage: the Usage table (default: the local stack's or the stage's;
+                         needed with --endpoint)
 
 Other options:
   --config <file>        config whose plans create accepts (default: AXON_CONFIG, else config/axon.json)
@@ -249,8 +251,16 @@ async function execute(
     case 'usage': {
       const now = new Date();
       const usage = await usageTableOf(target, values['usage-table']);
+      const redisUrl = target.local?.limiterRedisUrl;
+      const ledger = redisUrl
+        ? new (await import('ioredis')).Redis(redisUrl, {
+            lazyConnect: true,
+            maxRetriesPerRequest: 1,
+          })
+        : undefined;
       try {
         const report = await usageReport({
+          ...(ledger && { ledger }),
           client: usage.client,
           usageTable: usage.tableName,
           keysTable: tableName,
@@ -262,6 +272,7 @@ async function execute(
         return { json: report, text: formatUsage(report) };
       } finally {
         usage.client.destroy();
+        ledger?.disconnect();
       }
     }
     case 'rotate': {

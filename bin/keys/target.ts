@@ -25,6 +25,8 @@ export interface Target {
   readonly clientOptions: DynamoClientOptions;
   /** A deployed stage's name and region, when the table is one (for its other outputs). */
   readonly stage?: { readonly name: string; readonly region: string | undefined };
+  /** The local stack's Usage table and limiter Redis, when it has them (`usage --local`). */
+  readonly local?: { readonly usageTable?: string; readonly limiterRedisUrl?: string };
 }
 
 export interface TargetOptions {
@@ -44,6 +46,8 @@ interface LocalState {
   readonly dynamodbEndpoint: string;
   readonly keysTable: string;
   readonly region?: string;
+  readonly usageTable?: string;
+  readonly limiterRedisUrl?: string;
 }
 
 function readLocalState(dir: string): LocalState {
@@ -70,6 +74,8 @@ function readLocalState(dir: string): LocalState {
     dynamodbEndpoint: state.dynamodbEndpoint,
     keysTable: state.keysTable,
     ...(typeof state.region === 'string' && { region: state.region }),
+    ...(typeof state.usageTable === 'string' && { usageTable: state.usageTable }),
+    ...(typeof state.limiterRedisUrl === 'string' && { limiterRedisUrl: state.limiterRedisUrl }),
   };
 }
 
@@ -103,6 +109,10 @@ export async function resolveTarget(options: TargetOptions): Promise<Target> {
       clientOptions,
       tableName: options.table ?? state.keysTable,
       where: `the local stack (${state.dynamodbEndpoint})`,
+      local: {
+        ...(state.usageTable && { usageTable: state.usageTable }),
+        ...(state.limiterRedisUrl && { limiterRedisUrl: state.limiterRedisUrl }),
+      },
     };
   }
   if (options.endpoint !== undefined) {
@@ -132,18 +142,18 @@ export async function resolveTarget(options: TargetOptions): Promise<Target> {
 }
 
 /**
- * Where `usage` reads: `--usage-table`, else a deployed stage's Usage table (the Data stack's
- * output). The local stack has none (its ledger stays in Redis: no exporter runs there).
+ * Where `usage` reads: `--usage-table`, else the local stack's Usage table, else a deployed
+ * stage's (the Data stack's output).
  */
 export async function usageTableOf(
   target: Target,
   usageTable: string | undefined,
 ): Promise<{ client: DynamoDBClient; tableName: string }> {
-  let tableName = usageTable;
+  let tableName = usageTable ?? target.local?.usageTable;
   if (tableName === undefined) {
     if (!target.stage) {
       throw new AdminError(
-        'usage reads the Usage table the usage exporter fills: pass --usage-table <name>, or use a deployed --stage (the local stack has none)',
+        'usage reads the Usage table the usage exporter fills: pass --usage-table <name>, or use --local or a deployed --stage',
       );
     }
     tableName = await outputOfStack(target.stage.name, target.stage.region, OUTPUTS.usageTableName);

@@ -1,13 +1,21 @@
 /**
  * `npm run keys -- usage`: what keys used, per UTC day (or hour), key and model, read from the
  * Usage table the usage exporter fills (lambda/usage-export), with the same reader and sums as the
- * admin API's usage route (lambda/gateway/usage-api.ts). Only hours the exporter has written
- * show: the current hour is not there yet.
+ * admin API's usage route (lambda/gateway/usage-api.ts). Against a deployed stage only hours the
+ * exporter has written show (the limiter's Redis is inside the VPC; the admin route reads it);
+ * against the local stack its Redis ledger is read too, so the current hour shows at once.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AdminError, parseDuration } from '#authorizer/admin';
-import { DynamoUsageSource, groupRows, type UsageRow, usd } from '#gateway/usage-api';
-import { keyIdsOf } from '../../lambda/usage-export/usage-table.ts';
+import { type LedgerReader, LiveUsageSource } from '#gateway/live-usage';
+import {
+  DynamoUsageSource,
+  groupRows,
+  type UsageRow,
+  type UsageSource,
+  usd,
+} from '#gateway/usage-api';
+import { keyIdsOf, UsageTable } from '../../lambda/usage-export/usage-table.ts';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -58,6 +66,8 @@ export interface UsageOptions {
   readonly since: Date;
   readonly until: Date;
   readonly hourly: boolean;
+  /** The limiter's Redis, for the hours not exported yet (the local stack's). */
+  readonly ledger?: LedgerReader;
 }
 
 export async function usageReport(options: UsageOptions): Promise<UsageReport> {
@@ -65,11 +75,17 @@ export async function usageReport(options: UsageOptions): Promise<UsageReport> {
   if (until.getTime() <= since.getTime()) throw new AdminError('--until must be after --since');
   const widthMs = options.hourly ? HOUR_MS : DAY_MS;
   const first = Math.floor(since.getTime() / widthMs) * widthMs;
-  const source = new DynamoUsageSource({
-    client,
-    usageTable: options.usageTable,
-    keyIds: () => keyIdsOf(client, options.keysTable),
-  });
+  const keyIds = () => keyIdsOf(client, options.keysTable);
+  const table = new DynamoUsageSource({ client, usageTable: options.usageTable, keyIds });
+  const checkpoint = new UsageTable(client, options.usageTable);
+  const source: UsageSource = options.ledger
+    ? new LiveUsageSource({
+        table,
+        nextHour: () => checkpoint.nextHour(),
+        redis: options.ledger,
+        keyIds,
+      })
+    : table;
   const rows = await source.read({
     fromHour: first / HOUR_MS,
     toHour: Math.ceil(until.getTime() / HOUR_MS),

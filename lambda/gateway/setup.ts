@@ -12,8 +12,9 @@ import { configFromEnv } from '#shared/config';
 import { createLogger, type Log } from '#shared/logger';
 import { ENV, GATEWAY_METRICS } from '#shared/names';
 import { limiterFromEnv } from '#token-bucket/setup';
-import { keyIdsOf } from '../usage-export/usage-table.ts';
+import { keyIdsOf, UsageTable } from '../usage-export/usage-table.ts';
 import { Gateway, leaseTtlMs } from './gateway.ts';
+import { type LedgerReader, LiveUsageSource } from './live-usage.ts';
 import { AggregatedMetrics, powertoolsMetrics } from './metrics.ts';
 import { OrganizationApi } from './organization-api.ts';
 import { Pricing } from './pricing.ts';
@@ -68,15 +69,29 @@ function upstreamSecret(env: NodeJS.ProcessEnv): SecretProvider {
 
 /**
  * The admin API's usage source: the Usage table `AXON_USAGE_TABLE` names (the usage exporter's),
- * its keys from the key table. Without the variable (the local stack) the usage routes answer
- * 503 `usage_unavailable`.
+ * its keys from the key table, and, with the limiter's Redis, the ledger hours not exported yet
+ * (live-usage.ts). Without the variable the usage routes answer 503 `usage_unavailable`.
  */
-export function usageFromEnv(env: NodeJS.ProcessEnv): UsageSource | undefined {
+export function usageFromEnv(
+  env: NodeJS.ProcessEnv,
+  ledger?: LedgerReader,
+  log?: Log,
+): UsageSource | undefined {
   const usageTable = env[ENV.usageTable]?.trim();
   if (!usageTable) return undefined;
   const { tableName: keysTable, endpoint } = authorizerEnv(env);
   const client = createDynamoClient({ ...(endpoint && { endpoint }), maxAttempts: 2 });
-  return new DynamoUsageSource({ client, usageTable, keyIds: () => keyIdsOf(client, keysTable) });
+  const keyIds = () => keyIdsOf(client, keysTable);
+  const table = new DynamoUsageSource({ client, usageTable, keyIds });
+  if (!ledger) return table;
+  const checkpoint = new UsageTable(client, usageTable);
+  return new LiveUsageSource({
+    table,
+    nextHour: () => checkpoint.nextHour(),
+    redis: ledger,
+    keyIds,
+    ...(log && { log }),
+  });
 }
 
 export async function gatewayFromEnv(
@@ -104,7 +119,7 @@ export async function gatewayFromEnv(
     : () => {
         if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       };
-  const { limiter } = await limiterFromEnv(config, log, env, () =>
+  const { limiter, redis } = await limiterFromEnv(config, log, env, () =>
     gatewayMetrics.count(GATEWAY_METRICS.names.redisErrors),
   );
   const authorizer = authorizerFromEnv({ config, failures: limiter, log, env });
@@ -116,7 +131,7 @@ export async function gatewayFromEnv(
     readSecret,
     maxResponseBytes: MAX_RESPONSE_BYTES,
   });
-  const usage = usageFromEnv(env);
+  const usage = usageFromEnv(env, redis?.client, log);
   const gateway = new Gateway({
     authorizer,
     limiter,

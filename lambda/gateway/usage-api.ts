@@ -6,8 +6,9 @@
  * (`UsageResponse` of `UsageTimeBucket`s of `UsageCompletionsResult` or `CostsResult`).
  *
  * The ledger keeps hours, so buckets are whole UTC hours or days (`start_time` is rounded down to
- * the bucket width) and `bucket_width=1m` is refused. Only hours the exporter has written show:
- * the current hour, and any the exporter has not reached, are not there yet.
+ * the bucket width) and `bucket_width=1m` is refused. With the limiter's Redis at hand the hours
+ * the exporter has not reached yet, the current one included, are read from the ledger itself
+ * (live-usage.ts); without it only exported hours show.
  */
 import { type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { AxonError, InvalidRequestError } from '@axon/runtime/errors';

@@ -1,8 +1,9 @@
 /**
  * Makes the gateway a reader of the Usage table for the admin API's usage and costs routes
  * (lambda/gateway/usage-api.ts): the table's name in `AXON_USAGE_TABLE`, the variable
- * lambda/gateway/setup.ts reads, and `dynamodb:Query` on that table only (one Query per key and
- * range of hours; no Scan, no write). Grant and variable go together.
+ * lambda/gateway/setup.ts reads, and on that table only `dynamodb:Query` (one per key and range of
+ * hours) and `dynamodb:GetItem` (the exporter's checkpoint, which says from which hour the
+ * limiter's ledger is read live); no Scan, no write. Grant and variable go together.
  */
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV } from '#shared/names';
@@ -13,7 +14,7 @@ export function bindUsageReader(usage: UsageTable, grantee: EnvironmentGrantee):
   grantee.addEnvironment(ENV.usageTable, usage.tableName);
   return iam.Grant.addToPrincipal({
     grantee,
-    actions: ['dynamodb:Query'],
+    actions: ['dynamodb:GetItem', 'dynamodb:Query'],
     resourceArns: [usage.table.tableArn],
   });
 }

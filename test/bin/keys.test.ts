@@ -337,7 +337,18 @@ describe('npm run keys', () => {
   });
 
   it('creates a key with its own budgets, which need the config’s prices', async () => {
-    const noPrices = await keys(['create', '--plan', 'free', '--daily-budget-usd', '5', ...at]);
+    const unpriced = join(scratch, 'unpriced.json');
+    writeFileSync(unpriced, JSON.stringify({ plans: { free: { requestsPerMinute: 10, burst: 5 } } }));
+    const noPrices = await keys([
+      'create',
+      '--plan',
+      'free',
+      '--daily-budget-usd',
+      '5',
+      '--config',
+      unpriced,
+      ...at,
+    ]);
     expect(noPrices).toMatchObject({
       code: 1,
       stderr: "error: budgets need the config's prices: this stage prices no model\n",
@@ -478,7 +489,9 @@ describe('npm run keys', () => {
 
     const noTable = await keys(['usage', ...at]);
     expect(noTable).toMatchObject({ code: 1, stdout: '' });
-    expect(noTable.stderr).toContain('pass --usage-table <name>, or use a deployed --stage');
+    expect(noTable.stderr).toContain(
+      'pass --usage-table <name>, or use --local or a deployed --stage',
+    );
     const badSince = await keys([
       'usage',
       '--since',

@@ -131,7 +131,8 @@ describe('GatewayStack: gateway Lambda', () => {
       },
       { Action: 'dynamodb:Scan', Effect: 'Allow', Resource: table },
       {
-        Action: 'dynamodb:Query',
+        // The Usage table: rows per key, and the exporter's checkpoint.
+        Action: ['dynamodb:GetItem', 'dynamodb:Query'],
         Effect: 'Allow',
         Resource: { 'Fn::ImportValue': expect.stringMatching(/Usage.*Arn/) },
       },
