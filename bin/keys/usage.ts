@@ -54,6 +54,8 @@ export interface UsageReport {
   readonly since: string;
   readonly until: string;
   readonly by: 'day' | 'hour';
+  /** The limiter's ledger was read too: the hours not exported yet are in. */
+  readonly live: boolean;
   readonly lines: UsageLine[];
   readonly total: Omit<UsageLine, 'period' | 'keyId' | 'model'>;
 }
@@ -120,6 +122,7 @@ export async function usageReport(options: UsageOptions): Promise<UsageReport> {
     since: new Date(first).toISOString(),
     until: until.toISOString(),
     by: options.hourly ? 'hour' : 'day',
+    live: options.ledger !== undefined,
     lines,
     total: {
       requests: all.requests,
@@ -134,7 +137,10 @@ export async function usageReport(options: UsageOptions): Promise<UsageReport> {
 const COLUMNS = ['KEY ID', 'MODEL', 'REQUESTS', 'INPUT', 'CACHED', 'OUTPUT', 'COST USD'] as const;
 
 export function formatUsage(report: UsageReport): string {
-  const head = `Usage from ${report.since} to ${report.until}, per UTC ${report.by}, key and model (hours the usage exporter has written):`;
+  const from = report.live
+    ? 'exported hours and the live ledger'
+    : 'hours the usage exporter has written';
+  const head = `Usage from ${report.since} to ${report.until}, per UTC ${report.by}, key and model (${from}):`;
   if (report.lines.length === 0) return `${head}\nNo usage.`;
   const title = [report.by === 'day' ? 'DAY' : 'HOUR', ...COLUMNS];
   const numbers = (line: Omit<UsageLine, 'period' | 'keyId' | 'model'>) => [

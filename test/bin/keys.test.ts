@@ -338,7 +338,10 @@ describe('npm run keys', () => {
 
   it('creates a key with its own budgets, which need the config’s prices', async () => {
     const unpriced = join(scratch, 'unpriced.json');
-    writeFileSync(unpriced, JSON.stringify({ plans: { free: { requestsPerMinute: 10, burst: 5 } } }));
+    writeFileSync(
+      unpriced,
+      JSON.stringify({ plans: { free: { requestsPerMinute: 10, burst: 5 } } }),
+    );
     const noPrices = await keys([
       'create',
       '--plan',
@@ -432,6 +435,8 @@ describe('npm run keys', () => {
       since: '2026-01-05T00:00:00.000Z',
       until: '2026-01-07T00:00:00.000Z',
       by: 'day',
+      // --endpoint, not --local: no Redis to read the open hours from.
+      live: false,
     });
     expect(report.lines).toEqual([
       {
