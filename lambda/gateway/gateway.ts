@@ -18,6 +18,7 @@ import { deniedError, rateLimitHeaders } from '#token-bucket/http';
 import type { Decision, Lease, LeaseStore, SettleInput } from '#token-bucket/types';
 import { type AdminApi, isAdminPath } from './admin-api.ts';
 import { type Admission, admissionOf } from './admission.ts';
+import type { CancelSignal } from './cancel.ts';
 import { NotFoundError, UpstreamUnavailableError } from './errors.ts';
 import {
   errorResponse,
@@ -115,7 +116,7 @@ interface Booking {
 }
 
 /** How the answer leaves: whole (ALB Lambda target) or as it arrives (HTTP server). */
-type Delivery = { readonly mode: 'buffered' } | { readonly mode: 'stream'; signal?: AbortSignal };
+type Delivery = { readonly mode: 'buffered' } | { readonly mode: 'stream'; signal?: CancelSignal };
 
 /** Headers that keep every proxy and client library on the path from buffering a stream. */
 const STREAM_HEADERS = { 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } as const;
@@ -144,7 +145,7 @@ export class Gateway {
    * back whole and settled, as `handle` gives it. Aborting `signal` (the client left) cancels
    * the upstream request.
    */
-  stream(request: GatewayRequest, signal?: AbortSignal): Promise<StreamedResponse> {
+  stream(request: GatewayRequest, signal?: CancelSignal): Promise<StreamedResponse> {
     return this.serve(request, { mode: 'stream', ...(signal && { signal }) });
   }
 
@@ -305,7 +306,7 @@ export class Gateway {
     request: GatewayRequest,
     requestId: string,
     admitted: Admitted,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
   ): Promise<Outcome> {
     const { principal, decision } = admitted;
     let upstream: UpstreamStream;
@@ -477,7 +478,7 @@ export class Gateway {
     request: GatewayRequest,
     principal: Principal,
     requestId: string,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
   ): Promise<UpstreamStream> {
     const { upstream } = this.deps;
     if (!upstream.stream) throw new Error('this gateway was built without a streaming upstream');

@@ -17,6 +17,7 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { SecretProvider } from '@axon/runtime/secrets';
 import type { Principal } from '#authorizer/authorizer';
+import type { CancelSignal } from './cancel.ts';
 import { ResponseTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import type { GatewayRequest, GatewayResponse } from './http.ts';
 
@@ -273,7 +274,7 @@ export class Upstream {
     request: GatewayRequest,
     principal: Principal,
     requestId: string,
-    signal?: AbortSignal,
+    signal?: CancelSignal,
   ): Promise<UpstreamStream> {
     const { timeoutMs } = this.options;
     return new Promise<UpstreamStream>((resolve, reject) => {

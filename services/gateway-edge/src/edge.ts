@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ClientGone } from '../../../lambda/gateway/cancel.ts';
 import { ShuttingDownError } from '../../../lambda/gateway/errors.ts';
 import type { Gateway } from '../../../lambda/gateway/gateway.ts';
 import { errorResponse } from '../../../lambda/gateway/http.ts';
@@ -49,17 +50,16 @@ export function createEdge(options: EdgeOptions): Edge {
   /** One request, start to end; never rejects (a failure after the answer started is reported). */
   async function serve(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
     try {
-      const cancel = new AbortController();
-      // Only a client that left before its answer was written cancels anything; aborting
-      // after every answer would build an AbortError (a stack trace) per request for nothing.
+      // Only a client that left before its answer was written cancels anything.
+      const gone = new ClientGone();
       outgoing.once('close', () => {
-        if (!outgoing.writableFinished) cancel.abort();
+        if (!outgoing.writableFinished) gone.abort();
       });
       const { request, complete } = await fromNodeRequest(incoming, gateway.maxBodyBytes);
       const response =
         draining && request.path === '/healthz'
           ? errorResponse(new ShuttingDownError())
-          : await gateway.stream(request, cancel.signal);
+          : await gateway.stream(request, gone);
       await toNodeResponse(response, outgoing, { close: draining || !complete });
     } catch (err) {
       onError(err);

@@ -208,6 +208,36 @@ describe('container edge', () => {
     expect(await remainingTokens(url, key)).toBeLessThan(TOKEN_BURST - reservation(300) + 5);
   });
 
+  it('cancels the upstream request when the client leaves before the session manager answers', async () => {
+    const { key } = await f.newKey('streamer');
+    let received = false;
+    let upstreamClosed = false;
+    f.upstream.script = (req, res) => {
+      if (req.url !== '/v1/chat/completions') {
+        res.setHeader('content-type', 'application/json');
+        res.end('{"data":[]}');
+        return;
+      }
+      received = true;
+      // No status line yet: only the client leaving can end this before the upstream timeout.
+      res.on('close', () => {
+        upstreamClosed = !res.headersSent;
+      });
+    };
+    const leaving = new AbortController();
+    const answer = fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...bearer(key), 'content-type': 'application/json' },
+      body: chatBody(300),
+      signal: leaving.signal,
+    }).catch((err: unknown) => err);
+    expect(await poll(async () => received, Boolean)).toBe(true);
+    leaving.abort();
+    expect(await answer).toBeInstanceOf(Error);
+    // Closed because the client left (milliseconds), not by the fixture's 2 s upstream timeout.
+    expect(await poll(async () => upstreamClosed, Boolean, 1500)).toBe(true);
+  });
+
   it('renews the lease while a stream outlives it, so a second request waits its turn', async () => {
     const { key } = await f.newKey('streamer');
     const finish = gate();
