@@ -111,6 +111,8 @@ interface Admitted {
  */
 interface Booking {
   readonly tokens: number;
+  /** The model the answer says it ran on, when it says (a session turn): it sets the price. */
+  readonly model?: string;
   /** What the model used; absent when it did not run (a refusal): nothing goes in the ledger. */
   readonly usage?: Omit<ReportedUsage, 'total'>;
 }
@@ -256,10 +258,10 @@ export class Gateway {
   private async settled(admitted: Admitted, response: GatewayResponse): Promise<Outcome> {
     const contentType = [response.headers['content-type'] ?? []].flat()[0];
     const reported = reportedUsage(contentType, response.body);
-    const decision = await this.settle(
-      admitted,
-      bookingOf(reported, response.status, admitted.admission),
-    );
+    const decision = await this.settle(admitted, {
+      ...bookingOf(reported, response.status, admitted.admission),
+      ...(response.servedModel !== undefined && { model: response.servedModel }),
+    });
     return withLimits(response, admitted.principal, decision);
   }
 
@@ -269,7 +271,13 @@ export class Gateway {
    * ledger under its price's model, all in the limiter's one script call.
    */
   private async settle(admitted: Admitted, booking: Booking): Promise<Decision> {
-    const { principal, admission, lease, decision, renewal, price } = admitted;
+    const { principal, admission, lease, decision, renewal } = admitted;
+    // Reserved at the price of what the request named (a session turn: the dearest); spent at
+    // the price of what ran, when the answer says. The reservation is given back either way.
+    const price =
+      admitted.price && booking.model !== undefined
+        ? this.pricing.of(booking.model)
+        : admitted.price;
     if (renewal) clearInterval(renewal);
     const input: SettleInput = {
       id: principal.keyId,
@@ -317,7 +325,7 @@ export class Gateway {
     }
     const body = upstream.body;
     if (Buffer.isBuffer(body)) {
-      return this.settled(admitted, { status: upstream.status, headers: upstream.headers, body });
+      return this.settled(admitted, { ...upstream, body });
     }
     const events: AsyncIterable<Buffer> = body;
 
@@ -349,7 +357,10 @@ export class Gateway {
           complete ? upstream.status : 500,
           admitted.admission,
         );
-        await gateway.settle(admitted, booking).catch(() => undefined);
+        const served = upstream.servedModel;
+        await gateway
+          .settle(admitted, served === undefined ? booking : { ...booking, model: served })
+          .catch(() => undefined);
       }
     }
     return {

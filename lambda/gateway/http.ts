@@ -21,6 +21,11 @@ export interface GatewayResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[]>;
   readonly body: Buffer;
+  /**
+   * The model the session manager says it ran (`x-axon-model`, never passed to the client): a
+   * session turn names none in its request, so this is what prices it.
+   */
+  readonly servedModel?: string;
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -50,6 +50,8 @@ const NOT_FORWARDED = new Set([
 export const GATEWAY_SECRET_HEADER = 'x-axon-gateway-secret';
 /** The principal's models (docs/api.md#model-access), believed only next to the secret. */
 export const MODELS_HEADER = 'x-axon-models';
+/** The session manager's answer: the model a session turn ran on (it names none itself). */
+export const SERVED_MODEL_HEADER = 'x-axon-model';
 
 export interface UpstreamOptions {
   /** Base URL of the session manager, e.g. `http://internal-alb.example:80`. */
@@ -123,6 +125,8 @@ const EMPTY = Buffer.alloc(0);
 export interface UpstreamStream {
   readonly status: number;
   readonly headers: Record<string, string | string[]>;
+  /** As `GatewayResponse.servedModel`. */
+  readonly servedModel?: string;
   /**
    * A Server-Sent Events answer (`isEventStream`) as the session manager sends it, failing with
    * `UpstreamTimeoutError` when idle; any other answer (JSON, errors) read whole.
@@ -294,7 +298,8 @@ export class Upstream {
       let idled = false;
       const outgoing = this.open(request, principal, requestId, (incoming) => {
         timer.refresh();
-        const { status, headers } = toResponse(incoming, EMPTY);
+        const { status, headers, servedModel } = toResponse(incoming, EMPTY);
+        const served = servedModel === undefined ? {} : { servedModel };
         if (!isEventStream(status, headers)) {
           const chunks: Buffer[] = [];
           incoming.on('data', (chunk: Buffer) => {
@@ -305,7 +310,7 @@ export class Upstream {
             clearTimeout(timer);
             signal?.removeEventListener('abort', cancel);
             answered = true;
-            resolve({ status, headers, body: Buffer.concat(chunks) });
+            resolve({ status, headers, ...served, body: Buffer.concat(chunks) });
           });
           incoming.on('error', fail);
           incoming.on('aborted', () => fail(new Error('upstream aborted the response')));
@@ -328,7 +333,7 @@ export class Upstream {
             throw idled ? new UpstreamTimeoutError(timeoutMs) : err;
           }
         }
-        resolve({ status, headers, body: body() });
+        resolve({ status, headers, ...served, body: body() });
       });
       const timer = setTimeout(() => {
         if (answered) {
@@ -359,5 +364,11 @@ function toResponse(incoming: IncomingMessage, body: Buffer): GatewayResponse {
       continue;
     headers[name] = value;
   }
-  return { status: incoming.statusCode ?? 502, headers, body };
+  const served = incoming.headers[SERVED_MODEL_HEADER];
+  return {
+    status: incoming.statusCode ?? 502,
+    headers,
+    body,
+    ...(typeof served === 'string' && { servedModel: served }),
+  };
 }

@@ -44,6 +44,12 @@ describe.each(stores)('sessions on $name', ({ options }) => {
   });
   afterAll(() => stack.close());
 
+  /** The model a session was made with, as the session manager reads it back. */
+  async function createSessionModel(keyId: string, id: string): Promise<string | undefined> {
+    const read = await call(v1(`/sessions/${id}`), { headers: principal(keyId) });
+    return (read.body as { model?: string }).model;
+  }
+
   async function createSession(keyId: string, body: object = {}): Promise<SessionBody> {
     const res = await call(v1('/sessions'), { headers: principal(keyId), body });
     expect(res.status).toBe(201);
@@ -81,6 +87,8 @@ describe.each(stores)('sessions on $name', ({ options }) => {
       body: { content: 'my name is Ada' },
     });
     expect(first.status).toBe(200);
+    // The turn names no model: the gateway prices it at this one (docs/api.md#budgets).
+    expect(first.headers.get('x-axon-model')).toBe((await createSessionModel(keyId, id)) ?? '');
     expect(first.body).toMatchObject({
       message: { role: 'assistant', content: '[stub] You said: my name is Ada' },
       usage: { prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number) },
@@ -115,6 +123,7 @@ describe.each(stores)('sessions on $name', ({ options }) => {
       body: JSON.stringify({ content: 'streamed turn', stream: true }),
     });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
+    expect(res.headers.get('x-axon-model')).toBe((await createSessionModel(keyId, id)) ?? '');
     const body = await res.text();
     const events = sseEvents(body);
     expect(events.at(-1)).toBe('[DONE]');

@@ -153,4 +153,42 @@ describe('budgets and the usage ledger through the gateway', () => {
       };
     }
   });
+
+  it('books a session turn at the model the session manager says it ran, never passing the header on', async () => {
+    const { key, keyId } = await f.newKey('open');
+    f.upstream.script = (_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-axon-model', 'cheap');
+      res.end(usage(10, 20));
+    };
+    try {
+      const turn = await post(key, '/v1/sessions/s1/messages', '{"content":"hi"}');
+      expect(turn.status).toBe(200);
+      expect(turn.headers['x-axon-model']).toBeUndefined();
+      // An unpriced model it ran: other, at the dearest prices, as before.
+      f.upstream.script = (_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.setHeader('x-axon-model', 'gpt-9');
+        res.end(usage(10, 20));
+      };
+      expect((await post(key, '/v1/sessions/s1/messages', '{"content":"hi"}')).status).toBe(200);
+      expect(await ledger(keyId)).toEqual({
+        'req:cheap': '1',
+        'in:cheap': '10',
+        'out:cheap': '20',
+        'cached:cheap': '2',
+        'cost:cheap': String(10 * 1000 + 20 * 2000),
+        'req:other': '1',
+        'in:other': '10',
+        'out:other': '20',
+        'cached:other': '2',
+        'cost:other': String(10 * 10_000 + 20 * 30_000),
+      });
+    } finally {
+      f.upstream.script = (_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(usage(10, 20));
+      };
+    }
+  });
 });

@@ -176,6 +176,9 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         maxTokensField: 'max_tokens',
       });
       const askedAt = Date.now();
+      // The turn names no model; the gateway prices its usage at this one (and never passes the
+      // header on: lambda/gateway/upstream.ts SERVED_MODEL_HEADER).
+      reply.header('x-axon-model', session.model);
 
       /** Stores the user turn and the answer together; the session may be gone by now. */
       const store = async (result: CompletionResult): Promise<StoredMessage> => {
