@@ -55,6 +55,11 @@ function monthOf(now: number): number {
 
 export class MemoryStore implements LeaseStore {
   private readonly entries = new Map<string, State>();
+  /** What Redis last reported per identity (`observe`), not yet made into an entry. */
+  private readonly observed = new Map<
+    string,
+    { limits: PlanLimits; decision: Decision; at: number }
+  >();
   /** The script's lease sets: identity -> lease id -> expiry (whole ms). */
   private readonly leases = new Map<string, Map<string, number>>();
   private readonly now: () => number;
@@ -65,8 +70,9 @@ export class MemoryStore implements LeaseStore {
     this.maxEntries = options.maxEntries ?? 100_000;
   }
 
+  /** Identities held: decided here, or reported by Redis and not decided here since. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.observed.size;
   }
 
   async decide(input: DecideInput): Promise<Decision> {
@@ -113,7 +119,23 @@ export class MemoryStore implements LeaseStore {
    * is away the concurrency cap counts this instance's requests only.
    */
   observe(id: string, limits: PlanLimits, decision: Decision): void {
-    const now = this.now();
+    // Kept as reported and made into state only if this store ever decides for the key (Redis
+    // failed): the copy runs on every decision and settlement, the fallback almost never. A
+    // repeat keeps the key's place in the bound (a Map keeps first insertion order).
+    this.observed.set(id, { limits, decision, at: this.now() });
+    if (this.observed.size > this.maxEntries) {
+      const oldest = this.observed.keys().next().value;
+      if (oldest !== undefined) this.observed.delete(oldest);
+    }
+  }
+
+  /** The state Redis last reported for `id`, if it reported since this store last decided. */
+  private adopt(id: string): void {
+    const seen = this.observed.get(id);
+    if (!seen) return;
+    this.observed.delete(id);
+    const { limits, decision } = seen;
+    const now = seen.at;
     const day = decision.day;
     const tokens = decision.tokens;
     const { dayBudget, monthBudget } = decision;
@@ -179,6 +201,7 @@ export class MemoryStore implements LeaseStore {
       return n;
     };
 
+    this.adopt(id);
     const stored = this.entries.get(id);
     if (stored) this.put(id, stored); // a read is a use: denied identities stay, too
     const current = stored && stored.expiresAt > now ? stored : undefined;

@@ -56,4 +56,21 @@ describe('MemoryStore', () => {
     expect((await store.decide({ id: 'a', limits, peek: true })).allowed).toBe(false);
     expect((await store.decide({ id: 'b', limits, peek: true })).allowed).toBe(true);
   });
+
+  it('holds at most maxEntries of what Redis reported, and adopts only what it still holds', async () => {
+    const redisSide = new MemoryStore();
+    const store = new MemoryStore({ maxEntries: 3 });
+    const limits = { requestsPerMinute: 60, burst: 5 };
+    for (const id of ['a', 'b', 'c', 'd', 'e']) {
+      // Each key has spent 4 of its 5 in "Redis"; the fallback store is told so.
+      for (let i = 0; i < 3; i++) await redisSide.decide({ id, limits });
+      store.observe(id, limits, await redisSide.decide({ id, limits }));
+    }
+    expect(store.size).toBe(3);
+    // The oldest reports were dropped: a and b start full; c, d and e from what Redis said.
+    const remaining = async (id: string) =>
+      (await store.decide({ id, limits, peek: true })).requests.remaining;
+    expect(await remaining('a')).toBe(5);
+    expect(await remaining('e')).toBe(1);
+  });
 });
