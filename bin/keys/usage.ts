@@ -7,15 +7,8 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AdminError, parseDuration } from '#authorizer/admin';
-import { type LedgerReader, LiveUsageSource } from '#gateway/live-usage';
-import {
-  DynamoUsageSource,
-  groupRows,
-  type UsageRow,
-  type UsageSource,
-  usd,
-} from '#gateway/usage-api';
-import { keyIdsOf, UsageTable } from '../../lambda/usage-export/usage-table.ts';
+import { type LedgerReader, usageSourceOf } from '#gateway/live-usage';
+import { groupRows, type UsageRow, usd } from '#gateway/usage-api';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -77,17 +70,12 @@ export async function usageReport(options: UsageOptions): Promise<UsageReport> {
   if (until.getTime() <= since.getTime()) throw new AdminError('--until must be after --since');
   const widthMs = options.hourly ? HOUR_MS : DAY_MS;
   const first = Math.floor(since.getTime() / widthMs) * widthMs;
-  const keyIds = () => keyIdsOf(client, options.keysTable);
-  const table = new DynamoUsageSource({ client, usageTable: options.usageTable, keyIds });
-  const checkpoint = new UsageTable(client, options.usageTable);
-  const source: UsageSource = options.ledger
-    ? new LiveUsageSource({
-        table,
-        nextHour: () => checkpoint.nextHour(),
-        redis: options.ledger,
-        keyIds,
-      })
-    : table;
+  const source = usageSourceOf({
+    client,
+    usageTable: options.usageTable,
+    keysTable: options.keysTable,
+    ...(options.ledger && { ledger: options.ledger }),
+  });
   const rows = await source.read({
     fromHour: first / HOUR_MS,
     toHour: Math.ceil(until.getTime() / HOUR_MS),

@@ -14,9 +14,18 @@
  * keys x 24 HGETALLs, only on this admin path. Hours older than that which the exporter has not
  * reached show as the table has them (its alarm fires long before).
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Log } from '#shared/logger';
 import { HOUR_MS, LedgerFormatError, ledgerKey, recordsOf } from '../usage-export/ledger.ts';
-import type { UsageQuery, UsageRow, UsageSource } from './usage-api.ts';
+import { keyIdsOf, UsageTable } from '../usage-export/usage-table.ts';
+import {
+  DynamoUsageSource,
+  distinct,
+  eachAtMost,
+  type UsageQuery,
+  type UsageRow,
+  type UsageSource,
+} from './usage-api.ts';
 
 /** What this needs of a Redis client; ioredis `Redis` and `Cluster` fit. */
 export interface LedgerReader {
@@ -45,7 +54,7 @@ export class LiveUsageSource implements UsageSource {
   constructor(private readonly options: LiveUsageSourceOptions) {}
 
   async read(query: UsageQuery): Promise<UsageRow[]> {
-    const keyIds = query.keyIds ?? (await allOf(this.options.keyIds()));
+    const keyIds = query.keyIds ?? (await distinct(this.options.keyIds()));
     const nowHour = Math.floor((this.options.now?.() ?? Date.now()) / HOUR_MS);
     const oldestLive = nowHour - (this.options.maxLiveHours ?? 24) + 1;
     const [tableRows, checkpoint] = await Promise.all([
@@ -60,12 +69,9 @@ export class LiveUsageSource implements UsageSource {
       for (const keyId of keyIds) reads.push([keyId, hour]);
     }
     const live: UsageRow[] = [];
-    const worker = async () => {
-      for (let next = reads.shift(); next !== undefined; next = reads.shift()) {
-        live.push(...(await this.#hash(...next)));
-      }
-    };
-    await Promise.all(Array.from({ length: this.options.concurrency ?? 16 }, worker));
+    await eachAtMost(reads, this.options.concurrency ?? 16, async ([keyId, hour]) => {
+      live.push(...(await this.#hash(keyId, hour)));
+    });
 
     const merged = new Map<string, UsageRow>();
     const id = (row: UsageRow) => `${row.keyId}\0${row.hour}\0${row.model}`;
@@ -99,8 +105,31 @@ export class LiveUsageSource implements UsageSource {
   }
 }
 
-async function allOf(ids: AsyncIterable<string> | Iterable<string>): Promise<string[]> {
-  const all = new Set<string>();
-  for await (const id of ids) all.add(id);
-  return [...all];
+export interface UsageSourceOptions {
+  /** A low-level client for the Usage table and the key table. */
+  readonly client: Pick<DynamoDBClient, 'send'>;
+  readonly usageTable: string;
+  readonly keysTable: string;
+  /** The limiter's Redis: with it, the hours not exported yet are read too. */
+  readonly ledger?: LedgerReader;
+  readonly log?: Log;
+}
+
+/**
+ * Usage as the admin routes and `keys usage` read it: the Usage table, its keys from the key
+ * table, and the live ledger when there is a Redis to read it from.
+ */
+export function usageSourceOf(options: UsageSourceOptions): UsageSource {
+  const { client, usageTable, keysTable, ledger, log } = options;
+  const keyIds = () => keyIdsOf(client, keysTable);
+  const table = new DynamoUsageSource({ client, usageTable, keyIds });
+  if (!ledger) return table;
+  const checkpoint = new UsageTable(client, usageTable);
+  return new LiveUsageSource({
+    table,
+    nextHour: () => checkpoint.nextHour(),
+    redis: ledger,
+    keyIds,
+    ...(log && { log }),
+  });
 }

@@ -12,14 +12,13 @@ import { configFromEnv } from '#shared/config';
 import { createLogger, type Log } from '#shared/logger';
 import { ENV, GATEWAY_METRICS } from '#shared/names';
 import { limiterFromEnv } from '#token-bucket/setup';
-import { keyIdsOf, UsageTable } from '../usage-export/usage-table.ts';
 import { Gateway, leaseTtlMs } from './gateway.ts';
-import { type LedgerReader, LiveUsageSource } from './live-usage.ts';
+import { type LedgerReader, usageSourceOf } from './live-usage.ts';
 import { AggregatedMetrics, powertoolsMetrics } from './metrics.ts';
 import { OrganizationApi } from './organization-api.ts';
 import { Pricing } from './pricing.ts';
 import { Upstream } from './upstream.ts';
-import { DynamoUsageSource, type UsageSource } from './usage-api.ts';
+import type { UsageSource } from './usage-api.ts';
 
 /** What an ALB Lambda target may return, less room for the status line and headers. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024 - 64 * 1024;
@@ -81,15 +80,11 @@ export function usageFromEnv(
   if (!usageTable) return undefined;
   const { tableName: keysTable, endpoint } = authorizerEnv(env);
   const client = createDynamoClient({ ...(endpoint && { endpoint }), maxAttempts: 2 });
-  const keyIds = () => keyIdsOf(client, keysTable);
-  const table = new DynamoUsageSource({ client, usageTable, keyIds });
-  if (!ledger) return table;
-  const checkpoint = new UsageTable(client, usageTable);
-  return new LiveUsageSource({
-    table,
-    nextHour: () => checkpoint.nextHour(),
-    redis: ledger,
-    keyIds,
+  return usageSourceOf({
+    client,
+    usageTable,
+    keysTable,
+    ...(ledger && { ledger }),
     ...(log && { log }),
   });
 }

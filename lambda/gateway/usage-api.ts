@@ -90,20 +90,11 @@ export class DynamoUsageSource implements UsageSource {
   constructor(private readonly options: DynamoUsageSourceOptions) {}
 
   async read(query: UsageQuery): Promise<UsageRow[]> {
-    let keyIds = query.keyIds;
-    if (keyIds === undefined) {
-      const all = new Set<string>();
-      for await (const keyId of this.options.keyIds()) all.add(keyId);
-      keyIds = [...all];
-    }
+    const keyIds = query.keyIds ?? (await distinct(this.options.keyIds()));
     const rows: UsageRow[] = [];
-    const queue = [...keyIds];
-    const worker = async () => {
-      for (let keyId = queue.shift(); keyId !== undefined; keyId = queue.shift()) {
-        rows.push(...(await this.readKey(keyId, query)));
-      }
-    };
-    await Promise.all(Array.from({ length: this.options.concurrency ?? 8 }, worker));
+    await eachAtMost(keyIds, this.options.concurrency ?? 8, async (keyId) => {
+      rows.push(...(await this.readKey(keyId, query)));
+    });
     return rows;
   }
 
@@ -337,6 +328,26 @@ export class UsageApi {
 }
 
 // --- helpers ------------------------------------------------------------------------------------
+
+/** Every id once, in the order first seen. */
+export async function distinct(ids: AsyncIterable<string> | Iterable<string>): Promise<string[]> {
+  const all = new Set<string>();
+  for await (const id of ids) all.add(id);
+  return [...all];
+}
+
+/** Runs `work` on every item, at most `concurrency` at a time. */
+export async function eachAtMost<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
 
 export interface Totals {
   requests: number;
