@@ -258,10 +258,10 @@ export class Gateway {
   private async settled(admitted: Admitted, response: GatewayResponse): Promise<Outcome> {
     const contentType = [response.headers['content-type'] ?? []].flat()[0];
     const reported = reportedUsage(contentType, response.body);
-    const decision = await this.settle(admitted, {
-      ...bookingOf(reported, response.status, admitted.admission),
-      ...(response.servedModel !== undefined && { model: response.servedModel }),
-    });
+    const decision = await this.settle(
+      admitted,
+      bookingOf(reported, response.status, admitted.admission, response.servedModel),
+    );
     return withLimits(response, admitted.principal, decision);
   }
 
@@ -356,11 +356,9 @@ export class Gateway {
           usage.usage,
           complete ? upstream.status : 500,
           admitted.admission,
+          upstream.servedModel,
         );
-        const served = upstream.servedModel;
-        await gateway
-          .settle(admitted, served === undefined ? booking : { ...booking, model: served })
-          .catch(() => undefined);
+        await gateway.settle(admitted, booking).catch(() => undefined);
       }
     }
     return {
@@ -560,14 +558,16 @@ function bookingOf(
   reported: ReportedUsage | undefined,
   status: number,
   admission: Admission,
+  servedModel?: string,
 ): Booking {
-  if (reported !== undefined) return { tokens: reported.total, usage: reported };
+  const model = servedModel === undefined ? {} : { model: servedModel };
+  if (reported !== undefined) return { tokens: reported.total, usage: reported, ...model };
   const tokens = bookable(undefined, status, admission);
   const worst = admission.worstCase;
   if (!worst || !admission.modelRoute || (status >= 400 && status < 500)) {
-    return { tokens };
+    return { tokens, ...model };
   }
-  return { tokens, usage: { input: worst.input, output: worst.output, cached: 0 } };
+  return { tokens, usage: { input: worst.input, output: worst.output, cached: 0 }, ...model };
 }
 
 /** `usageOf`'s rule once the reported usage (if any) is known: shared by both edges. */
