@@ -4,36 +4,20 @@
  * Before, during and after an export (and after an export that died before deleting the hash)
  * it shows every booked total exactly once.
  */
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { RedisStore } from '#token-bucket/redis-store';
+import { describe, expect, it } from 'vitest';
 import { LiveUsageSource } from '../../../lambda/gateway/live-usage.ts';
 import { DynamoUsageSource, groupRows, type UsageRow } from '../../../lambda/gateway/usage-api.ts';
 import { exportUsage } from '../../../lambda/usage-export/export.ts';
 import { HOUR_MS, ledgerKey } from '../../../lambda/usage-export/ledger.ts';
-import { book, type Dynalite, freshUsageTable, startDynalite } from '../usage-export/support.ts';
+import { book, freshKeys, freshUsageTable, hour, ledgerParts } from '../usage-export/support.ts';
 
-const redis = new Redis(inject('redisUrl'));
-const store = new RedisStore(redis);
-const hour = () => Math.floor(Date.now() / HOUR_MS);
-const freshKeys = (n: number) =>
-  Array.from({ length: n }, () => `key_${randomBytes(8).toString('hex')}`);
-
-let dynalite: Dynalite;
-beforeAll(async () => {
-  dynalite = await startDynalite();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await dynalite?.stop();
-});
+const { redis, store, endpoint } = ledgerParts();
 
 async function setup(
   keys: string[],
   reader: { hgetall(key: string): Promise<Record<string, string>> } = redis,
 ) {
-  const { client, table } = await freshUsageTable(dynalite.endpoint);
+  const { client, table } = await freshUsageTable(endpoint());
   const keyIds = async function* () {
     yield* keys;
   };

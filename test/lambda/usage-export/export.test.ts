@@ -4,34 +4,18 @@
  * each step of a run (a write that fails, a delete that fails), and each time a second run
  * leaves the table holding every booked total exactly once.
  */
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { RedisStore } from '#token-bucket/redis-store';
+import { describe, expect, it } from 'vitest';
 import { type ExportDeps, exportUsage } from '../../../lambda/usage-export/export.ts';
 import { HOUR_MS, isoHour, LedgerFormatError } from '../../../lambda/usage-export/ledger.ts';
 import type { UsageSink } from '../../../lambda/usage-export/usage-table.ts';
-import { book, type Dynalite, exported, freshUsageTable, startDynalite } from './support.ts';
+import { book, exported, freshKeys, freshUsageTable, hour, ledgerParts } from './support.ts';
 
-const redis = new Redis(inject('redisUrl'));
-const store = new RedisStore(redis);
+const { redis, store, endpoint } = ledgerParts();
 /** As if two hours had passed: the current hour is closed. */
 const later = () => Date.now() + 2 * HOUR_MS;
-const hour = () => Math.floor(Date.now() / HOUR_MS);
-const freshKeys = (n: number) =>
-  Array.from({ length: n }, () => `key_${randomBytes(8).toString('hex')}`);
-
-let dynalite: Dynalite;
-beforeAll(async () => {
-  dynalite = await startDynalite();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await dynalite?.stop();
-});
 
 async function setup(keys: string[]) {
-  const { client, table } = await freshUsageTable(dynalite.endpoint);
+  const { client, table } = await freshUsageTable(endpoint());
   const deps = (sink: UsageSink = table): ExportDeps => ({
     redis,
     sink,

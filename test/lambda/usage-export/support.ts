@@ -2,12 +2,43 @@
  * What an exporter test needs: dynalite with a fresh Usage table (the CDK schema), the items it
  * holds, and ledger entries booked through the limiter's real script.
  */
+import { randomBytes } from 'node:crypto';
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createDynamoClient } from '#authorizer/key-store';
-import type { RedisStore } from '#token-bucket/redis-store';
+import { RedisStore } from '#token-bucket/redis-store';
+import { HOUR_MS } from '../../../lambda/usage-export/ledger.ts';
 import { createUsageTable, UsageTable } from '../../../lambda/usage-export/usage-table.ts';
+import { type Dynalite, startDynalite } from '../../../local/dynalite.ts';
 
-export { type Dynalite, startDynalite } from '../../../local/dynalite.ts';
+/** The current hour, as the ledger numbers hours (this machine's clock is Redis's). */
+export const hour = () => Math.floor(Date.now() / HOUR_MS);
+
+/** Key ids no other test of the shared redis-server uses. */
+export const freshKeys = (n: number) =>
+  Array.from({ length: n }, () => `key_${randomBytes(8).toString('hex')}`);
+
+/**
+ * What a ledger test file runs on: a client of the suite's redis-server with the limiter's
+ * store over it, and a dynalite of its own, started before its tests and stopped after.
+ */
+export function ledgerParts(): { redis: Redis; store: RedisStore; endpoint: () => string } {
+  const redis = new Redis(inject('redisUrl'));
+  let dynalite: Dynalite | undefined;
+  beforeAll(async () => {
+    dynalite = await startDynalite();
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await dynalite?.stop();
+  });
+  return {
+    redis,
+    store: new RedisStore(redis),
+    endpoint: () => (dynalite as Dynalite).endpoint,
+  };
+}
 
 let tables = 0;
 
