@@ -15,7 +15,13 @@ import { HOUR_MS } from '../../lambda/usage-export/ledger.ts';
 import { keyIdsOf } from '../../lambda/usage-export/usage-table.ts';
 import { REPO_ROOT } from '../../lib/paths.ts';
 import { createEdge, type Edge } from '../../services/gateway-edge/src/edge.ts';
-import { bearer, type Fixture, request, startFixture } from '../lambda/gateway/support.ts';
+import {
+  bearer,
+  type Fixture,
+  type FixtureOptions,
+  request,
+  startFixture,
+} from '../lambda/gateway/support.ts';
 import { exported, freshUsageTable } from '../lambda/usage-export/support.ts';
 import { poll } from '../support/poll.ts';
 import { RedisCluster } from '../support/redis.ts';
@@ -162,6 +168,16 @@ async function exportedTotals(usage: Awaited<ReturnType<typeof freshUsageTable>>
   return sums;
 }
 
+/** The gateway on a scripted session manager, behind a container edge of its own. */
+async function startScriptedEdge(
+  redis: Pick<FixtureOptions, 'redisUrl' | 'redisCluster'>,
+): Promise<{ f: Fixture; edge: Edge; url: string }> {
+  const f = await startFixture({ ...redis, config, upstreamTimeoutMs: 10_000 });
+  scriptUpstream(f);
+  const edge = createEdge({ gateway: f.gateway, shutdownGraceMs: 5_000 });
+  return { f, edge, url: await edge.listen(0, '127.0.0.1') };
+}
+
 function runExporterProcess(env: Record<string, string>, options: object): ChildProcess {
   return spawn(
     process.execPath,
@@ -179,10 +195,7 @@ describe('the usage ledger, exported', () => {
   let edge: Edge;
   let url: string;
   beforeAll(async () => {
-    f = await startFixture({ redisUrl: inject('redisUrl'), config, upstreamTimeoutMs: 10_000 });
-    scriptUpstream(f);
-    edge = createEdge({ gateway: f.gateway, shutdownGraceMs: 5_000 });
-    url = await edge.listen(0, '127.0.0.1');
+    ({ f, edge, url } = await startScriptedEdge({ redisUrl: inject('redisUrl') }));
   });
   afterAll(async () => {
     await edge?.shutdown();
@@ -239,14 +252,7 @@ describe('the usage ledger through a failover of the limiter primary', () => {
   let url: string;
   beforeAll(async () => {
     cluster = await RedisCluster.start(3, { replicas: 1 });
-    f = await startFixture({
-      redisCluster: cluster.nodes[0],
-      config,
-      upstreamTimeoutMs: 10_000,
-    });
-    scriptUpstream(f);
-    edge = createEdge({ gateway: f.gateway, shutdownGraceMs: 5_000 });
-    url = await edge.listen(0, '127.0.0.1');
+    ({ f, edge, url } = await startScriptedEdge({ redisCluster: cluster.nodes[0] }));
   });
   afterAll(async () => {
     await edge?.shutdown();
