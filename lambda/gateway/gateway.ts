@@ -19,6 +19,7 @@ import type { Decision, Lease, LeaseStore, SettleInput } from '#token-bucket/typ
 import { type AdminApi, isAdminPath } from './admin-api.ts';
 import { type Admission, admissionOf } from './admission.ts';
 import type { CancelSignal } from './cancel.ts';
+import { type ChunkSink, type ChunkStream, drained } from './chunks.ts';
 import { NotFoundError, UpstreamUnavailableError } from './errors.ts';
 import {
   errorResponse,
@@ -77,13 +78,13 @@ export function leaseTtlMs(config: AxonConfig): number {
 
 /**
  * An answer whose body may still be arriving. The streaming edge writes a `Buffer` body at once
- * and an iterable one chunk by chunk; it must consume an iterable with `for await` (or call
- * `return()` once it has started), because settlement runs when the iteration ends.
+ * and pipes a `ChunkStream` to the client; it must call `pipeTo`, because settlement runs when
+ * the stream ends.
  */
 export interface StreamedResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[]>;
-  readonly body: Buffer | AsyncIterable<Buffer>;
+  readonly body: Buffer | ChunkStream;
 }
 
 interface Outcome {
@@ -178,16 +179,7 @@ export class Gateway {
       return response;
     }
     const body = response.body;
-    return {
-      ...response,
-      body: (async function* logged() {
-        try {
-          yield* body;
-        } finally {
-          log();
-        }
-      })(),
-    };
+    return { ...response, body: { pipeTo: (sink) => body.pipeTo(sink).finally(log) } };
   }
 
   private async route(
@@ -323,44 +315,50 @@ export class Gateway {
     } catch (err) {
       return this.settled(admitted, this.failure(err, request, requestId));
     }
-    const body = upstream.body;
-    if (Buffer.isBuffer(body)) {
-      return this.settled(admitted, { ...upstream, body });
+    const source = upstream.body;
+    if (Buffer.isBuffer(source)) {
+      return this.settled(admitted, { ...upstream, body: source });
     }
-    const events: AsyncIterable<Buffer> = body;
-
+    // A cut stream books what it reported so far, else its worst case (the GPU may have worked),
+    // whatever its status said.
     const usage = new StreamUsage();
-    const gateway = this;
-    async function* relay(): AsyncGenerator<Buffer> {
-      let complete = false;
-      try {
-        for await (const chunk of events) {
-          usage.push(chunk);
-          yield chunk;
-        }
-        usage.end();
-        complete = true;
-      } catch (err) {
-        // The status line is gone; a client that is still there learns of the failure from an
-        // error event in the same envelope, as OpenAI's SDKs read one.
-        if (!signal?.aborted) {
-          const cut = upstreamCut(err);
-          gateway.deps.metrics.count('UpstreamErrors', { code: cut.code });
-          const failure = gateway.failure(cut, request, requestId);
-          yield Buffer.from(`data: ${failure.body.toString('utf8')}\n\n`);
-        }
-      } finally {
-        // A cut stream books what it reported so far, else its worst case (the GPU may have
-        // worked), whatever its status said.
-        const booking = bookingOf(
+    const settle = (complete: boolean) =>
+      this.settle(
+        admitted,
+        bookingOf(
           usage.usage,
           complete ? upstream.status : 500,
           admitted.admission,
           upstream.servedModel,
-        );
-        await gateway.settle(admitted, booking).catch(() => undefined);
-      }
-    }
+        ),
+      ).catch(() => undefined);
+    const pipeTo = (sink: ChunkSink) =>
+      new Promise<void>((resolve) => {
+        source.start({
+          chunk: (chunk) => {
+            usage.push(chunk);
+            if (sink.destroyed || sink.write(chunk)) return;
+            source.pause();
+            void drained(sink).then(() => source.resume());
+          },
+          end: () => {
+            usage.end();
+            void settle(true).then(() => resolve());
+          },
+          fail: (err) => {
+            // The status line is gone; a client that is still there learns of the failure from
+            // an error event in the same envelope, as OpenAI's SDKs read one.
+            if (!signal?.aborted) {
+              const cut = upstreamCut(err);
+              this.deps.metrics.count('UpstreamErrors', { code: cut.code });
+              const failure = this.failure(cut, request, requestId);
+              if (!sink.destroyed)
+                sink.write(Buffer.from(`data: ${failure.body.toString('utf8')}\n\n`));
+            }
+            void settle(false).then(() => resolve());
+          },
+        });
+      });
     return {
       principal,
       decision,
@@ -371,7 +369,7 @@ export class Gateway {
           ...STREAM_HEADERS,
           ...rateLimitHeaders(decision, principal.limits),
         },
-        body: relay(),
+        body: { pipeTo },
       },
     };
   }

@@ -93,8 +93,8 @@ function readCapped(
 
 /**
  * Writes an answer. A whole body goes out with its length; a streamed one with its headers
- * flushed at once and each chunk written as it comes (no compression, no buffering), waiting
- * for the socket to drain when the client reads slower than the model writes. Resolves when the
+ * flushed at once and each chunk written as it comes (no compression, no buffering), the session
+ * manager held back while the client reads slower than the model writes. Resolves when the
  * answer is written or the client has gone.
  */
 export async function toNodeResponse(
@@ -113,21 +113,6 @@ export async function toNodeResponse(
   }
   outgoing.writeHead(response.status, headers);
   outgoing.flushHeaders();
-  for await (const chunk of response.body) {
-    if (outgoing.destroyed) break;
-    if (!outgoing.write(chunk)) await drained(outgoing);
-  }
+  await response.body.pipeTo(outgoing);
   if (!outgoing.destroyed) outgoing.end();
-}
-
-function drained(outgoing: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      outgoing.off('drain', done);
-      outgoing.off('close', done);
-      resolve();
-    };
-    outgoing.on('drain', done);
-    outgoing.on('close', done);
-  });
 }

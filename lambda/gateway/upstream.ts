@@ -18,6 +18,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { SecretProvider } from '@axon/runtime/secrets';
 import type { Principal } from '#authorizer/authorizer';
 import type { CancelSignal } from './cancel.ts';
+import type { ChunkHandlers, ChunkSource } from './chunks.ts';
 import { ResponseTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import type { GatewayRequest, GatewayResponse } from './http.ts';
 
@@ -131,7 +132,7 @@ export interface UpstreamStream {
    * A Server-Sent Events answer (`isEventStream`) as the session manager sends it, failing with
    * `UpstreamTimeoutError` when idle; any other answer (JSON, errors) read whole.
    */
-  readonly body: Buffer | AsyncIterable<Buffer>;
+  readonly body: Buffer | ChunkSource;
 }
 
 /** A 2xx `text/event-stream` answer: the only kind the streaming edge passes on chunk by chunk. */
@@ -267,9 +268,8 @@ export class Upstream {
   }
 
   /**
-   * For an event stream, resolves when the headers arrive, with the body still flowing; any other
-   * answer is read whole first (with events, not an async iterator: most answers are small JSON
-   * and this path runs per request). The timeout bounds the wait for the headers and every
+   * For an event stream, resolves when the headers arrive, its body a `ChunkSource` not yet read
+   * from; any other answer is read whole first (most answers are small JSON). The timeout bounds the wait for the headers and every
    * silence between two chunks, not the whole answer, so a long generation that keeps producing
    * tokens is never cut. Aborting `signal` (the client left) destroys the upstream request, which
    * the session manager sees as a closed connection and stops generating.
@@ -321,19 +321,13 @@ export class Upstream {
           clearTimeout(timer);
           signal?.removeEventListener('abort', cancel);
         });
-        // Read through an iterator (no 'data' listener: that would start the flow before the
-        // caller reads), refreshing the idle deadline at every chunk.
-        async function* body(): AsyncGenerator<Buffer> {
-          try {
-            for await (const chunk of incoming) {
-              timer.refresh();
-              yield chunk as Buffer;
-            }
-          } catch (err) {
-            throw idled ? new UpstreamTimeoutError(timeoutMs) : err;
-          }
-        }
-        resolve({ status, headers, ...served, body: body() });
+        const body = new UpstreamEvents(
+          incoming,
+          () => timer.refresh(),
+          (err) => (idled ? new UpstreamTimeoutError(timeoutMs) : err),
+          (err) => outgoing.destroy(err instanceof Error ? err : new Error(String(err))),
+        );
+        resolve({ status, headers, ...served, body });
       });
       const timer = setTimeout(() => {
         if (answered) {
@@ -348,6 +342,67 @@ export class Upstream {
       outgoing.on('error', (err) => fail(err));
       outgoing.end(request.body.length > 0 ? request.body : undefined);
     });
+  }
+}
+
+/**
+ * An event stream's body as it arrives: listens for its end or failure at once (a reset before
+ * `start` must not be an unhandled `error`), passes each chunk on from `start`, refreshing the
+ * idle deadline at every one. A handler that throws cancels the upstream request, which ends the
+ * stream as failed instead of throwing out of a socket event.
+ */
+class UpstreamEvents implements ChunkSource {
+  private handlers: ChunkHandlers | undefined;
+  private outcome: { err?: unknown } | undefined;
+
+  constructor(
+    private readonly incoming: IncomingMessage,
+    private readonly onChunk: () => void,
+    private readonly failure: (err: unknown) => unknown,
+    private readonly cancel: (err: unknown) => void,
+  ) {
+    incoming.once('end', () => this.finish({}));
+    incoming.once('error', (err) => this.finish({ err }));
+    // Destroyed without an error (the request was cut here): still not a complete stream.
+    incoming.once('close', () =>
+      this.finish({ err: new Error('the stream closed before its end') }),
+    );
+  }
+
+  start(handlers: ChunkHandlers): void {
+    this.handlers = handlers;
+    if (this.outcome) {
+      this.report(this.outcome);
+      return;
+    }
+    this.incoming.on('data', (chunk: Buffer) => {
+      this.onChunk();
+      try {
+        handlers.chunk(chunk);
+      } catch (err) {
+        this.cancel(err);
+      }
+    });
+  }
+
+  pause(): void {
+    this.incoming.pause();
+  }
+
+  resume(): void {
+    this.incoming.resume();
+  }
+
+  private finish(outcome: { err?: unknown }): void {
+    if (this.outcome) return;
+    this.outcome = outcome;
+    if (this.handlers) this.report(outcome);
+  }
+
+  private report(outcome: { err?: unknown }): void {
+    const handlers = this.handlers as ChunkHandlers;
+    if ('err' in outcome) handlers.fail(this.failure(outcome.err));
+    else handlers.end();
   }
 }
 

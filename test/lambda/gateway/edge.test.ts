@@ -238,6 +238,65 @@ describe('container edge', () => {
     expect(await poll(async () => upstreamClosed, Boolean, 1500)).toBe(true);
   });
 
+  it('holds the session manager back while the client does not read, then relays the rest', async () => {
+    const { key } = await f.newKey('streamer');
+    // 64 MiB of events, far more than the sockets between the three parties can hold.
+    const event = Buffer.from(`data: {"pad":"${'x'.repeat(64 * 1024 - 18)}"}\n\n`);
+    const events = 1024;
+    let written = 0;
+    let stalled: (bytes: number) => void = () => {};
+    const stall = new Promise<number>((resolve) => {
+      stalled = resolve;
+    });
+    f.upstream.script = async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (let n = 0; n < events; n++) {
+        written += event.length;
+        if (res.write(event)) continue;
+        // Full: a drain that does not come within a second means the edge stopped reading.
+        const drained = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), 1_000);
+          res.once('drain', () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+        });
+        if (!drained) {
+          stalled(written);
+          await new Promise((resolve) => res.once('drain', resolve));
+        }
+      }
+      stalled(written);
+      res.end(
+        ': usage {"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}\n\ndata: [DONE]\n\n',
+      );
+    };
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.pause(); // the client reads nothing yet
+    const body = chatBody(100);
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: edge\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+
+    // Without backpressure the edge would read all 64 MiB and hold it in memory for the client.
+    expect(await stall).toBeLessThan(32 * 1024 * 1024);
+
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      received = (received + text).slice(-200);
+    });
+    socket.resume();
+    await new Promise((resolve) => socket.once('end', resolve));
+    expect(received).toContain('data: [DONE]');
+    expect(written).toBe(events * event.length);
+    const remaining = await poll(
+      () => remainingTokens(url, key),
+      (n) => n >= TOKEN_BURST - 3,
+    );
+    expect(remaining).toBeLessThan(TOKEN_BURST - 3 + 5);
+  });
+
   it('renews the lease while a stream outlives it, so a second request waits its turn', async () => {
     const { key } = await f.newKey('streamer');
     const finish = gate();
