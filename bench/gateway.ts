@@ -25,7 +25,8 @@
  * and overheads the median of per-round paired differences.
  * Time to first token: streamed requests to a second session manager whose stand-in waits 20 ms
  * between tokens, directly and through its own container edge: one at a time (idle), and under
- * load, from 64 streaming clients at once (bench/lib/streams.ts), interleaved per round.
+ * load, from 64 streaming clients at once (bench/lib/streams.ts), interleaved per round; under
+ * load also through a bare node:http proxy that pipes the stream, the floor any Node edge pays.
  * CPU time per request of every process (Linux /proc) says where the time goes; `--profile`
  * writes a V8 CPU profile of the gateway process to <dir> (open it in Chrome DevTools).
  */
@@ -204,13 +205,28 @@ async function startTargets(): Promise<LoadTarget[]> {
   const { url: slowUrl } = await readyLine<{ url: string }>(slow);
   const slowEdgeChild = startGateway('container', slowUrl, true, 'ttft');
   const slowEdge = await readyLine<GatewayReady>(slowEdgeChild);
-  ttftPids = { 'session manager': slow.pid, edge: slowEdgeChild.pid };
+  // The floor under the edge for streams: the bare node:http proxy, piping the stream through.
+  const slowProxy = spawnTs('node proxy (ttft)', here('./lib/node-proxy.ts'), {
+    env: {
+      BENCH_UPSTREAM_URL: slowUrl,
+      BENCH_GATEWAY_SECRET: secret,
+      BENCH_KEY_ID: gateway.keyId,
+      BENCH_PLAN: gateway.plan,
+    },
+  });
+  const { url: slowProxyUrl } = await readyLine<{ url: string }>(slowProxy);
+  ttftPids = {
+    'session manager': slow.pid,
+    edge: slowEdgeChild.pid,
+    'node proxy': slowProxy.pid,
+  };
   ttftTargets = {
     direct: { url: slowUrl, headers: trustedHeaders(gateway) },
     container: {
       url: slowEdge.url,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${slowEdge.key}` },
     },
+    node: { url: slowProxyUrl, headers: { 'content-type': 'application/json' } },
   };
   nginx = await startNginx({
     upstreamUrl,
@@ -291,9 +307,9 @@ interface TtftTarget {
   url: string;
   headers: Record<string, string>;
 }
-let ttftTargets: { direct: TtftTarget; container: TtftTarget } | undefined;
-/** The time-to-first-token session manager and edge, whose CPU is read around each run. */
-let ttftPids: Record<'session manager' | 'edge', number | undefined> | undefined;
+let ttftTargets: Record<TtftSide, TtftTarget> | undefined;
+/** The time-to-first-token session manager, edge and proxy, whose CPU is read around each run. */
+let ttftPids: Record<'session manager' | 'edge' | 'node proxy', number | undefined> | undefined;
 
 const STREAM_BODY = JSON.stringify({
   model: 'stub-echo-chatml',
@@ -379,7 +395,8 @@ const LOAD_STREAM_BODY = JSON.stringify({
   max_tokens: TTFT_TOKENS,
   stream: true,
 });
-const TTFT_SIDES = ['direct', 'container'] as const;
+/** Under load: the session manager itself, through the container edge, through the bare proxy. */
+const TTFT_SIDES = ['direct', 'container', 'node'] as const;
 type TtftSide = (typeof TTFT_SIDES)[number];
 
 interface TtftLoadRun {
@@ -402,7 +419,7 @@ async function measureTtftUnderLoad(load: LoadProcess) {
   const name = (side: TtftSide) => `ttft ${side}`;
   await load.addTargets(
     TTFT_SIDES.map((side) => {
-      const t = (ttftTargets as { direct: TtftTarget; container: TtftTarget })[side];
+      const t = (ttftTargets as Record<TtftSide, TtftTarget>)[side];
       return { name: name(side), origin: t.url, path, headers: t.headers, body: LOAD_STREAM_BODY };
     }),
     TTFT_STREAMS,
@@ -445,14 +462,15 @@ async function measureTtftUnderLoad(load: LoadProcess) {
   }
   const rounds: Record<TtftSide, TtftLoadRun>[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 === 0 ? TTFT_SIDES : ([...TTFT_SIDES].reverse() as TtftSide[]);
+    // Each side goes first, second and last in turn.
+    const order = TTFT_SIDES.map((_, i) => TTFT_SIDES[(i + r) % TTFT_SIDES.length] as TtftSide);
     const pairs: Partial<Record<TtftSide, TtftLoadRun>> = {};
     for (const side of order) {
       const one = await run(side, TTFT_REQUESTS);
       pairs[side] = one;
       const { result: x } = one;
       progress(
-        `round ${r + 1}/${ROUNDS} time to first token, ${TTFT_STREAMS} streams: ${side.padEnd(9)} p50 ${x.p50Ms} ms  p99 ${x.p99Ms} ms  ${x.streamsPerSecond} streams/s${side === 'container' ? `  edge CPU ${one.cpuMicrosPerStream.edge ?? '-'} µs/stream` : ''}${x.errors ? `  ${x.errors} errors` : ''}`,
+        `round ${r + 1}/${ROUNDS} time to first token, ${TTFT_STREAMS} streams: ${side.padEnd(9)} p50 ${x.p50Ms} ms  p99 ${x.p99Ms} ms  ${x.streamsPerSecond} streams/s${side === 'container' ? `  edge CPU ${one.cpuMicrosPerStream.edge ?? '-'} µs/stream` : ''}${side === 'node' ? `  proxy CPU ${one.cpuMicrosPerStream['node proxy'] ?? '-'} µs/stream` : ''}${x.errors ? `  ${x.errors} errors` : ''}`,
       );
     }
     rounds.push(pairs as Record<TtftSide, TtftLoadRun>);
@@ -483,8 +501,11 @@ async function measureTtftUnderLoad(load: LoadProcess) {
       ),
     };
   };
-  const paired = (pick: 'p50Ms' | 'p99Ms') =>
-    round(median(rounds.map((r) => r.container.result[pick] - r.direct.result[pick])), 3);
+  const paired = (
+    pick: 'p50Ms' | 'p99Ms',
+    over: TtftSide = 'direct',
+    side: TtftSide = 'container',
+  ) => round(median(rounds.map((r) => r[side].result[pick] - r[over].result[pick])), 3);
   return {
     streams: TTFT_STREAMS,
     streamsPerClientPerRound: TTFT_REQUESTS,
@@ -493,8 +514,15 @@ async function measureTtftUnderLoad(load: LoadProcess) {
     request: `POST ${path} ${LOAD_STREAM_BODY}`,
     overheadP50Ms: paired('p50Ms'),
     overheadP99Ms: paired('p99Ms'),
+    /** The bare node:http proxy over direct: what any Node proxy adds here. */
+    nodeFloorOverheadP50Ms: paired('p50Ms', 'direct', 'node'),
+    nodeFloorOverheadP99Ms: paired('p99Ms', 'direct', 'node'),
+    /** The container edge over that proxy: what the gateway's own work adds. */
+    overNodeFloorP50Ms: paired('p50Ms', 'node'),
+    overNodeFloorP99Ms: paired('p99Ms', 'node'),
     direct: side('direct'),
     container: side('container'),
+    node: side('node'),
     rounds: rounds.map((r) =>
       Object.fromEntries(
         TTFT_SIDES.map((s) => {
@@ -882,7 +910,8 @@ async function main() {
     `\nAdded latency over the direct path, ms (median of ${ROUNDS} rounds of per-round differences).` +
       `\nAt ${TARGET.rate} req/s, container edge: p99 ${fmt(container.p99OverheadMs)} ms (nginx ${fmt(ref.p99OverheadMs)} ms, difference ${fmt(container.p99OverheadMinusNginxMs)}; target nginx + 1 ms: ${verdict(t.p99AtMostNginxPlus1Ms)}); lambda edge: p99 ${fmt(lambda.p99OverheadMs)} ms.` +
       `\nCPU µs/request at ${TARGET.rate} req/s: container edge ${container.cpuMicrosPerRequest}, lambda edge ${lambda.cpuMicrosPerRequest}; floors: node:http proxy ${floor.cpuMicrosPerRequest}, undici proxy ${undiciFloor.cpuMicrosPerRequest}, nginx ${ref.cpuMicrosPerRequest}. Container ${ratios.containerVsCheaperNodeFloor ?? '-'} × the cheaper Node floor (${cheaperNodeFloor ?? '-'}; target ${CPU_VS_NODE_FLOOR} ×: ${verdict(t.cpuAtMost1_3xCheaperNodeFloor)}), ${ratios.containerVsNginx ?? '-'} × nginx (issue 12's target 2 ×: ${verdict(t.cpuAtMost2xNginx)}).` +
-      `\nTime to first token through the container edge, ${u.streams} streams at once: p50 ${fmt(u.overheadP50Ms)} ms (target 2 ms: ${verdict(t.ttftUnderLoadP50AtMost2Ms)}), p99 ${fmt(u.overheadP99Ms)} ms (target 5 ms: ${verdict(t.ttftUnderLoadP99AtMost5Ms)}); direct p50 ${u.direct.p50Ms} / p99 ${u.direct.p99Ms} ms at ${u.direct.streamsPerSecond} streams/s, container p50 ${u.container.p50Ms} / p99 ${u.container.p99Ms} ms at ${u.container.streamsPerSecond} streams/s, edge CPU ${u.container.cpuMicrosPerStream.edge ?? '-'} µs/stream${u.direct.errors + u.container.errors ? `; ${u.direct.errors} direct and ${u.container.errors} container errors` : ''}.` +
+      `\nTime to first token through the container edge, ${u.streams} streams at once: p50 ${fmt(u.overheadP50Ms)} ms (target 2 ms: ${verdict(t.ttftUnderLoadP50AtMost2Ms)}), p99 ${fmt(u.overheadP99Ms)} ms (target 5 ms: ${verdict(t.ttftUnderLoadP99AtMost5Ms)}); direct p50 ${u.direct.p50Ms} / p99 ${u.direct.p99Ms} ms at ${u.direct.streamsPerSecond} streams/s, container p50 ${u.container.p50Ms} / p99 ${u.container.p99Ms} ms at ${u.container.streamsPerSecond} streams/s, edge CPU ${u.container.cpuMicrosPerStream.edge ?? '-'} µs/stream${u.direct.errors + u.container.errors + u.node.errors ? `; ${u.direct.errors} direct, ${u.container.errors} container and ${u.node.errors} node proxy errors` : ''}.` +
+      `\nThe bare node:http proxy under the same load: p50 ${fmt(u.nodeFloorOverheadP50Ms)} / p99 ${fmt(u.nodeFloorOverheadP99Ms)} ms over direct (proxy CPU ${u.node.cpuMicrosPerStream['node proxy'] ?? '-'} µs/stream); the container edge over it: p50 ${fmt(u.overNodeFloorP50Ms)} / p99 ${fmt(u.overNodeFloorP99Ms)} ms.` +
       `\nOne stream at a time: p50 ${fmt(container.ttftOverheadP50Ms)} ms (target 2 ms: ${verdict(t.ttftP50AtMost2Ms)}), p99 ${fmt(container.ttftOverheadP99Ms)} ms (target 5 ms: ${verdict(t.ttftP99AtMost5Ms)}).` +
       `\n${SECONDS} s per cell after ${WARMUP_SECONDS} s warm-up, open loop, ${CONNECTIONS} keep-alive connections; ${machine.cpus} CPUs (${machine.cpuModel}), load ${machine.loadAverage1m} at start, node ${machine.node}, nginx ${nginx?.version}.`,
   );

@@ -2,9 +2,10 @@
  * Child process [P] of `bench:gateway`: the least a Node.js proxy can do on this path, as the
  * floor under the container edge. A bare `node:http` server that reads the body, sends it to the
  * session manager over a keep-alive agent with the trusted headers set, and writes the answer
- * back whole: no authentication, no limiter, no header hygiene, no logging. What the container
- * edge costs above this is the gateway's own work; what this costs above nginx is Node's HTTP
- * stack, which no change to the gateway can remove.
+ * back whole (an event stream piped through as it arrives): no authentication, no limiter, no
+ * header hygiene, no logging. What the container edge costs above this is the gateway's own
+ * work; what this costs above nginx is Node's HTTP stack, which no change to the gateway can
+ * remove.
  * Env: BENCH_UPSTREAM_URL, BENCH_GATEWAY_SECRET, BENCH_KEY_ID, BENCH_PLAN. Prints `{"url"}` once
  * listening.
  */
@@ -34,12 +35,20 @@ const server = createServer((incoming, outgoing) => {
         },
       },
       (answer) => {
+        const type = answer.headers['content-type'] ?? 'application/json';
+        // An event stream goes through as it comes (the time-to-first-token floor); the rest whole.
+        if (type.startsWith('text/event-stream')) {
+          outgoing.writeHead(answer.statusCode ?? 502, { 'content-type': type });
+          outgoing.flushHeaders();
+          answer.pipe(outgoing);
+          return;
+        }
         const parts: Buffer[] = [];
         answer.on('data', (chunk: Buffer) => parts.push(chunk));
         answer.on('end', () => {
           const whole = Buffer.concat(parts);
           outgoing.writeHead(answer.statusCode ?? 502, {
-            'content-type': answer.headers['content-type'] ?? 'application/json',
+            'content-type': type,
             'content-length': String(whole.length),
           });
           outgoing.end(whole);
