@@ -269,10 +269,11 @@ export class Upstream {
 
   /**
    * For an event stream, resolves when the headers arrive, its body a `ChunkSource` not yet read
-   * from; any other answer is read whole first (most answers are small JSON). The timeout bounds the wait for the headers and every
-   * silence between two chunks, not the whole answer, so a long generation that keeps producing
-   * tokens is never cut. Aborting `signal` (the client left) destroys the upstream request, which
-   * the session manager sees as a closed connection and stops generating.
+   * from; any other answer is read whole first (most answers are small JSON). The timeout bounds
+   * the wait for the headers and every silence between two chunks, not the whole answer, so a
+   * long generation that keeps producing tokens is never cut. Aborting `signal` (the client left)
+   * destroys the upstream request, which the session manager sees as a closed connection and
+   * stops generating.
    */
   stream(
     request: GatewayRequest,
