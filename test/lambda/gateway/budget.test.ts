@@ -41,15 +41,21 @@ const usage = (prompt: number, completion: number) =>
     },
   });
 
+/** The session manager's usual answer: 10 in, 20 out; naming the model it ran when given one. */
+const answeringUsage =
+  (model?: string): Fixture['upstream']['script'] =>
+  (_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (model !== undefined) res.setHeader('x-axon-model', model);
+    res.end(usage(10, 20));
+  };
+
 describe('budgets and the usage ledger through the gateway', () => {
   let f: Fixture;
   const redis = new Redis(inject('redisUrl'));
   beforeAll(async () => {
     f = await startFixture({ redisUrl: inject('redisUrl'), config });
-    f.upstream.script = (_req, res) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(usage(10, 20));
-    };
+    f.upstream.script = answeringUsage();
   });
   afterAll(async () => {
     redis.disconnect();
@@ -126,10 +132,7 @@ describe('budgets and the usage ledger through the gateway', () => {
         'cost:cheap': String(estimate * 1000 + 100 * 2000),
       });
     } finally {
-      f.upstream.script = (_req, res) => {
-        res.setHeader('content-type', 'application/json');
-        res.end(usage(10, 20));
-      };
+      f.upstream.script = answeringUsage();
     }
   });
 
@@ -147,30 +150,19 @@ describe('budgets and the usage ledger through the gateway', () => {
       }
       expect(await ledger(keyId)).toEqual({});
     } finally {
-      f.upstream.script = (_req, res) => {
-        res.setHeader('content-type', 'application/json');
-        res.end(usage(10, 20));
-      };
+      f.upstream.script = answeringUsage();
     }
   });
 
   it('books a session turn at the model the session manager says it ran, never passing the header on', async () => {
     const { key, keyId } = await f.newKey('open');
-    f.upstream.script = (_req, res) => {
-      res.setHeader('content-type', 'application/json');
-      res.setHeader('x-axon-model', 'cheap');
-      res.end(usage(10, 20));
-    };
+    f.upstream.script = answeringUsage('cheap');
     try {
       const turn = await post(key, '/v1/sessions/s1/messages', '{"content":"hi"}');
       expect(turn.status).toBe(200);
       expect(turn.headers['x-axon-model']).toBeUndefined();
       // An unpriced model it ran: other, at the dearest prices, as before.
-      f.upstream.script = (_req, res) => {
-        res.setHeader('content-type', 'application/json');
-        res.setHeader('x-axon-model', 'gpt-9');
-        res.end(usage(10, 20));
-      };
+      f.upstream.script = answeringUsage('gpt-9');
       expect((await post(key, '/v1/sessions/s1/messages', '{"content":"hi"}')).status).toBe(200);
       expect(await ledger(keyId)).toEqual({
         'req:cheap': '1',
@@ -185,10 +177,7 @@ describe('budgets and the usage ledger through the gateway', () => {
         'cost:other': String(10 * 10_000 + 20 * 30_000),
       });
     } finally {
-      f.upstream.script = (_req, res) => {
-        res.setHeader('content-type', 'application/json');
-        res.end(usage(10, 20));
-      };
+      f.upstream.script = answeringUsage();
     }
   });
 });

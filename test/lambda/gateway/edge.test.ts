@@ -43,6 +43,18 @@ const chatBody = (maxTokens: number) =>
 const reservation = (maxTokens: number) =>
   Math.ceil(Buffer.byteLength(chatBody(maxTokens)) / 4) + maxTokens;
 
+/**
+ * An upstream script for the chat route only; every other route (the `GET /v1/models` that
+ * `remainingTokens` and the lease checks send) gets an empty model list.
+ */
+function chatOnly(onChat: Fixture['upstream']['script']): Fixture['upstream']['script'] {
+  return (req, res) => {
+    if (req.url === '/v1/chat/completions') return onChat(req, res);
+    res.setHeader('content-type', 'application/json');
+    res.end('{"data":[]}');
+  };
+}
+
 /** A deferred the upstream script waits on, released by the test. */
 function gate() {
   let open = () => {};
@@ -176,18 +188,13 @@ describe('container edge', () => {
   it('cancels the upstream request when the client leaves mid-stream, keeps the reservation and frees the lease', async () => {
     const { key } = await f.newKey('streamer');
     let upstreamClosed = false;
-    f.upstream.script = (req, res) => {
-      if (req.url !== '/v1/chat/completions') {
-        res.setHeader('content-type', 'application/json');
-        res.end('{"data":[]}');
-        return;
-      }
+    f.upstream.script = chatOnly((_req, res) => {
       res.on('close', () => {
         upstreamClosed = !res.writableFinished;
       });
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: {"n":1}\n\n'); // and never more: only the client can end this
-    };
+    });
     const leaving = new AbortController();
     const response = await fetch(`${url}/v1/chat/completions`, {
       method: 'POST',
@@ -212,18 +219,13 @@ describe('container edge', () => {
     const { key } = await f.newKey('streamer');
     let received = false;
     let upstreamClosed = false;
-    f.upstream.script = (req, res) => {
-      if (req.url !== '/v1/chat/completions') {
-        res.setHeader('content-type', 'application/json');
-        res.end('{"data":[]}');
-        return;
-      }
+    f.upstream.script = chatOnly((_req, res) => {
       received = true;
       // No status line yet: only the client leaving can end this before the upstream timeout.
       res.on('close', () => {
         upstreamClosed = !res.headersSent;
       });
-    };
+    });
     const leaving = new AbortController();
     const answer = fetch(`${url}/v1/chat/completions`, {
       method: 'POST',
@@ -501,15 +503,10 @@ describe('container edge, an upstream that falls silent mid-stream', () => {
 
   it('ends the stream with an upstream_timeout error event and keeps the reservation', async () => {
     const { key } = await f.newKey('streamer');
-    f.upstream.script = (req, res) => {
-      if (req.url !== '/v1/chat/completions') {
-        res.setHeader('content-type', 'application/json');
-        res.end('{"data":[]}');
-        return;
-      }
+    f.upstream.script = chatOnly((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: {"n":1}\n\n'); // then silence, longer than the timeout
-    };
+    });
     const response = await fetch(`${url}/v1/chat/completions`, {
       method: 'POST',
       headers: { ...bearer(key), 'content-type': 'application/json' },
